@@ -1,0 +1,3 @@
+//! `edgellm`: the command-line front end.
+
+fn main() {}
