@@ -174,7 +174,7 @@ impl GgmlType {
     /// size overflows `usize`.
     pub const fn row_bytes(self, n: usize) -> Option<usize> {
         let bs = self.block_size();
-        if n % bs != 0 {
+        if !n.is_multiple_of(bs) {
             return None;
         }
         (n / bs).checked_mul(self.type_size())

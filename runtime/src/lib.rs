@@ -4,3 +4,12 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
+
+pub mod gguf;
+pub use gguf::{Array, Gguf, GgufError, GgufWriter, TensorInfo, Value, ValueType};
+
+pub mod model;
+pub mod parallel;
+pub mod generate;
+pub mod sampler;
+pub mod tokenizer;

@@ -1,0 +1,67 @@
+//! `edgellm-firmware-host-ref MODEL.gguf [PROMPT] [N] [TIER]`: run the prompt through the
+//! same runtime calls as the firmware (`src/llm.rs`: `Gguf::parse`, `Transformer::from_gguf`,
+//! `Tokenizer::from_gguf`, greedy `Sampler`, `generate`, `Sequential`, ctx 512, batch 32)
+//! on the host and print the `PROMPT_TOKENS:` and `TOKENS:` lines the firmware prints.
+//! Used by `scripts/firmware-qemu.sh` to produce the expected ids while `edgellm run` is
+//! not available, and to regenerate `firmware/expected/*.tokens`. TIER defaults to the best
+//! one this CPU has; the script passes `scalar`, the reference that the NEON and dotprod
+//! tiers the firmware runs must match exactly.
+
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+
+use edgellm_kernels::{KernelTable, Tier};
+use edgellm_runtime::Gguf;
+use edgellm_runtime::generate::{Event, generate};
+use edgellm_runtime::model::Transformer;
+use edgellm_runtime::parallel::Sequential;
+use edgellm_runtime::sampler::{Sampler, SamplerConfig};
+use edgellm_runtime::tokenizer::Tokenizer;
+
+fn ids_line(ids: &[u32]) -> String {
+    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(path) = args.get(1) else {
+        eprintln!("usage: edgellm-firmware-host-ref MODEL.gguf [PROMPT] [N] [TIER]");
+        return ExitCode::from(2);
+    };
+    let prompt_text = args.get(2).map_or("The capital of France is", String::as_str);
+    let n: usize = args.get(3).map_or(Ok(16), |s| s.parse()).expect("N must be a number");
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot read {path}: {e} (run `edgellm fetch smollm2` first)");
+            return ExitCode::from(2);
+        }
+    };
+    let kernels = match args.get(4) {
+        Some(t) => KernelTable::with_tier(t.parse::<Tier>().expect("unknown tier")).expect("tier unavailable"),
+        None => KernelTable::detect(),
+    };
+    let gguf = Gguf::parse(&bytes).expect("GGUF parse");
+    let model = Transformer::from_gguf(&gguf, kernels).expect("model");
+    let tokenizer = Tokenizer::from_gguf(&gguf).expect("tokenizer");
+    let ctx = 512.min(model.config.context_length);
+    let mut state = model.new_state(ctx, 32).expect("state");
+    let prompt = tokenizer.encode(prompt_text, true, false);
+    println!("KERNELS: {}", kernels.tier().name());
+    println!("PROMPT_TOKENS: {}", ids_line(&prompt));
+    let mut sampler = Sampler::new(SamplerConfig::greedy(), model.config.vocab_size);
+    let mut history = Vec::new();
+    let mut ids = Vec::new();
+    let mut text = String::new();
+    generate(&model, &mut state, &tokenizer, &mut sampler, &mut history, &prompt, n, &Sequential, |ev| {
+        if let Event::Token { id, text: t } = ev {
+            ids.push(id);
+            text.push_str(t);
+        }
+        ControlFlow::Continue(())
+    })
+    .expect("generate");
+    println!("OUTPUT: {:?}", format!("{prompt_text}{text}"));
+    println!("TOKENS: {}", ids_line(&ids));
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,228 @@
+//! The model run: parse the GGUF image, load the transformer and tokenizer, and generate
+//! greedily from the prompt, all through the same `edgellm-runtime` code the host CLI uses
+//! (`Gguf::parse`, `Transformer::from_gguf`, `Tokenizer::from_gguf`, `Sampler`,
+//! `generate`, on one core with `parallel::Sequential`).
+//!
+//! Machine-readable lines (what `scripts/firmware-qemu.sh` checks):
+//! - `PROMPT_TOKENS: 1 2 3` — the prompt's ids;
+//! - `TOKENS: 4 5 6` — the generated ids (greedy, at most `MAX_NEW_TOKENS`);
+//! - `SPEED: ...` — prefill and decode speed from the generic timer, `(emulated)` under QEMU.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write as _;
+use core::ops::ControlFlow;
+
+use edgellm_kernels::{CpuFeatures, KernelTable};
+use edgellm_runtime::Gguf;
+use edgellm_runtime::generate::{Event, generate};
+use edgellm_runtime::model::Transformer;
+use edgellm_runtime::parallel::Sequential;
+use edgellm_runtime::sampler::{Sampler, SamplerConfig};
+use edgellm_runtime::tokenizer::Tokenizer;
+
+use crate::arch::cpu::IsaFeatures;
+use crate::console::{self, Show};
+use crate::memory::{heap_usage, mib};
+use crate::time::{Stopwatch, rate};
+use crate::{EMULATED, ExitCode, say};
+
+/// The built-in prompt; override at build time with `EDGELLM_FW_PROMPT=...`.
+const PROMPT: &str = match option_env!("EDGELLM_FW_PROMPT") {
+    Some(p) => p,
+    None => "The capital of France is",
+};
+
+/// Tokens generated after the prompt; override with `EDGELLM_FW_MAX_TOKENS=N` at build time.
+const MAX_NEW_TOKENS: usize = match option_env!("EDGELLM_FW_MAX_TOKENS") {
+    Some(s) => parse_usize(s),
+    None => 16,
+};
+
+/// Context length of the KV cache (positions). 512 covers a typed prompt plus the reply;
+/// the memory plan printed at boot scales linearly with it.
+const CTX: usize = 512;
+/// Prompt tokens evaluated per forward step (GEMM batch).
+const MAX_BATCH: usize = 32;
+
+const fn parse_usize(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut n = 0;
+    while i < b.len() {
+        assert!(b[i].is_ascii_digit(), "EDGELLM_FW_MAX_TOKENS must be a number");
+        n = n * 10 + (b[i] - b'0') as usize;
+        i += 1;
+    }
+    n
+}
+
+fn emulated() -> &'static str {
+    if EMULATED { " (emulated)" } else { "" }
+}
+
+fn ids_line(ids: &[u32]) -> String {
+    let mut s = String::with_capacity(ids.len() * 6);
+    for (i, id) in ids.iter().enumerate() {
+        let _ = write!(s, "{}{id}", if i == 0 { "" } else { " " });
+    }
+    s
+}
+
+/// Parse, load and generate. Returns the status to exit with.
+pub fn run(image: &'static [u8], isa: IsaFeatures) -> ExitCode {
+    let sw = Stopwatch::start();
+    let gguf = match Gguf::parse(image) {
+        Ok(g) => g,
+        Err(e) => {
+            say!("ERROR: the model image is not a valid GGUF file: {}", Show(&e));
+            return ExitCode::Model;
+        }
+    };
+    let data_end = gguf.data_offset() + gguf.data().len();
+    say!(
+        "GGUF v{}: {} tensors, {} metadata keys, tensor data {:#x}..{:#x} of {} bytes (parsed in {} ms)",
+        gguf.version(),
+        gguf.tensors().len(),
+        gguf.metadata().len(),
+        gguf.data_offset(),
+        data_end,
+        image.len(),
+        sw.elapsed_micros() / 1000
+    );
+
+    let features = CpuFeatures { neon: isa.neon, dotprod: isa.dotprod, ..CpuFeatures::default() };
+    // SAFETY: `features` was decoded from this CPU's ID_AA64PFR0_EL1 / ID_AA64ISAR0_EL1, and
+    // the kernels run on this same core.
+    let kernels = unsafe { KernelTable::from_features(features) };
+    say!("kernels: {} tier (dotprod {})", kernels.tier().name(), isa.dotprod);
+
+    let sw = Stopwatch::start();
+    let model = match Transformer::from_gguf(&gguf, kernels) {
+        Ok(m) => m,
+        Err(e) => {
+            say!("ERROR: cannot load the model: {}", Show(&e));
+            return ExitCode::Model;
+        }
+    };
+    let (heap0, _) = heap_usage();
+    let tokenizer = match Tokenizer::from_gguf(&gguf) {
+        Ok(t) => t,
+        Err(e) => {
+            say!("ERROR: cannot load the tokenizer: {}", Show(&e));
+            return ExitCode::Model;
+        }
+    };
+    let (heap1, _) = heap_usage();
+    let ctx = CTX.min(model.config.context_length);
+    let mut state = match model.new_state(ctx, MAX_BATCH) {
+        Ok(s) => s,
+        Err(e) => {
+            say!("ERROR: cannot allocate the run state: {}", Show(&e));
+            return ExitCode::Model;
+        }
+    };
+    let (heap2, heap_free) = heap_usage();
+    let c = &model.config;
+    say!(
+        "model: {} dim={} layers={} heads={}/{} vocab={} trained ctx={} (loaded in {} ms)",
+        c.arch.as_str(),
+        c.dim,
+        c.n_layers,
+        c.n_heads,
+        c.n_kv_heads,
+        c.vocab_size,
+        c.context_length,
+        sw.elapsed_micros() / 1000
+    );
+    let (w_m, w_t) = mib(gguf.data().len());
+    let (kv_m, kv_t) = mib(state.kv.bytes());
+    let (s_m, s_t) = mib((heap2 - heap1).saturating_sub(state.kv.bytes()));
+    let (t_m, t_t) = mib(heap1 - heap0);
+    let (f_m, f_t) = mib(heap_free);
+    say!(
+        "memory plan: weights {}.{} MiB (read in place from the image), KV cache {}.{} MiB for ctx {} (f32), scratch {}.{} MiB (batch {}), tokenizer {}.{} MiB; heap free {}.{} MiB",
+        w_m, w_t, kv_m, kv_t, ctx, s_m, s_t, MAX_BATCH, t_m, t_t, f_m, f_t
+    );
+
+    #[cfg(feature = "uart-prompt")]
+    let prompt_text = {
+        say!("type a prompt and press Enter:");
+        console::read_line(1024)
+    };
+    #[cfg(not(feature = "uart-prompt"))]
+    let prompt_text = String::from(PROMPT);
+
+    let prompt = tokenizer.encode(&prompt_text, true, false);
+    say!("PROMPT: {}", prompt_text.as_str());
+    say!("PROMPT_TOKENS: {}", ids_line(&prompt).as_str());
+    if prompt.is_empty() || prompt.len() + MAX_NEW_TOKENS > ctx {
+        say!(
+            "ERROR: the prompt has {} tokens; it must be 1..={} for a context of {}",
+            prompt.len(),
+            ctx.saturating_sub(MAX_NEW_TOKENS),
+            ctx
+        );
+        return ExitCode::Model;
+    }
+
+    let mut sampler = Sampler::new(SamplerConfig::greedy(), c.vocab_size);
+    let mut history = Vec::with_capacity(ctx);
+    let mut ids = Vec::with_capacity(MAX_NEW_TOKENS);
+    let total = Stopwatch::start();
+    let mut prefill_us = 0;
+    console::print_text("OUTPUT: ");
+    console::print_text(prompt_text.as_str());
+    let result = generate(
+        &model,
+        &mut state,
+        &tokenizer,
+        &mut sampler,
+        &mut history,
+        &prompt,
+        MAX_NEW_TOKENS,
+        &Sequential,
+        |ev| {
+            match ev {
+                Event::PromptDone => prefill_us = total.elapsed_micros(),
+                Event::Token { id, text } => {
+                    ids.push(id);
+                    console::print_text(text);
+                }
+            }
+            ControlFlow::Continue(())
+        },
+    );
+    let total_us = total.elapsed_micros();
+    console::print_text("\n");
+    let generated = match result {
+        Ok(g) => g,
+        Err(e) => {
+            say!("ERROR: generation failed: {}", Show(&e));
+            return ExitCode::Model;
+        }
+    };
+    say!("TOKENS: {}", ids_line(&ids).as_str());
+    // The first sampled token comes from the prefill logits; the others each took one
+    // decode step.
+    let decode_steps = ids.len().saturating_sub(1) as u64;
+    let decode_us = total_us - prefill_us;
+    let (pi, pf) = rate(prompt.len() as u64, prefill_us);
+    let (di, df) = rate(decode_steps, decode_us);
+    say!(
+        "SPEED: prefill {} tokens in {} ms = {}.{}{} tok/s, decode {} tokens in {} ms = {}.{}{} tok/s{}",
+        prompt.len(),
+        prefill_us / 1000,
+        pi,
+        pf / 10,
+        pf % 10,
+        decode_steps,
+        decode_us / 1000,
+        di,
+        df / 10,
+        df % 10,
+        emulated()
+    );
+    say!("stop: {} after {} tokens", Show(alloc::format!("{:?}", generated.stop)), generated.n_generated);
+    ExitCode::Success
+}

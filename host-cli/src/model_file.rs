@@ -1,0 +1,100 @@
+//! A model file mapped read-only into memory: the runtime parses GGUF straight from these
+//! bytes, and weights stay in the page cache instead of being copied into the heap.
+
+use std::fmt;
+use std::fs::File;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use memmap2::Mmap;
+
+/// An open, memory-mapped model file. Derefs to the whole file as `&[u8]`.
+pub struct ModelFile {
+    path: PathBuf,
+    /// `None` for an empty file (a zero-length mapping is not portable).
+    map: Option<Mmap>,
+}
+
+impl ModelFile {
+    /// Opens and maps `path`. Errors name the path.
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).with_context(|| path.display().to_string())?;
+        let meta = file
+            .metadata()
+            .with_context(|| path.display().to_string())?;
+        anyhow::ensure!(meta.is_file(), "{}: not a regular file", path.display());
+        let map = if meta.len() == 0 {
+            None
+        } else {
+            // SAFETY: the mapping is read-only and private to this process. Its contents could
+            // still change if another process truncated or rewrote the file while it is
+            // mapped; edgellm never writes model files in place (fetch writes a new file and
+            // renames it over the old one, which leaves existing mappings intact), and the
+            // GGUF parser bounds-checks every read against the length seen here.
+            Some(unsafe { Mmap::map(&file) }.with_context(|| path.display().to_string())?)
+        };
+        Ok(ModelFile {
+            path: path.to_path_buf(),
+            map,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file name for display (the full path if it has none).
+    pub fn display_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.path.display().to_string())
+    }
+}
+
+impl Deref for ModelFile {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+}
+
+impl fmt::Debug for ModelFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ModelFile")
+            .field("path", &self.path)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_contents_and_empty_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.gguf");
+        std::fs::write(&p, b"GGUF\x03\0\0\0").unwrap();
+        let m = ModelFile::open(&p).unwrap();
+        assert_eq!(&m[..], b"GGUF\x03\0\0\0");
+        assert_eq!(m.display_name(), "m.gguf");
+        std::fs::write(&p, b"").unwrap();
+        assert!(ModelFile::open(&p).unwrap().is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        let err = ModelFile::open(Path::new("/no/such/model.gguf")).unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("/no/such/model.gguf: "),
+            "{err:#}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let err = ModelFile::open(dir.path()).unwrap_err();
+        assert!(format!("{err:#}").contains(&dir.path().display().to_string()));
+    }
+}

@@ -1,0 +1,694 @@
+//! AVX2 + FMA + F16C tier.
+//!
+//! Integer inner loops: `vpmaddubsw` multiplies unsigned weight quants by signed activation
+//! quants into saturating i16 pair sums, `vpmaddwd` widens to i32. Weight quants are kept
+//! unsigned (0..15 for Q4, 0..31 for Q5, 0..63 for Q6) and their offset (8, 16, 32) is
+//! subtracted as `maddubs(offset, y)`, so no pair sum can saturate and every integer block sum
+//! is exact for all inputs (ggml's `abs(x) * sign(y, x)` trick is wrong when `y == -128`).
+//! Q8_0 weights are widened to i16 instead (`maddubs` could saturate on 255-wide operands).
+//!
+//! Each block format has an `unpack_*` step (weight block → registers, done once per block)
+//! and a `dot_*` step (unpacked weight block · activation block → the block's value spread
+//! over an `f32x8`, added to the tile's accumulator: one dependent add per block).
+//! [`super::tiles`] builds the single dot products and the register-tiled GEMM from them.
+
+use core::arch::x86_64::*;
+
+use half::{bf16, f16};
+
+use crate::blocks::{
+    BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K, BlockQ8_0, BlockQ8_1, BlockQ8K,
+};
+use crate::reference::k_quants::scales_mins_k4;
+use crate::types::QK_K;
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers (safe `#[target_feature]` fns: callable without `unsafe` from this tier).
+
+/// Exact f16 → f32 with the F16C instruction.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn f16_to_f32(h: f16) -> f32 {
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h.to_bits()))))
+}
+
+/// Sum of the 8 lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn hsum_ps(v: __m256) -> f32 {
+    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    _mm_cvtss_f32(s)
+}
+
+/// Maximum of the 8 lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn hmax_ps(v: __m256) -> f32 {
+    let s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    _mm_cvtss_f32(s)
+}
+
+/// Load 32 bytes.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn load32<T: bytemuck::Pod>(b: &[T; 32]) -> __m256i {
+    const { assert!(size_of::<T>() == 1) };
+    // SAFETY: `b` is 32 readable bytes (size_of::<T>() == 1 checked above); loadu has no
+    // alignment requirement.
+    unsafe { _mm256_loadu_si256(b.as_ptr().cast()) }
+}
+
+/// 16 bytes of packed nibbles → 32 bytes: low nibbles in bytes 0..16, high nibbles in
+/// bytes 16..32 (the ggml order of weights in a Q4_0/Q4_1/Q5_0 block).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn unpack_nibbles(qs: &[u8; 16]) -> __m256i {
+    // SAFETY: `qs` is 16 readable bytes; loadu has no alignment requirement.
+    let lo = unsafe { _mm_loadu_si128(qs.as_ptr().cast()) };
+    let both = _mm256_set_m128i(_mm_srli_epi16::<4>(lo), lo);
+    _mm256_and_si256(both, _mm256_set1_epi8(0x0F))
+}
+
+/// Byte `j` = `0x10` if bit `j` of `qh` (little-endian) is set, else 0: the fifth bit of the
+/// Q5_0 quants, in weight order.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn q5_high_bits(qh: &[u8; 4]) -> __m256i {
+    let bits = u32::from_le_bytes(*qh) as i32;
+    // Byte j takes byte j/8 of qh, then tests bit j%8: OR with a mask that has every bit set
+    // except bit j%8 gives all-ones exactly when that bit is set.
+    let spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32(bits),
+        _mm256_set_epi64x(
+            0x0303_0303_0303_0303,
+            0x0202_0202_0202_0202,
+            0x0101_0101_0101_0101,
+            0,
+        ),
+    );
+    let tested = _mm256_or_si256(spread, _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe));
+    let set = _mm256_cmpeq_epi8(tested, _mm256_set1_epi64x(-1));
+    _mm256_and_si256(set, _mm256_set1_epi8(0x10))
+}
+
+/// Sum of i8 quants `y` times unsigned quants `q` (each in 0..64) minus `offset * y`, in 8
+/// i32 lanes (lane `i` holds weights `4i..4i+4`). Exact: every i16 pair sum is at most
+/// `2 * 63 * 128` in magnitude.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_u8_i8_offset(q: __m256i, y: __m256i, offset: i8) -> __m256i {
+    let p = _mm256_maddubs_epi16(q, y);
+    let o = _mm256_maddubs_epi16(_mm256_set1_epi8(offset), y);
+    _mm256_madd_epi16(_mm256_sub_epi16(p, o), _mm256_set1_epi16(1))
+}
+
+/// `f32x8` with `v` in lane 0 and zeros elsewhere.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn lane0(v: f32) -> __m256 {
+    _mm256_zextps128_ps256(_mm_set_ss(v))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 32-weight blocks.
+
+/// An unpacked Q4_0 / Q4_1 / Q5_0 / Q8_0 block: 32 quants in weight order and its scales.
+#[derive(Copy, Clone)]
+pub(super) struct Unpacked32 {
+    pub q: __m256i,
+    pub d: f32,
+    /// Q4_1's min `m` (0 for the other formats).
+    pub m: f32,
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn unpack_q4_0(x: &BlockQ4_0) -> Unpacked32 {
+    Unpacked32 {
+        q: unpack_nibbles(&x.qs),
+        d: f16_to_f32(x.d),
+        m: 0.0,
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_q4_0(x: &Unpacked32, y: &BlockQ8_0) -> __m256 {
+    let s = dot_u8_i8_offset(x.q, load32(&y.qs), 8);
+    _mm256_mul_ps(_mm256_set1_ps(x.d * f16_to_f32(y.d)), _mm256_cvtepi32_ps(s))
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn unpack_q4_1(x: &BlockQ4_1) -> Unpacked32 {
+    Unpacked32 {
+        q: unpack_nibbles(&x.qs),
+        d: f16_to_f32(x.d),
+        m: f16_to_f32(x.m),
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_q4_1(x: &Unpacked32, y: &BlockQ8_1) -> __m256 {
+    let p = _mm256_maddubs_epi16(x.q, load32(&y.qs));
+    let s = _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+    // The min term m * sum(y) = m * s, with s = d_y * sum(qs_y) stored in the Q8_1 block.
+    _mm256_fmadd_ps(
+        _mm256_set1_ps(x.d * f16_to_f32(y.d)),
+        _mm256_cvtepi32_ps(s),
+        lane0(x.m * f16_to_f32(y.s)),
+    )
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn unpack_q5_0(x: &BlockQ5_0) -> Unpacked32 {
+    Unpacked32 {
+        q: _mm256_or_si256(unpack_nibbles(&x.qs), q5_high_bits(&x.qh)),
+        d: f16_to_f32(x.d),
+        m: 0.0,
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_q5_0(x: &Unpacked32, y: &BlockQ8_0) -> __m256 {
+    let s = dot_u8_i8_offset(x.q, load32(&y.qs), 16);
+    _mm256_mul_ps(_mm256_set1_ps(x.d * f16_to_f32(y.d)), _mm256_cvtepi32_ps(s))
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn unpack_q8_0(x: &BlockQ8_0) -> Unpacked32 {
+    Unpacked32 {
+        q: load32(&x.qs),
+        d: f16_to_f32(x.d),
+        m: 0.0,
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_q8_0(x: &Unpacked32, y: &BlockQ8_0) -> __m256 {
+    // i8 × i8 widened to i16 and summed in pairs by vpmaddwd: exact for every input.
+    let qy = load32(&y.qs);
+    let x_lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(x.q));
+    let x_hi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(x.q));
+    let y_lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(qy));
+    let y_hi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(qy));
+    let s = _mm256_add_epi32(_mm256_madd_epi16(x_lo, y_lo), _mm256_madd_epi16(x_hi, y_hi));
+    _mm256_mul_ps(_mm256_set1_ps(x.d * f16_to_f32(y.d)), _mm256_cvtepi32_ps(s))
+}
+
+// ---------------------------------------------------------------------------------------------
+// K-quants (256-weight super-blocks with Q8_K activations).
+
+/// `sum_j m[j] * (bsums[2j] + bsums[2j+1])`: the min term of a Q4_K / Q5_K super-block.
+#[inline]
+pub(super) fn mins_dot_bsums(m: &[u8; 8], bsums: &[i16; 16]) -> i32 {
+    (0..8)
+        .map(|j| i32::from(m[j]) * (i32::from(bsums[2 * j]) + i32::from(bsums[2 * j + 1])))
+        .sum()
+}
+
+/// An unpacked Q4_K / Q5_K super-block: 8 sub-blocks of 32 unsigned quants in weight order.
+#[derive(Copy, Clone)]
+pub(super) struct UnpackedK4 {
+    pub q: [__m256i; 8],
+    pub sc: [u8; 8],
+    pub m: [u8; 8],
+    pub d: f32,
+    pub dmin: f32,
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn unpack_q4_k(x: &BlockQ4K) -> UnpackedK4 {
+    let (sc, m) = scales_mins_k4(&x.scales);
+    let mask = _mm256_set1_epi8(0x0F);
+    let mut q = [_mm256_setzero_si256(); 8];
+    for g in 0..4 {
+        let bytes: &[u8; 32] = x.qs[32 * g..32 * g + 32].try_into().unwrap();
+        let v = load32(bytes);
+        q[2 * g] = _mm256_and_si256(v, mask);
+        q[2 * g + 1] = _mm256_and_si256(_mm256_srli_epi16::<4>(v), mask);
+    }
+    UnpackedK4 {
+        q,
+        sc,
+        m,
+        d: f16_to_f32(x.d),
+        dmin: f16_to_f32(x.dmin),
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn unpack_q5_k(x: &BlockQ5K) -> UnpackedK4 {
+    let (sc, m) = scales_mins_k4(&x.scales);
+    let mask = _mm256_set1_epi8(0x0F);
+    let one = _mm256_set1_epi8(1);
+    // Bit j of qh[i] is the fifth bit of weight 32j + i.
+    let mut hbits = load32(&x.qh);
+    let mut q = [_mm256_setzero_si256(); 8];
+    for g in 0..4 {
+        let bytes: &[u8; 32] = x.qs[32 * g..32 * g + 32].try_into().unwrap();
+        let v = load32(bytes);
+        let h0 = _mm256_slli_epi16::<4>(_mm256_and_si256(hbits, one));
+        let h1 = _mm256_slli_epi16::<3>(_mm256_and_si256(hbits, _mm256_set1_epi8(2)));
+        hbits = _mm256_srli_epi16::<2>(hbits);
+        q[2 * g] = _mm256_or_si256(_mm256_and_si256(v, mask), h0);
+        q[2 * g + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(v), mask), h1);
+    }
+    UnpackedK4 {
+        q,
+        sc,
+        m,
+        d: f16_to_f32(x.d),
+        dmin: f16_to_f32(x.dmin),
+    }
+}
+
+/// The 32 activation quants of sub-block `j` of a Q8_K block.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn q8k_sub(y: &BlockQ8K, j: usize) -> __m256i {
+    let bytes: &[i8; 32] = y.qs[32 * j..32 * j + 32].try_into().unwrap();
+    load32(bytes)
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_q4_k(x: &UnpackedK4, y: &BlockQ8K) -> __m256 {
+    let mut sumi = _mm256_setzero_si256();
+    for j in 0..8 {
+        // Quants are at most 31, so each i16 pair sum is at most 2*31*128; times a 6-bit
+        // scale in vpmaddwd it stays far inside i32.
+        let p = _mm256_maddubs_epi16(x.q[j], q8k_sub(y, j));
+        let s = _mm256_madd_epi16(p, _mm256_set1_epi16(i16::from(x.sc[j])));
+        sumi = _mm256_add_epi32(sumi, s);
+    }
+    let mins = mins_dot_bsums(&x.m, &y.bsums);
+    _mm256_fmadd_ps(
+        _mm256_set1_ps(x.d * y.d),
+        _mm256_cvtepi32_ps(sumi),
+        lane0(-(x.dmin * y.d * mins as f32)),
+    )
+}
+
+/// An unpacked Q6_K super-block: 8 vectors of 32 unsigned quants (0..64) in weight order and
+/// for each the two signed scales of its halves.
+#[derive(Copy, Clone)]
+pub(super) struct UnpackedQ6K {
+    pub q: [__m256i; 8],
+    pub scales: [i8; 16],
+    pub d: f32,
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn unpack_q6_k(x: &BlockQ6K) -> UnpackedQ6K {
+    let mask = _mm256_set1_epi8(0x0F);
+    let two = _mm256_set1_epi8(3);
+    let mut q = [_mm256_setzero_si256(); 8];
+    for h in 0..2 {
+        // Half h: weights 128h..128h+128 from ql[64h..64h+64] and qh[32h..32h+32].
+        let ql0 = load32(x.ql[64 * h..64 * h + 32].try_into().unwrap());
+        let ql1 = load32(x.ql[64 * h + 32..64 * h + 64].try_into().unwrap());
+        let qh = load32(x.qh[32 * h..32 * h + 32].try_into().unwrap());
+        let hi = |shift: __m128i| {
+            _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srl_epi16(qh, shift), two))
+        };
+        q[4 * h] = _mm256_or_si256(_mm256_and_si256(ql0, mask), hi(_mm_cvtsi32_si128(0)));
+        q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(ql1, mask), hi(_mm_cvtsi32_si128(2)));
+        q[4 * h + 2] = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16::<4>(ql0), mask),
+            hi(_mm_cvtsi32_si128(4)),
+        );
+        q[4 * h + 3] = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), mask),
+            hi(_mm_cvtsi32_si128(6)),
+        );
+    }
+    UnpackedQ6K {
+        q,
+        scales: x.scales,
+        d: f16_to_f32(x.d),
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_q6_k(x: &UnpackedQ6K, y: &BlockQ8K) -> __m256 {
+    let mut sumi = _mm256_setzero_si256();
+    for j in 0..8 {
+        // Vector j holds sub-blocks 2j (bytes 0..16) and 2j+1 (bytes 16..32).
+        let s = dot_u8_i8_offset_i16(x.q[j], q8k_sub(y, j), 32);
+        let sc = _mm256_set_m128i(
+            _mm_set1_epi16(i16::from(x.scales[2 * j + 1])),
+            _mm_set1_epi16(i16::from(x.scales[2 * j])),
+        );
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(s, sc));
+    }
+    _mm256_mul_ps(_mm256_set1_ps(x.d * y.d), _mm256_cvtepi32_ps(sumi))
+}
+
+/// `maddubs(q, y) - maddubs(offset, y)` as 16 i16 pair sums (|value| ≤ 2*63*128).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_u8_i8_offset_i16(q: __m256i, y: __m256i, offset: i8) -> __m256i {
+    _mm256_sub_epi16(
+        _mm256_maddubs_epi16(q, y),
+        _mm256_maddubs_epi16(_mm256_set1_epi8(offset), y),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Register tiles, single dots and the GEMM driver for every quantized format.
+
+super::tiles! {
+    features = "avx2,fma,f16c", rows = 2;
+    vec_dot_q4_0_q8_0, gemm_q4_0_q8_0, tile_q4_0: BlockQ4_0, BlockQ8_0, unpack_q4_0, dot_q4_0;
+    vec_dot_q4_1_q8_1, gemm_q4_1_q8_1, tile_q4_1: BlockQ4_1, BlockQ8_1, unpack_q4_1, dot_q4_1;
+    vec_dot_q5_0_q8_0, gemm_q5_0_q8_0, tile_q5_0: BlockQ5_0, BlockQ8_0, unpack_q5_0, dot_q5_0;
+    vec_dot_q8_0_q8_0, gemm_q8_0_q8_0, tile_q8_0: BlockQ8_0, BlockQ8_0, unpack_q8_0, dot_q8_0;
+    vec_dot_q4_k_q8_k, gemm_q4_k_q8_k, tile_q4_k: BlockQ4K, BlockQ8K, unpack_q4_k, dot_q4_k;
+    vec_dot_q5_k_q8_k, gemm_q5_k_q8_k, tile_q5_k: BlockQ5K, BlockQ8K, unpack_q5_k, dot_q4_k;
+    vec_dot_q6_k_q8_k, gemm_q6_k_q8_k, tile_q6_k: BlockQ6K, BlockQ8K, unpack_q6_k, dot_q6_k;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Float dots.
+
+/// `sum x[i] * y[i]` over f32, 32 lanes at a time (4 independent FMA chains).
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+///
+/// # Panics
+/// If `x.len() != y.len()`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_f32(x: &[f32], y: &[f32]) -> f32 {
+    assert_eq!(x.len(), y.len(), "vec_dot_f32: length mismatch");
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut xc = x.chunks_exact(32);
+    let mut yc = y.chunks_exact(32);
+    for (xs, ys) in (&mut xc).zip(&mut yc) {
+        for k in 0..4 {
+            let xv = load8_ps(&xs[8 * k..8 * k + 8]);
+            let yv = load8_ps(&ys[8 * k..8 * k + 8]);
+            acc[k] = _mm256_fmadd_ps(xv, yv, acc[k]);
+        }
+    }
+    let mut sum = hsum_ps(_mm256_add_ps(
+        _mm256_add_ps(acc[0], acc[1]),
+        _mm256_add_ps(acc[2], acc[3]),
+    ));
+    for (a, b) in xc.remainder().iter().zip(yc.remainder()) {
+        sum += a * b;
+    }
+    sum
+}
+
+/// Load 8 f32 from a slice of exactly 8.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn load8_ps(s: &[f32]) -> __m256 {
+    assert!(s.len() == 8);
+    // SAFETY: `s` holds 8 readable f32; loadu has no alignment requirement.
+    unsafe { _mm256_loadu_ps(s.as_ptr()) }
+}
+
+/// `sum f32(x[i]) * y[i]` for f16 weights, 16 lanes at a time.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+///
+/// # Panics
+/// If `x.len() != y.len()`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_f16_f32(x: &[f16], y: &[f32]) -> f32 {
+    assert_eq!(x.len(), y.len(), "vec_dot_f16_f32: length mismatch");
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let mut xc = x.chunks_exact(16);
+    let mut yc = y.chunks_exact(16);
+    for (xs, ys) in (&mut xc).zip(&mut yc) {
+        for k in 0..2 {
+            let h = &xs[8 * k..8 * k + 8];
+            // SAFETY: `h` holds 8 readable f16 (16 bytes); loadu has no alignment requirement.
+            let raw = unsafe { _mm_loadu_si128(h.as_ptr().cast()) };
+            let yv = load8_ps(&ys[8 * k..8 * k + 8]);
+            acc[k] = _mm256_fmadd_ps(_mm256_cvtph_ps(raw), yv, acc[k]);
+        }
+    }
+    let mut sum = hsum_ps(_mm256_add_ps(acc[0], acc[1]));
+    for (a, b) in xc.remainder().iter().zip(yc.remainder()) {
+        sum += f16_to_f32(*a) * b;
+    }
+    sum
+}
+
+/// `sum f32(x[i]) * y[i]` for bf16 weights (bf16 → f32 is a 16-bit left shift), 16 lanes at a
+/// time.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+///
+/// # Panics
+/// If `x.len() != y.len()`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_bf16_f32(x: &[bf16], y: &[f32]) -> f32 {
+    assert_eq!(x.len(), y.len(), "vec_dot_bf16_f32: length mismatch");
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let mut xc = x.chunks_exact(16);
+    let mut yc = y.chunks_exact(16);
+    for (xs, ys) in (&mut xc).zip(&mut yc) {
+        for k in 0..2 {
+            let h = &xs[8 * k..8 * k + 8];
+            // SAFETY: `h` holds 8 readable bf16 (16 bytes); loadu has no alignment requirement.
+            let raw = unsafe { _mm_loadu_si128(h.as_ptr().cast()) };
+            let xv = _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(raw)));
+            let yv = load8_ps(&ys[8 * k..8 * k + 8]);
+            acc[k] = _mm256_fmadd_ps(xv, yv, acc[k]);
+        }
+    }
+    let mut sum = hsum_ps(_mm256_add_ps(acc[0], acc[1]));
+    for (a, b) in xc.remainder().iter().zip(yc.remainder()) {
+        sum += a.to_f32() * b;
+    }
+    sum
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activation quantizers. Bit-identical to the reference: same scale arithmetic, same rounding.
+
+/// Absolute maximum of 32 floats without NaN.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn amax32(v: &[__m256; 4]) -> f32 {
+    let sign = _mm256_set1_ps(-0.0);
+    let mut m = _mm256_setzero_ps();
+    for x in v {
+        m = _mm256_max_ps(_mm256_andnot_ps(sign, *x), m);
+    }
+    hmax_ps(m)
+}
+
+/// Whether any lane of the 32 floats is NaN.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn has_nan(v: &[__m256; 4]) -> bool {
+    let a = _mm256_or_ps(
+        _mm256_cmp_ps::<_CMP_UNORD_Q>(v[0], v[1]),
+        _mm256_cmp_ps::<_CMP_UNORD_Q>(v[2], v[3]),
+    );
+    _mm256_movemask_ps(a) != 0
+}
+
+/// `round(x)` with ties away from zero (C `roundf`, Rust `f32::round`), then converted to
+/// i32 as Rust's `as i8` would: NaN → 0, saturated to -128..=127.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn round_away_to_i32(x: __m256) -> __m256i {
+    let t = _mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(x);
+    // x - trunc(x) is exact; a fraction of at least one half rounds away from zero.
+    let frac = _mm256_sub_ps(x, t);
+    let sign = _mm256_set1_ps(-0.0);
+    let away = _mm256_cmp_ps::<_CMP_GE_OQ>(_mm256_andnot_ps(sign, frac), _mm256_set1_ps(0.5));
+    let step = _mm256_or_ps(_mm256_and_ps(x, sign), _mm256_set1_ps(1.0));
+    let r = _mm256_add_ps(t, _mm256_and_ps(away, step));
+    clamp_to_i32(r)
+}
+
+/// Integral f32 lanes → i32 saturated to i8 range, NaN → 0 (Rust `as i8` semantics).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn clamp_to_i32(r: __m256) -> __m256i {
+    let ordered = _mm256_cmp_ps::<_CMP_ORD_Q>(r, r);
+    let r = _mm256_min_ps(
+        _mm256_max_ps(r, _mm256_set1_ps(-128.0)),
+        _mm256_set1_ps(127.0),
+    );
+    _mm256_cvttps_epi32(_mm256_and_ps(r, ordered))
+}
+
+/// Pack 4 × 8 i32 (each in i8 range) into 32 i8 in order.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn pack_i32_to_i8(v: [__m256i; 4]) -> __m256i {
+    let a = _mm256_packs_epi32(v[0], v[1]);
+    let b = _mm256_packs_epi32(v[2], v[3]);
+    let p = _mm256_packs_epi16(a, b);
+    // packs work per 128-bit lane: restore the order of the 8 dwords.
+    _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
+}
+
+/// Store 32 i8.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn store32(dst: &mut [i8; 32], v: __m256i) {
+    // SAFETY: `dst` is 32 writable bytes; storeu has no alignment requirement.
+    unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), v) }
+}
+
+/// Sum of 32 i8 as i32.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn sum_i8_32(q: __m256i) -> i32 {
+    let s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);
+    let s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
+    let s = _mm_add_epi32(
+        _mm256_castsi256_si128(s32),
+        _mm256_extracti128_si256::<1>(s32),
+    );
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    _mm_cvtsi128_si32(s)
+}
+
+/// Quantize one block of 32 floats the Q8_0 way: `d = amax / 127`, `q = round(x / d)`.
+/// Returns (d, quants).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn quantize_block_q8(x: &[f32]) -> (f32, __m256i) {
+    let v = [
+        load8_ps(&x[0..8]),
+        load8_ps(&x[8..16]),
+        load8_ps(&x[16..24]),
+        load8_ps(&x[24..32]),
+    ];
+    let amax = if has_nan(&v) {
+        // C's `MAX(amax, fabsf(x))` fold restarts after a NaN; rare, so take the reference's.
+        crate::reference::round::abs_max(x)
+    } else {
+        amax32(&v)
+    };
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let idv = _mm256_set1_ps(id);
+    let q = v.map(|x| round_away_to_i32(_mm256_mul_ps(x, idv)));
+    (d, pack_i32_to_i8(q))
+}
+
+/// Q8_0 activation quantizer (ggml `quantize_row_q8_0_ref`).
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+///
+/// # Panics
+/// If `x.len() != y.len() * 32`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn quantize_row_q8_0(x: &[f32], y: &mut [BlockQ8_0]) {
+    assert_eq!(x.len(), y.len() * 32, "quantize_row_q8_0: length mismatch");
+    for (xb, yb) in x.chunks_exact(32).zip(y.iter_mut()) {
+        let (d, q) = quantize_block_q8(xb);
+        yb.d = f16::from_f32(d);
+        store32(&mut yb.qs, q);
+    }
+}
+
+/// Q8_1 activation quantizer (ggml `quantize_row_q8_1_ref`): as Q8_0 plus `s = sum(q) * d`.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+///
+/// # Panics
+/// If `x.len() != y.len() * 32`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn quantize_row_q8_1(x: &[f32], y: &mut [BlockQ8_1]) {
+    assert_eq!(x.len(), y.len() * 32, "quantize_row_q8_1: length mismatch");
+    for (xb, yb) in x.chunks_exact(32).zip(y.iter_mut()) {
+        let (d, q) = quantize_block_q8(xb);
+        yb.d = f16::from_f32(d);
+        yb.s = f16::from_f32(sum_i8_32(q) as f32 * d);
+        store32(&mut yb.qs, q);
+    }
+}
+
+/// Q8_K activation quantizer (ggml `quantize_row_q8_K_ref`): `iscale = -127 / max` where
+/// `max` is the first element of largest magnitude, `q = min(127, round_ties_even(iscale *
+/// x))`, `d = 1 / iscale`, and `bsums` the sums of each 16 quants.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+///
+/// # Panics
+/// If `x.len() != y.len() * 256`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn quantize_row_q8_k(x: &[f32], y: &mut [BlockQ8K]) {
+    assert_eq!(
+        x.len(),
+        y.len() * QK_K,
+        "quantize_row_q8_k: length mismatch"
+    );
+    let sign = _mm256_set1_ps(-0.0);
+    for (xb, yb) in x.chunks_exact(QK_K).zip(y.iter_mut()) {
+        let mut m = _mm256_setzero_ps();
+        for c in xb.chunks_exact(8) {
+            // maxps returns its second operand if either is NaN: NaN lanes are skipped, as
+            // the reference's `amax < |x|` does.
+            m = _mm256_max_ps(_mm256_andnot_ps(sign, load8_ps(c)), m);
+        }
+        let amax = hmax_ps(m);
+        if amax == 0.0 {
+            yb.d = 0.0;
+            yb.qs = [0; QK_K];
+            yb.bsums = [0; QK_K / 16];
+            continue;
+        }
+        // The reference keeps the first element whose magnitude is strictly the largest.
+        let amaxv = _mm256_set1_ps(amax);
+        let mut max = amax;
+        for c in xb.chunks_exact(8) {
+            let v = load8_ps(c);
+            let hit = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(
+                _mm256_andnot_ps(sign, v),
+                amaxv,
+            ));
+            if hit != 0 {
+                max = c[hit.trailing_zeros() as usize];
+                break;
+            }
+        }
+        let iscale = -127.0 / max;
+        let isv = _mm256_set1_ps(iscale);
+        for (g, xs) in xb.chunks_exact(32).enumerate() {
+            let q = [0, 1, 2, 3].map(|k| {
+                let p = _mm256_mul_ps(isv, load8_ps(&xs[8 * k..8 * k + 8]));
+                let r = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(p);
+                clamp_to_i32(r)
+            });
+            let q = pack_i32_to_i8(q);
+            store32((&mut yb.qs[32 * g..32 * g + 32]).try_into().unwrap(), q);
+            yb.bsums[2 * g] = sum_i8_32(_mm256_zextsi128_si256(_mm256_castsi256_si128(q))) as i16;
+            yb.bsums[2 * g + 1] =
+                sum_i8_32(_mm256_zextsi128_si256(_mm256_extracti128_si256::<1>(q))) as i16;
+        }
+        yb.d = 1.0 / iscale;
+    }
+}

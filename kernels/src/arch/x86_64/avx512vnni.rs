@@ -1,0 +1,119 @@
+//! AVX-512 VNNI tier (AVX-512 F/BW/VL + VNNI; Ice Lake, Zen 4).
+//!
+//! `vpdpbusd` (`_mm256_dpbusd_epi32`, the 256-bit EVEX form from AVX512VL) multiplies 32
+//! unsigned bytes by 32 signed bytes and adds each group of four products to an i32 lane with
+//! no intermediate saturation. Weight quants are the unsigned operand (0..15 / 0..31 / 0..63,
+//! Q8_0 weights biased by +128) and the offset is removed with the activation sum:
+//! `sum (q - o) * y = dpbusd(q, y) - dpbusd(o, y)`.
+//! Every integer block sum is exact for all inputs. Blocks are unpacked by the AVX2 code
+//! (a subset of this tier's features); the float dots and activation quantizers are the AVX2
+//! ones, re-exported so this module is a complete tier.
+
+use core::arch::x86_64::*;
+
+use super::avx2::{
+    Unpacked32, UnpackedK4, UnpackedQ6K, f16_to_f32, lane0, load32, mins_dot_bsums, q8k_sub,
+    unpack_q4_0, unpack_q4_1, unpack_q4_k, unpack_q5_0, unpack_q5_k, unpack_q6_k, unpack_q8_0,
+};
+use crate::blocks::{
+    BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K, BlockQ8_0, BlockQ8_1, BlockQ8K,
+};
+
+pub use super::avx2::{
+    quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k, vec_dot_bf16_f32, vec_dot_f16_f32,
+    vec_dot_f32,
+};
+
+/// `sum (q[i] - offset) * y[i]` in 8 i32 lanes (lane `i`: weights `4i..4i+4`), `q` unsigned.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+fn dot_u8_i8_offset(q: __m256i, y: __m256i, offset: u8) -> __m256i {
+    let zero = _mm256_setzero_si256();
+    let p = _mm256_dpbusd_epi32(zero, q, y);
+    let o = _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(offset as i8), y);
+    _mm256_sub_epi32(p, o)
+}
+
+/// `acc + d * f32(s)` lane-wise.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+fn scale_acc(d: f32, s: __m256i, acc: __m256) -> __m256 {
+    _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc)
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+fn dot_q4_0(x: &Unpacked32, y: &BlockQ8_0, acc: __m256) -> __m256 {
+    let s = dot_u8_i8_offset(x.q, load32(&y.qs), 8);
+    scale_acc(x.d * f16_to_f32(y.d), s, acc)
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+fn dot_q4_1(x: &Unpacked32, y: &BlockQ8_1, acc: __m256) -> __m256 {
+    let s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), x.q, load32(&y.qs));
+    let acc = scale_acc(x.d * f16_to_f32(y.d), s, acc);
+    _mm256_add_ps(acc, lane0(x.m * f16_to_f32(y.s)))
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+fn dot_q5_0(x: &Unpacked32, y: &BlockQ8_0, acc: __m256) -> __m256 {
+    let s = dot_u8_i8_offset(x.q, load32(&y.qs), 16);
+    scale_acc(x.d * f16_to_f32(y.d), s, acc)
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+fn dot_q8_0(x: &Unpacked32, y: &BlockQ8_0, acc: __m256) -> __m256 {
+    // x + 128 is unsigned 0..=255 for every i8 x (flip the sign bit).
+    let biased = _mm256_xor_si256(x.q, _mm256_set1_epi8(i8::MIN));
+    let s = dot_u8_i8_offset(biased, load32(&y.qs), 128);
+    scale_acc(x.d * f16_to_f32(y.d), s, acc)
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+fn dot_q4_k(x: &UnpackedK4, y: &BlockQ8K, acc: __m256) -> __m256 {
+    let zero = _mm256_setzero_si256();
+    let mut sumi = zero;
+    for j in 0..8 {
+        // |dpbusd lane| <= 4 * 31 * 128; times a 6-bit scale it stays far inside i32.
+        let s = _mm256_dpbusd_epi32(zero, x.q[j], q8k_sub(y, j));
+        sumi = _mm256_add_epi32(
+            sumi,
+            _mm256_mullo_epi32(s, _mm256_set1_epi32(i32::from(x.sc[j]))),
+        );
+    }
+    let mins = mins_dot_bsums(&x.m, &y.bsums);
+    let acc = scale_acc(x.d * y.d, sumi, acc);
+    _mm256_sub_ps(acc, lane0(x.dmin * y.d * mins as f32))
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+fn dot_q6_k(x: &UnpackedQ6K, y: &BlockQ8K, acc: __m256) -> __m256 {
+    let mut sumi = _mm256_setzero_si256();
+    for j in 0..8 {
+        // Vector j holds sub-blocks 2j (lanes 0..4) and 2j+1 (lanes 4..8). The -32 offset
+        // is taken from the quants themselves, not from `bsums`, as the reference does.
+        let s = dot_u8_i8_offset(x.q[j], q8k_sub(y, j), 32);
+        let sc = _mm256_set_m128i(
+            _mm_set1_epi32(i32::from(x.scales[2 * j + 1])),
+            _mm_set1_epi32(i32::from(x.scales[2 * j])),
+        );
+        sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(s, sc));
+    }
+    scale_acc(x.d * y.d, sumi, acc)
+}
+
+super::tiles! {
+    features = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni", rows = 4;
+    vec_dot_q4_0_q8_0, gemm_q4_0_q8_0, tile_q4_0: BlockQ4_0, BlockQ8_0, unpack_q4_0, dot_q4_0;
+    vec_dot_q4_1_q8_1, gemm_q4_1_q8_1, tile_q4_1: BlockQ4_1, BlockQ8_1, unpack_q4_1, dot_q4_1;
+    vec_dot_q5_0_q8_0, gemm_q5_0_q8_0, tile_q5_0: BlockQ5_0, BlockQ8_0, unpack_q5_0, dot_q5_0;
+    vec_dot_q8_0_q8_0, gemm_q8_0_q8_0, tile_q8_0: BlockQ8_0, BlockQ8_0, unpack_q8_0, dot_q8_0;
+    vec_dot_q4_k_q8_k, gemm_q4_k_q8_k, tile_q4_k: BlockQ4K, BlockQ8K, unpack_q4_k, dot_q4_k;
+    vec_dot_q5_k_q8_k, gemm_q5_k_q8_k, tile_q5_k: BlockQ5K, BlockQ8K, unpack_q5_k, dot_q4_k;
+    vec_dot_q6_k_q8_k, gemm_q6_k_q8_k, tile_q6_k: BlockQ6K, BlockQ8K, unpack_q6_k, dot_q6_k;
+}

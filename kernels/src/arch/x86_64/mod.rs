@@ -1,0 +1,134 @@
+//! x86-64 tiers.
+//!
+//! - [`avx2`]: AVX2 + FMA + F16C (Haswell and later, Zen 1 and later). Integer dots with
+//!   `vpmaddubsw` (u8 × i8 → i16 pairs) and `vpmaddwd` (i16 × i16 → i32 pairs).
+//! - [`avx512vnni`]: AVX-512 F/BW/VL + VNNI (Ice Lake, Zen 4). Integer dots with `vpdpbusd`
+//!   (u8 × i8, four products summed into an i32 lane, no intermediate saturation) on 256-bit
+//!   registers, which is what fits 32-weight blocks; it reuses the AVX2 float kernels.
+//!
+//! Every kernel's integer block sums are exact for all inputs (including `-128` quants, which
+//! the ggml sign trick `abs(x) * sign(y, x)` gets wrong), so each dot differs from the scalar
+//! reference only in the order its `f32` terms are added.
+
+pub(crate) mod avx2;
+pub(crate) mod avx512vnni;
+
+/// Builds, for each quantized weight format of a tier, from its `unpack` step (weight block →
+/// registers) and its `dot` step (unpacked block · activation block, accumulated into an
+/// `__m256`):
+/// - `$tile::tile::<R, T>`: the register tile `out[t][r] = dot(w[r], x[t])` for `R` weight
+///   rows and `T` token rows: each weight block is unpacked once and dotted with `T`
+///   activation blocks; the `R * T` accumulators stay in registers;
+/// - `$vec_dot(x, y)`: one dot product, with the reference's signature (a 1×1 tile);
+/// - `$gemm(w, x, nb, out)`: a GEMM tile with the contract of the reference `gemm_*`
+///   (`out[t * mr + r] = dot(w row r, x row t)`), cut into register tiles of `$rows` weight
+///   rows (or 1 for the remainder) × up to [`TILE_TOKENS`] tokens.
+macro_rules! tiles {
+    (
+        features = $features:literal, rows = $rows:literal;
+        $($vec_dot:ident, $gemm:ident, $tile:ident: $W:ty, $A:ty, $unpack:ident, $dot:ident;)*
+    ) => {$(
+        mod $tile {
+            use super::*;
+
+            #[target_feature(enable = $features)]
+            pub(super) fn tile<const R: usize, const T: usize>(
+                w: [&[$W]; R],
+                x: [&[$A]; T],
+            ) -> [[f32; R]; T] {
+                let nb = x[0].len();
+                assert!(w.iter().all(|r| r.len() == nb) && x.iter().all(|t| t.len() == nb));
+                let mut acc = [[_mm256_setzero_ps(); R]; T];
+                for b in 0..nb {
+                    for r in 0..R {
+                        let u = $unpack(&w[r][b]);
+                        for t in 0..T {
+                            acc[t][r] = $dot(&u, &x[t][b], acc[t][r]);
+                        }
+                    }
+                }
+                acc.map(|row| row.map(|a| super::super::avx2::hsum_ps(a)))
+            }
+
+            /// Rows `r0..r0+R` × tokens `t0..t0+T` of a GEMM tile of `mr` rows.
+            #[target_feature(enable = $features)]
+            pub(super) fn part<const R: usize, const T: usize>(
+                w: &[$W],
+                x: &[$A],
+                nb: usize,
+                (r0, t0, mr): (usize, usize, usize),
+                out: &mut [f32],
+            ) {
+                let o = tile::<R, T>(
+                    core::array::from_fn(|r| &w[(r0 + r) * nb..(r0 + r + 1) * nb]),
+                    core::array::from_fn(|t| &x[(t0 + t) * nb..(t0 + t + 1) * nb]),
+                );
+                for (t, row) in o.iter().enumerate() {
+                    out[(t0 + t) * mr + r0..][..R].copy_from_slice(row);
+                }
+            }
+        }
+
+        #[doc = concat!("`", stringify!($vec_dot), "` (same contract as the reference).")]
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $features, ".")]
+        ///
+        /// # Panics
+        /// If `x.len() != y.len()`.
+        #[target_feature(enable = $features)]
+        pub unsafe fn $vec_dot(x: &[$W], y: &[$A]) -> f32 {
+            assert_eq!(x.len(), y.len(), concat!(stringify!($vec_dot), ": block count mismatch"));
+            if x.is_empty() {
+                return 0.0;
+            }
+            $tile::tile::<1, 1>([x], [y])[0][0]
+        }
+
+        /// GEMM tile, the contract of the reference `gemm_*`: `out[t * mr + r] = dot(w row r,
+        /// x row t)` for `mr = w.len() / nb` weight rows and `nt = x.len() / nb` token rows.
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $features, ".")]
+        ///
+        /// # Panics
+        /// If `nb == 0`, the slices are not whole rows of `nb` blocks, or `out` is too short.
+        #[target_feature(enable = $features)]
+        pub unsafe fn $gemm(w: &[$W], x: &[$A], nb: usize, out: &mut [f32]) {
+            assert!(
+                nb > 0 && w.len() % nb == 0 && x.len() % nb == 0,
+                "gemm tile: ragged rows"
+            );
+            let (mr, nt) = (w.len() / nb, x.len() / nb);
+            let out = &mut out[..mr * nt];
+            let mut t0 = 0;
+            while t0 < nt {
+                let tt = (nt - t0).min(super::TILE_TOKENS);
+                let mut r0 = 0;
+                while r0 < mr {
+                    let full = mr - r0 >= $rows;
+                    let at = (r0, t0, mr);
+                    match (full, tt) {
+                        (true, 1) => $tile::part::<$rows, 1>(w, x, nb, at, out),
+                        (true, 2) => $tile::part::<$rows, 2>(w, x, nb, at, out),
+                        (true, 3) => $tile::part::<$rows, 3>(w, x, nb, at, out),
+                        (true, _) => $tile::part::<$rows, 4>(w, x, nb, at, out),
+                        (false, 1) => $tile::part::<1, 1>(w, x, nb, at, out),
+                        (false, 2) => $tile::part::<1, 2>(w, x, nb, at, out),
+                        (false, 3) => $tile::part::<1, 3>(w, x, nb, at, out),
+                        (false, _) => $tile::part::<1, 4>(w, x, nb, at, out),
+                    }
+                    r0 += if full { $rows } else { 1 };
+                }
+                t0 += tt;
+            }
+        }
+    )*};
+}
+pub(crate) use tiles;
+
+/// Token rows per register tile (the `T` of `tile::<R, T>`).
+pub(crate) const TILE_TOKENS: usize = 4;
+
+#[cfg(test)]
+mod tests;

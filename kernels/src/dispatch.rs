@@ -1,0 +1,486 @@
+//! The kernel table: one set of function pointers per CPU tier, chosen once.
+//!
+//! A [`KernelTable`] is built only by [`KernelTable::scalar`], [`KernelTable::detect`],
+//! [`KernelTable::with_tier`] (feature check first) or the `unsafe`
+//! [`KernelTable::from_features`] (the caller vouches for the features). Its construction is
+//! therefore the proof that every kernel it holds may run on this CPU, and the pointers it
+//! stores are safe `fn`s: wrappers around the tier's `#[target_feature] unsafe fn`s made
+//! in [`kernels_for`] after that check.
+//!
+//! # Adding a tier
+//! A tier module (e.g. `arch/x86_64/avx2.rs`) defines any subset of the kernels with the same
+//! names and signatures as [`Kernels`]' fields (as `#[target_feature] unsafe fn`). Register it
+//! in [`kernels_for`] with one [`override_kernels!`] call listing the kernels it provides;
+//! the rest stay scalar. Add its CPU requirement to [`CpuFeatures::supports`]. The test
+//! harness (`tests/tiers.rs`) then checks every kernel of the tier against the scalar table.
+
+use core::fmt;
+use core::str::FromStr;
+
+use half::{bf16, f16};
+
+use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K, BlockQ8_0};
+use crate::blocks::{BlockQ8_1, BlockQ8K};
+use crate::reference;
+
+/// A CPU kernel tier. Order = preference within an architecture (later is faster).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Tier {
+    /// Portable Rust, every CPU (the reference).
+    Scalar,
+    /// x86-64 AVX2 + FMA + F16C.
+    Avx2,
+    /// x86-64 AVX-512 F/BW/VL + VNNI (plus AVX2/FMA/F16C).
+    Avx512Vnni,
+    /// aarch64 baseline NEON (Cortex-A53/A72: Raspberry Pi 3/4).
+    Neon,
+    /// aarch64 NEON + FEAT_DotProd `sdot` (Cortex-A76: Raspberry Pi 5).
+    Dotprod,
+}
+
+impl Tier {
+    /// Every tier, in declaration order.
+    pub const ALL: [Tier; 5] = [
+        Tier::Scalar,
+        Tier::Avx2,
+        Tier::Avx512Vnni,
+        Tier::Neon,
+        Tier::Dotprod,
+    ];
+
+    /// The name used on command lines and in reports (`"scalar"`, `"avx2"`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Tier::Scalar => "scalar",
+            Tier::Avx2 => "avx2",
+            Tier::Avx512Vnni => "avx512vnni",
+            Tier::Neon => "neon",
+            Tier::Dotprod => "dotprod",
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A tier name that is not one of `scalar`, `avx2`, `avx512vnni`, `neon`, `dotprod`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnknownTier;
+
+impl fmt::Display for UnknownTier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unknown kernel tier (expected scalar, avx2, avx512vnni, neon or dotprod)")
+    }
+}
+
+impl FromStr for Tier {
+    type Err = UnknownTier;
+    fn from_str(s: &str) -> Result<Tier, UnknownTier> {
+        Tier::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(s))
+            .ok_or(UnknownTier)
+    }
+}
+
+/// A tier was requested that this build or this CPU cannot run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TierUnavailable {
+    /// The requested tier.
+    pub tier: Tier,
+    /// True if the tier exists for this architecture but the CPU lacks a feature; false if
+    /// this binary has no such tier (other architecture).
+    pub compiled: bool,
+}
+
+impl fmt::Display for TierUnavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.compiled {
+            write!(f, "kernel tier {} needs CPU features this CPU lacks", self.tier)
+        } else {
+            write!(f, "kernel tier {} is not built for this architecture", self.tier)
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for TierUnavailable {}
+
+/// CPU features the tiers depend on. Fill it from `is_*_feature_detected!`
+/// ([`CpuFeatures::detect`], with `std`) or, bare metal, from the ID registers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuFeatures {
+    pub avx2: bool,
+    pub fma: bool,
+    pub f16c: bool,
+    pub avx512f: bool,
+    pub avx512bw: bool,
+    pub avx512vl: bool,
+    pub avx512vnni: bool,
+    /// aarch64 Advanced SIMD (always present on aarch64 Linux and on `aarch64-unknown-none`).
+    pub neon: bool,
+    /// aarch64 FEAT_DotProd (`sdot`/`udot`).
+    pub dotprod: bool,
+}
+
+impl CpuFeatures {
+    /// The features of the CPU this runs on.
+    #[cfg(feature = "std")]
+    pub fn detect() -> CpuFeatures {
+        #[allow(unused_mut)]
+        let mut f = CpuFeatures::default();
+        #[cfg(target_arch = "x86_64")]
+        {
+            f.avx2 = std::is_x86_feature_detected!("avx2");
+            f.fma = std::is_x86_feature_detected!("fma");
+            f.f16c = std::is_x86_feature_detected!("f16c");
+            f.avx512f = std::is_x86_feature_detected!("avx512f");
+            f.avx512bw = std::is_x86_feature_detected!("avx512bw");
+            f.avx512vl = std::is_x86_feature_detected!("avx512vl");
+            f.avx512vnni = std::is_x86_feature_detected!("avx512vnni");
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            f.neon = std::arch::is_aarch64_feature_detected!("neon");
+            f.dotprod = std::arch::is_aarch64_feature_detected!("dotprod");
+        }
+        f
+    }
+
+    /// Whether a CPU with these features may run `tier`'s kernels (ignoring whether this
+    /// binary contains the tier: see [`KernelTable::compiled_tiers`]).
+    pub const fn supports(&self, tier: Tier) -> bool {
+        let avx2 = self.avx2 && self.fma && self.f16c;
+        match tier {
+            Tier::Scalar => true,
+            Tier::Avx2 => avx2,
+            Tier::Avx512Vnni => avx2 && self.avx512f && self.avx512bw && self.avx512vl && self.avx512vnni,
+            Tier::Neon => self.neon,
+            Tier::Dotprod => self.neon && self.dotprod,
+        }
+    }
+}
+
+/// Rows of weights one GEMM tile kernel call covers at most.
+pub const GEMM_TILE_ROWS: usize = 4;
+/// Tokens (activation rows) one GEMM tile kernel call covers at most.
+pub const GEMM_TILE_TOKENS: usize = 4;
+
+/// A dot product of one weight row with one activation row (`x.len() == y.len()` blocks).
+pub type VecDotFn<W, A> = fn(x: &[W], y: &[A]) -> f32;
+
+/// A GEMM tile: `out[t * mr + r] = dot(w row r, x row t)` where `w` holds
+/// `mr = w.len() / nb` consecutive weight rows and `x` holds `nt = x.len() / nb` consecutive
+/// activation rows of `nb` blocks each, `1 <= mr <= GEMM_TILE_ROWS`,
+/// `1 <= nt <= GEMM_TILE_TOKENS`, `out.len() >= mr * nt`. Slices may start at any block.
+pub type GemmFn<W, A> = fn(w: &[W], x: &[A], nb: usize, out: &mut [f32]);
+
+/// One tier's kernels. Every field is a safe `fn`: the table that holds it proves its CPU
+/// features. Signatures and semantics are those of the same-named functions in
+/// [`crate::reference`]. A `None` GEMM tile means "loop the `vec_dot` over the tile".
+#[derive(Clone, Copy, Debug)]
+pub struct Kernels {
+    pub quantize_row_q8_0: fn(x: &[f32], y: &mut [BlockQ8_0]),
+    pub quantize_row_q8_1: fn(x: &[f32], y: &mut [BlockQ8_1]),
+    pub quantize_row_q8_k: fn(x: &[f32], y: &mut [BlockQ8K]),
+
+    pub vec_dot_q4_0_q8_0: VecDotFn<BlockQ4_0, BlockQ8_0>,
+    pub vec_dot_q4_1_q8_1: VecDotFn<BlockQ4_1, BlockQ8_1>,
+    pub vec_dot_q5_0_q8_0: VecDotFn<BlockQ5_0, BlockQ8_0>,
+    pub vec_dot_q8_0_q8_0: VecDotFn<BlockQ8_0, BlockQ8_0>,
+    pub vec_dot_q4_k_q8_k: VecDotFn<BlockQ4K, BlockQ8K>,
+    pub vec_dot_q5_k_q8_k: VecDotFn<BlockQ5K, BlockQ8K>,
+    pub vec_dot_q6_k_q8_k: VecDotFn<BlockQ6K, BlockQ8K>,
+    pub vec_dot_f32: VecDotFn<f32, f32>,
+    pub vec_dot_f16_f32: VecDotFn<f16, f32>,
+    pub vec_dot_bf16_f32: VecDotFn<bf16, f32>,
+
+    pub gemm_q4_0_q8_0: Option<GemmFn<BlockQ4_0, BlockQ8_0>>,
+    pub gemm_q4_1_q8_1: Option<GemmFn<BlockQ4_1, BlockQ8_1>>,
+    pub gemm_q5_0_q8_0: Option<GemmFn<BlockQ5_0, BlockQ8_0>>,
+    pub gemm_q8_0_q8_0: Option<GemmFn<BlockQ8_0, BlockQ8_0>>,
+    pub gemm_q4_k_q8_k: Option<GemmFn<BlockQ4K, BlockQ8K>>,
+    pub gemm_q5_k_q8_k: Option<GemmFn<BlockQ5K, BlockQ8K>>,
+    pub gemm_q6_k_q8_k: Option<GemmFn<BlockQ6K, BlockQ8K>>,
+    pub gemm_f32: Option<GemmFn<f32, f32>>,
+    pub gemm_f16_f32: Option<GemmFn<f16, f32>>,
+    pub gemm_bf16_f32: Option<GemmFn<bf16, f32>>,
+
+    pub dequantize_row_q4_0: fn(x: &[BlockQ4_0], y: &mut [f32]),
+    pub dequantize_row_q4_1: fn(x: &[BlockQ4_1], y: &mut [f32]),
+    pub dequantize_row_q5_0: fn(x: &[BlockQ5_0], y: &mut [f32]),
+    pub dequantize_row_q8_0: fn(x: &[BlockQ8_0], y: &mut [f32]),
+    pub dequantize_row_q4_k: fn(x: &[BlockQ4K], y: &mut [f32]),
+    pub dequantize_row_q5_k: fn(x: &[BlockQ5K], y: &mut [f32]),
+    pub dequantize_row_q6_k: fn(x: &[BlockQ6K], y: &mut [f32]),
+    pub dequantize_row_f16: fn(x: &[f16], y: &mut [f32]),
+    pub dequantize_row_bf16: fn(x: &[bf16], y: &mut [f32]),
+
+    pub rmsnorm: fn(out: &mut [f32], x: &[f32], weight: &[f32], eps: f32),
+    pub softmax: fn(x: &mut [f32]),
+    pub silu_mul: fn(gate: &mut [f32], up: &[f32]),
+    pub gelu_mul: fn(gate: &mut [f32], up: &[f32]),
+    pub axpy: fn(y: &mut [f32], a: f32, x: &[f32]),
+    pub scale: fn(x: &mut [f32], s: f32),
+    pub add: fn(y: &mut [f32], x: &[f32]),
+}
+
+impl Kernels {
+    /// The scalar reference kernels.
+    pub const SCALAR: Kernels = {
+        use reference as r;
+        Kernels {
+            quantize_row_q8_0: r::quantize_row_q8_0,
+            quantize_row_q8_1: r::quantize_row_q8_1,
+            quantize_row_q8_k: r::quantize_row_q8_k,
+            vec_dot_q4_0_q8_0: r::vec_dot_q4_0_q8_0,
+            vec_dot_q4_1_q8_1: r::vec_dot_q4_1_q8_1,
+            vec_dot_q5_0_q8_0: r::vec_dot_q5_0_q8_0,
+            vec_dot_q8_0_q8_0: r::vec_dot_q8_0_q8_0,
+            vec_dot_q4_k_q8_k: r::vec_dot_q4_k_q8_k,
+            vec_dot_q5_k_q8_k: r::vec_dot_q5_k_q8_k,
+            vec_dot_q6_k_q8_k: r::vec_dot_q6_k_q8_k,
+            vec_dot_f32: r::vec_dot_f32,
+            vec_dot_f16_f32: r::vec_dot_f16_f32,
+            vec_dot_bf16_f32: r::vec_dot_bf16_f32,
+            gemm_q4_0_q8_0: Some(r::gemm_q4_0_q8_0),
+            gemm_q4_1_q8_1: Some(r::gemm_q4_1_q8_1),
+            gemm_q5_0_q8_0: Some(r::gemm_q5_0_q8_0),
+            gemm_q8_0_q8_0: Some(r::gemm_q8_0_q8_0),
+            gemm_q4_k_q8_k: Some(r::gemm_q4_k_q8_k),
+            gemm_q5_k_q8_k: Some(r::gemm_q5_k_q8_k),
+            gemm_q6_k_q8_k: Some(r::gemm_q6_k_q8_k),
+            gemm_f32: None,
+            gemm_f16_f32: None,
+            gemm_bf16_f32: None,
+            dequantize_row_q4_0: r::dequantize_row_q4_0,
+            dequantize_row_q4_1: r::dequantize_row_q4_1,
+            dequantize_row_q5_0: r::dequantize_row_q5_0,
+            dequantize_row_q8_0: r::dequantize_row_q8_0,
+            dequantize_row_q4_k: r::dequantize_row_q4_k,
+            dequantize_row_q5_k: r::dequantize_row_q5_k,
+            dequantize_row_q6_k: r::dequantize_row_q6_k,
+            dequantize_row_f16: r::dequantize_row_f16,
+            dequantize_row_bf16: r::dequantize_row_bf16,
+            rmsnorm: r::rmsnorm,
+            softmax: r::softmax,
+            silu_mul: r::silu_mul,
+            gelu_mul: r::gelu_mul,
+            axpy: r::axpy,
+            scale: r::scale,
+            add: r::add,
+        }
+    };
+
+    /// The scalar kernels with the vectorisable GEMM fallback: tiers that provide a
+    /// `vec_dot` but no GEMM tile get "loop the tier's `vec_dot`" rather than the scalar tile.
+    const TIER_BASE: Kernels = Kernels {
+        gemm_q4_0_q8_0: None,
+        gemm_q4_1_q8_1: None,
+        gemm_q5_0_q8_0: None,
+        gemm_q8_0_q8_0: None,
+        gemm_q4_k_q8_k: None,
+        gemm_q5_k_q8_k: None,
+        gemm_q6_k_q8_k: None,
+        ..Kernels::SCALAR
+    };
+}
+
+/// Store a tier module's `#[target_feature] unsafe fn`s into a [`Kernels`] as safe wrappers.
+///
+/// `override_kernels!(k, path::to::tier { vec_dot_q4_0_q8_0(x, y), rmsnorm(o, x, w, e) })`
+/// for plain kernels, and `gemm { gemm_q4_0_q8_0(w, x, nb, out) }` for GEMM tiles. Only for
+/// use inside [`kernels_for`], whose caller has checked the tier's CPU features.
+macro_rules! override_kernels {
+    ($k:ident, $($m:ident)::+ {
+        $($name:ident($($arg:ident),*)),* $(,)?
+    } $(gemm { $($gname:ident($($garg:ident),*)),* $(,)? })?) => {{
+        use $($m)::+ as tier;
+        $(
+            $k.$name = |$($arg),*| {
+                // SAFETY: `kernels_for` is only reached after `CpuFeatures::supports` accepted
+                // this tier for the running CPU (or the caller of `from_features` promised
+                // it), which is the `# Safety` contract of every kernel of the tier.
+                unsafe { tier::$name($($arg),*) }
+            };
+        )*
+        $($(
+            $k.$gname = Some(|$($garg),*| {
+                // SAFETY: as above: the tier's CPU features were checked before this table
+                // was built.
+                unsafe { tier::$gname($($garg),*) }
+            });
+        )*)?
+    }};
+}
+
+/// The kernels of `tier`, or `None` if this binary has no such tier (other architecture).
+///
+/// # Safety
+/// The CPU must support `tier` ([`CpuFeatures::supports`]): the returned safe `fn`s execute
+/// its instructions without further checks.
+#[allow(unused_mut, unused_variables)]
+unsafe fn kernels_for(tier: Tier) -> Option<Kernels> {
+    let mut k = Kernels::TIER_BASE;
+    match tier {
+        Tier::Scalar => return Some(Kernels::SCALAR),
+        #[cfg(target_arch = "x86_64")]
+        Tier::Avx2 => override_kernels!(k, crate::arch::x86_64::avx2 {
+            quantize_row_q8_0(x, y), quantize_row_q8_1(x, y), quantize_row_q8_k(x, y),
+            vec_dot_q4_0_q8_0(x, y), vec_dot_q4_1_q8_1(x, y), vec_dot_q5_0_q8_0(x, y),
+            vec_dot_q8_0_q8_0(x, y), vec_dot_q4_k_q8_k(x, y), vec_dot_q5_k_q8_k(x, y),
+            vec_dot_q6_k_q8_k(x, y), vec_dot_f32(x, y), vec_dot_f16_f32(x, y),
+            vec_dot_bf16_f32(x, y),
+        } gemm {
+            gemm_q4_0_q8_0(w, x, nb, out), gemm_q4_1_q8_1(w, x, nb, out),
+            gemm_q5_0_q8_0(w, x, nb, out), gemm_q8_0_q8_0(w, x, nb, out),
+            gemm_q4_k_q8_k(w, x, nb, out), gemm_q5_k_q8_k(w, x, nb, out),
+            gemm_q6_k_q8_k(w, x, nb, out),
+        }),
+        #[cfg(target_arch = "x86_64")]
+        Tier::Avx512Vnni => override_kernels!(k, crate::arch::x86_64::avx512vnni {
+            quantize_row_q8_0(x, y), quantize_row_q8_1(x, y), quantize_row_q8_k(x, y),
+            vec_dot_q4_0_q8_0(x, y), vec_dot_q4_1_q8_1(x, y), vec_dot_q5_0_q8_0(x, y),
+            vec_dot_q8_0_q8_0(x, y), vec_dot_q4_k_q8_k(x, y), vec_dot_q5_k_q8_k(x, y),
+            vec_dot_q6_k_q8_k(x, y), vec_dot_f32(x, y), vec_dot_f16_f32(x, y),
+            vec_dot_bf16_f32(x, y),
+        } gemm {
+            gemm_q4_0_q8_0(w, x, nb, out), gemm_q4_1_q8_1(w, x, nb, out),
+            gemm_q5_0_q8_0(w, x, nb, out), gemm_q8_0_q8_0(w, x, nb, out),
+            gemm_q4_k_q8_k(w, x, nb, out), gemm_q5_k_q8_k(w, x, nb, out),
+            gemm_q6_k_q8_k(w, x, nb, out),
+        }),
+        #[cfg(target_arch = "aarch64")]
+        Tier::Neon => override_kernels!(k, crate::arch::aarch64::neon {
+            quantize_row_q8_0(x, y), quantize_row_q8_1(x, y), quantize_row_q8_k(x, y),
+            vec_dot_q4_0_q8_0(x, y), vec_dot_q4_1_q8_1(x, y), vec_dot_q5_0_q8_0(x, y),
+            vec_dot_q8_0_q8_0(x, y), vec_dot_q4_k_q8_k(x, y), vec_dot_q5_k_q8_k(x, y),
+            vec_dot_q6_k_q8_k(x, y), vec_dot_f32(x, y), vec_dot_f16_f32(x, y),
+            vec_dot_bf16_f32(x, y),
+        } gemm {
+            gemm_q4_0_q8_0(w, x, nb, out), gemm_q4_1_q8_1(w, x, nb, out),
+            gemm_q5_0_q8_0(w, x, nb, out), gemm_q8_0_q8_0(w, x, nb, out),
+            gemm_q4_k_q8_k(w, x, nb, out), gemm_q5_k_q8_k(w, x, nb, out),
+            gemm_q6_k_q8_k(w, x, nb, out),
+        }),
+        #[cfg(target_arch = "aarch64")]
+        Tier::Dotprod => override_kernels!(k, crate::arch::aarch64::dotprod {
+            quantize_row_q8_0(x, y), quantize_row_q8_1(x, y), quantize_row_q8_k(x, y),
+            vec_dot_q4_0_q8_0(x, y), vec_dot_q4_1_q8_1(x, y), vec_dot_q5_0_q8_0(x, y),
+            vec_dot_q8_0_q8_0(x, y), vec_dot_q4_k_q8_k(x, y), vec_dot_q5_k_q8_k(x, y),
+            vec_dot_q6_k_q8_k(x, y), vec_dot_f32(x, y), vec_dot_f16_f32(x, y),
+            vec_dot_bf16_f32(x, y),
+        } gemm {
+            gemm_q4_0_q8_0(w, x, nb, out), gemm_q4_1_q8_1(w, x, nb, out),
+            gemm_q5_0_q8_0(w, x, nb, out), gemm_q8_0_q8_0(w, x, nb, out),
+            gemm_q4_k_q8_k(w, x, nb, out), gemm_q5_k_q8_k(w, x, nb, out),
+            gemm_q6_k_q8_k(w, x, nb, out),
+        }),
+        // Tiers register here, e.g.:
+        // #[cfg(target_arch = "x86_64")]
+        // Tier::Avx2 => override_kernels!(k, crate::arch::x86_64::avx2 {
+        //     vec_dot_q4_0_q8_0(x, y), quantize_row_q8_0(x, y),
+        // } gemm { gemm_q4_0_q8_0(w, x, nb, out) }),
+        _ => return None,
+    }
+    #[allow(unreachable_code)]
+    Some(k)
+}
+
+/// The kernels the forward pass calls, for one CPU tier. Cheap to copy; build once.
+#[derive(Clone, Copy, Debug)]
+pub struct KernelTable {
+    tier: Tier,
+    k: Kernels,
+}
+
+impl KernelTable {
+    /// The scalar reference kernels (every CPU).
+    pub const fn scalar() -> KernelTable {
+        KernelTable {
+            tier: Tier::Scalar,
+            k: Kernels::SCALAR,
+        }
+    }
+
+    /// The best tier this binary contains and this CPU runs.
+    #[cfg(feature = "std")]
+    pub fn detect() -> KernelTable {
+        // SAFETY: the features come from the CPU's own detection.
+        unsafe { KernelTable::from_features(CpuFeatures::detect()) }
+    }
+
+    /// The kernels of `tier` (e.g. a forced lower tier for `--kernels`), or why not.
+    #[cfg(feature = "std")]
+    pub fn with_tier(tier: Tier) -> Result<KernelTable, TierUnavailable> {
+        // SAFETY: the features come from the CPU's own detection.
+        unsafe { KernelTable::with_tier_features(tier, CpuFeatures::detect()) }
+    }
+
+    /// The best tier this binary contains that a CPU with features `f` runs.
+    ///
+    /// # Safety
+    /// The CPU that will call the table's kernels must really have every feature `f` claims
+    /// (e.g. read from `ID_AA64ISAR0_EL1` on bare metal); otherwise a kernel may execute an
+    /// instruction the CPU lacks (SIGILL, or undefined behaviour).
+    pub unsafe fn from_features(f: CpuFeatures) -> KernelTable {
+        let mut best = KernelTable::scalar();
+        for tier in Tier::ALL {
+            // SAFETY: the caller vouches for `f`.
+            if let Ok(t) = unsafe { KernelTable::with_tier_features(tier, f) } {
+                best = t;
+            }
+        }
+        best
+    }
+
+    /// The kernels of `tier` for a CPU with features `f`.
+    ///
+    /// # Safety
+    /// As [`KernelTable::from_features`]: `f` must be true of the CPU that runs the kernels.
+    pub unsafe fn with_tier_features(
+        tier: Tier,
+        f: CpuFeatures,
+    ) -> Result<KernelTable, TierUnavailable> {
+        if !Self::compiled_tiers().any(|t| t == tier) {
+            return Err(TierUnavailable { tier, compiled: false });
+        }
+        if !f.supports(tier) {
+            return Err(TierUnavailable { tier, compiled: true });
+        }
+        // SAFETY: `f.supports(tier)` and the caller vouches for `f`.
+        match unsafe { kernels_for(tier) } {
+            Some(k) => Ok(KernelTable { tier, k }),
+            None => Err(TierUnavailable { tier, compiled: false }),
+        }
+    }
+
+    /// The tiers this binary contains (whatever the CPU), scalar first.
+    pub fn compiled_tiers() -> impl Iterator<Item = Tier> {
+        // SAFETY: `kernels_for` only builds fn pointers here; none is called.
+        Tier::ALL
+            .into_iter()
+            .filter(|&t| unsafe { kernels_for(t) }.is_some())
+    }
+
+    /// The tiers this binary contains and this CPU runs, scalar first (for tests, benches
+    /// and `--kernels`).
+    #[cfg(feature = "std")]
+    pub fn available_tiers() -> impl Iterator<Item = Tier> {
+        let f = CpuFeatures::detect();
+        Self::compiled_tiers().filter(move |&t| f.supports(t))
+    }
+
+    /// This table's tier.
+    pub fn tier(&self) -> Tier {
+        self.tier
+    }
+
+    /// The individual kernels (for tests, benchmarks and callers with their own drivers).
+    pub fn kernels(&self) -> &Kernels {
+        &self.k
+    }
+}

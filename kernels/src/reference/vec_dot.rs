@@ -1,0 +1,265 @@
+//! Dot products of one weight row with one activation row: the specification every SIMD
+//! tier is tested against.
+//!
+//! Each quantized dot splits into an **exact integer part** — per block, sums of
+//! `quant × quant` products in `i32` (no overflow is possible for any bit pattern) — and a
+//! **float part** that scales each block's integer sums and adds the block results in block
+//! order into one `f32`. SIMD tiers must reproduce the integer part exactly; they may
+//! reorder the float part (different lane order), which is the only source of differences.
+//!
+//! ggml's `ggml_vec_dot_*_generic` use the same integer sums; for the K-quants they spread
+//! the float part over 8 partial sums, which we do not (the result differs in rounding only).
+
+use half::{bf16, f16};
+
+use super::k_quants::{q4_k_quant, q5_k_quant, q6_k_quant, scales_mins_k4};
+use super::q5::q5_0_quant;
+use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K, BlockQ8_0};
+use crate::blocks::{BlockQ8_1, BlockQ8K};
+use crate::types::QK_K;
+
+/// Integer part of Q4_0·Q8_0 for one block: `Σ (q_x - 8) * q_y` (|sum| ≤ 32·8·128).
+#[inline(always)]
+pub fn block_sum_q4_0_q8_0(x: &BlockQ4_0, y: &BlockQ8_0) -> i32 {
+    let mut sumi = 0i32;
+    for j in 0..16 {
+        let v0 = (x.qs[j] & 0x0f) as i32 - 8;
+        let v1 = (x.qs[j] >> 4) as i32 - 8;
+        sumi += v0 * y.qs[j] as i32 + v1 * y.qs[j + 16] as i32;
+    }
+    sumi
+}
+
+/// Q4_0 weights · Q8_0 activations: `Σ_blocks (sumi as f32) * d_x * d_y`
+/// (ggml `ggml_vec_dot_q4_0_q8_0`; integer `sumi` from [`block_sum_q4_0_q8_0`]).
+///
+/// # Panics
+/// If `x.len() != y.len()`.
+pub fn vec_dot_q4_0_q8_0(x: &[BlockQ4_0], y: &[BlockQ8_0]) -> f32 {
+    assert_eq!(x.len(), y.len(), "vec_dot_q4_0_q8_0: block count mismatch");
+    let mut sumf = 0.0f32;
+    for (x, y) in x.iter().zip(y) {
+        sumf += block_sum_q4_0_q8_0(x, y) as f32 * x.d.to_f32() * y.d.to_f32();
+    }
+    sumf
+}
+
+/// Integer part of Q4_1·Q8_1 for one block: `Σ q_x * q_y` with `q_x` in 0..16.
+#[inline(always)]
+pub fn block_sum_q4_1_q8_1(x: &BlockQ4_1, y: &BlockQ8_1) -> i32 {
+    let mut sumi = 0i32;
+    for j in 0..16 {
+        sumi += (x.qs[j] & 0x0f) as i32 * y.qs[j] as i32 + (x.qs[j] >> 4) as i32 * y.qs[j + 16] as i32;
+    }
+    sumi
+}
+
+/// Q4_1 weights · Q8_1 activations: `Σ_blocks (d_x*d_y) * sumi + m_x*s_y` — the min term uses
+/// the activation block's precomputed `s = d_y * Σ q_y` (ggml `ggml_vec_dot_q4_1_q8_1`).
+///
+/// # Panics
+/// If `x.len() != y.len()`.
+pub fn vec_dot_q4_1_q8_1(x: &[BlockQ4_1], y: &[BlockQ8_1]) -> f32 {
+    assert_eq!(x.len(), y.len(), "vec_dot_q4_1_q8_1: block count mismatch");
+    let mut sumf = 0.0f32;
+    for (x, y) in x.iter().zip(y) {
+        let sumi = block_sum_q4_1_q8_1(x, y);
+        sumf += (x.d.to_f32() * y.d.to_f32()) * sumi as f32 + x.m.to_f32() * y.s.to_f32();
+    }
+    sumf
+}
+
+/// Integer part of Q5_0·Q8_0 for one block: `Σ (q_x - 16) * q_y` with `q_x` in 0..32.
+#[inline(always)]
+pub fn block_sum_q5_0_q8_0(x: &BlockQ5_0, y: &BlockQ8_0) -> i32 {
+    let mut sumi = 0i32;
+    for j in 0..32 {
+        sumi += (q5_0_quant(x, j) as i32 - 16) * y.qs[j] as i32;
+    }
+    sumi
+}
+
+/// Q5_0 weights · Q8_0 activations: `Σ_blocks (d_x*d_y) * sumi` (ggml `ggml_vec_dot_q5_0_q8_0`).
+///
+/// # Panics
+/// If `x.len() != y.len()`.
+pub fn vec_dot_q5_0_q8_0(x: &[BlockQ5_0], y: &[BlockQ8_0]) -> f32 {
+    assert_eq!(x.len(), y.len(), "vec_dot_q5_0_q8_0: block count mismatch");
+    let mut sumf = 0.0f32;
+    for (x, y) in x.iter().zip(y) {
+        sumf += (x.d.to_f32() * y.d.to_f32()) * block_sum_q5_0_q8_0(x, y) as f32;
+    }
+    sumf
+}
+
+/// Integer part of Q8_0·Q8_0 for one block: `Σ q_x * q_y` (any i8, including -128).
+#[inline(always)]
+pub fn block_sum_q8_0_q8_0(x: &BlockQ8_0, y: &BlockQ8_0) -> i32 {
+    x.qs.iter().zip(&y.qs).map(|(&a, &b)| a as i32 * b as i32).sum()
+}
+
+/// Q8_0 weights · Q8_0 activations: `Σ_blocks sumi * (d_x*d_y)` (ggml `ggml_vec_dot_q8_0_q8_0`).
+///
+/// # Panics
+/// If `x.len() != y.len()`.
+pub fn vec_dot_q8_0_q8_0(x: &[BlockQ8_0], y: &[BlockQ8_0]) -> f32 {
+    assert_eq!(x.len(), y.len(), "vec_dot_q8_0_q8_0: block count mismatch");
+    let mut sumf = 0.0f32;
+    for (x, y) in x.iter().zip(y) {
+        sumf += block_sum_q8_0_q8_0(x, y) as f32 * (x.d.to_f32() * y.d.to_f32());
+    }
+    sumf
+}
+
+/// Integer parts of a Q4_K·Q8_K super-block: `(Σ_j sc_j * Σ_{i in sub-block j} q_x*q_y,
+/// Σ_j m_j * (bsums[2j] + bsums[2j+1]))`. The min part reads the activation's `bsums`, not
+/// its quants (as ggml does), so a block with inconsistent `bsums` gives ggml's answer.
+#[inline(always)]
+pub fn block_sums_q4_k_q8_k(x: &BlockQ4K, y: &BlockQ8K) -> (i32, i32) {
+    let (sc, m) = scales_mins_k4(&x.scales);
+    let mut sumi = 0i32;
+    for (j, &scj) in sc.iter().enumerate() {
+        let mut s = 0i32;
+        for i in 32 * j..32 * j + 32 {
+            s += q4_k_quant(x, i) as i32 * y.qs[i] as i32;
+        }
+        sumi += scj as i32 * s;
+    }
+    (sumi, mins_dot_bsums(&m, &y.bsums))
+}
+
+/// `Σ_j m_j * (bsums[2j] + bsums[2j+1])`: the min correction of Q4_K/Q5_K.
+#[inline(always)]
+fn mins_dot_bsums(m: &[u8; 8], bsums: &[i16; QK_K / 16]) -> i32 {
+    let mut summ = 0i32;
+    for j in 0..QK_K / 32 {
+        summ += m[j] as i32 * (bsums[2 * j] as i32 + bsums[2 * j + 1] as i32);
+    }
+    summ
+}
+
+/// Q4_K weights · Q8_K activations:
+/// `Σ_blocks (d_x*d_y) * sumi - (dmin_x*d_y) * summ` with the integer parts of
+/// [`block_sums_q4_k_q8_k`] (ggml `ggml_vec_dot_q4_K_q8_K`).
+///
+/// # Panics
+/// If `x.len() != y.len()`.
+pub fn vec_dot_q4_k_q8_k(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
+    assert_eq!(x.len(), y.len(), "vec_dot_q4_k_q8_k: block count mismatch");
+    let mut sumf = 0.0f32;
+    for (x, y) in x.iter().zip(y) {
+        let (sumi, summ) = block_sums_q4_k_q8_k(x, y);
+        sumf += (x.d.to_f32() * y.d) * sumi as f32 - (x.dmin.to_f32() * y.d) * summ as f32;
+    }
+    sumf
+}
+
+/// Integer parts of a Q5_K·Q8_K super-block, as [`block_sums_q4_k_q8_k`] with 5-bit quants.
+#[inline(always)]
+pub fn block_sums_q5_k_q8_k(x: &BlockQ5K, y: &BlockQ8K) -> (i32, i32) {
+    let (sc, m) = scales_mins_k4(&x.scales);
+    let mut sumi = 0i32;
+    for (j, &scj) in sc.iter().enumerate() {
+        let mut s = 0i32;
+        for i in 32 * j..32 * j + 32 {
+            s += q5_k_quant(x, i) as i32 * y.qs[i] as i32;
+        }
+        sumi += scj as i32 * s;
+    }
+    (sumi, mins_dot_bsums(&m, &y.bsums))
+}
+
+/// Q5_K weights · Q8_K activations, same formula as [`vec_dot_q4_k_q8_k`]
+/// (ggml `ggml_vec_dot_q5_K_q8_K`).
+///
+/// # Panics
+/// If `x.len() != y.len()`.
+pub fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
+    assert_eq!(x.len(), y.len(), "vec_dot_q5_k_q8_k: block count mismatch");
+    let mut sumf = 0.0f32;
+    for (x, y) in x.iter().zip(y) {
+        let (sumi, summ) = block_sums_q5_k_q8_k(x, y);
+        sumf += (x.d.to_f32() * y.d) * sumi as f32 - (x.dmin.to_f32() * y.d) * summ as f32;
+    }
+    sumf
+}
+
+/// Integer part of a Q6_K·Q8_K super-block: `Σ_j scale_j * Σ_{i in sub-block j of 16}
+/// (q_x - 32) * q_y` (|sum| < 2^28).
+#[inline(always)]
+pub fn block_sum_q6_k_q8_k(x: &BlockQ6K, y: &BlockQ8K) -> i32 {
+    let mut sumi = 0i32;
+    for j in 0..QK_K / 16 {
+        let mut s = 0i32;
+        for i in 16 * j..16 * j + 16 {
+            s += (q6_k_quant(x, i) as i32 - 32) * y.qs[i] as i32;
+        }
+        sumi += x.scales[j] as i32 * s;
+    }
+    sumi
+}
+
+/// Q6_K weights · Q8_K activations: `Σ_blocks (d_x*d_y) * sumi` (ggml `ggml_vec_dot_q6_K_q8_K`).
+///
+/// # Panics
+/// If `x.len() != y.len()`.
+pub fn vec_dot_q6_k_q8_k(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
+    assert_eq!(x.len(), y.len(), "vec_dot_q6_k_q8_k: block count mismatch");
+    let mut sumf = 0.0f32;
+    for (x, y) in x.iter().zip(y) {
+        sumf += (x.d.to_f32() * y.d) * block_sum_q6_k_q8_k(x, y) as f32;
+    }
+    sumf
+}
+
+/// Lanes of the f32 dot products' partial sums (one AVX2 register of f32).
+pub const F32_LANES: usize = 8;
+
+/// Float dot with [`F32_LANES`] interleaved partial sums (element `i` goes to lane `i % 8`),
+/// then lanes added in order 0..8, then the tail. All f32, no fused multiply-add. This order
+/// is the specification; tiers differ from it by reassociation only.
+#[inline(always)]
+fn dot_lanes(n: usize, mut xy: impl FnMut(usize) -> f32) -> f32 {
+    let mut acc = [0.0f32; F32_LANES];
+    let full = n - n % F32_LANES;
+    for i in (0..full).step_by(F32_LANES) {
+        for (l, a) in acc.iter_mut().enumerate() {
+            *a += xy(i + l);
+        }
+    }
+    let mut sum = 0.0f32;
+    for a in acc {
+        sum += a;
+    }
+    for i in full..n {
+        sum += xy(i);
+    }
+    sum
+}
+
+/// f32 · f32 (also used for F32 weights).
+///
+/// # Panics
+/// If `x.len() != y.len()`.
+pub fn vec_dot_f32(x: &[f32], y: &[f32]) -> f32 {
+    assert_eq!(x.len(), y.len(), "vec_dot_f32: length mismatch");
+    dot_lanes(x.len(), |i| x[i] * y[i])
+}
+
+/// F16 weights · f32 activations (the weight is widened exactly, then as [`vec_dot_f32`]).
+///
+/// # Panics
+/// If `x.len() != y.len()`.
+pub fn vec_dot_f16_f32(x: &[f16], y: &[f32]) -> f32 {
+    assert_eq!(x.len(), y.len(), "vec_dot_f16_f32: length mismatch");
+    dot_lanes(x.len(), |i| x[i].to_f32() * y[i])
+}
+
+/// BF16 weights · f32 activations (the weight is widened exactly, then as [`vec_dot_f32`]).
+///
+/// # Panics
+/// If `x.len() != y.len()`.
+pub fn vec_dot_bf16_f32(x: &[bf16], y: &[f32]) -> f32 {
+    assert_eq!(x.len(), y.len(), "vec_dot_bf16_f32: length mismatch");
+    dot_lanes(x.len(), |i| f32::from_bits((x[i].to_bits() as u32) << 16) * y[i])
+}

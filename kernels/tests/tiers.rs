@@ -1,0 +1,976 @@
+//! Every kernel of every tier this CPU runs, against the scalar reference table.
+//!
+//! A tier only has to be registered in `dispatch.rs`: [`tiers`] finds it through
+//! `KernelTable::available_tiers()` (tiers the CPU lacks are never run), and each property
+//! below checks all of its kernels. Under `qemu-aarch64 -cpu cortex-a53` / `cortex-a76` the
+//! same suite checks NEON / dotprod.
+//!
+//! Two regimes, drawn at random per case:
+//! - **Exact**: all scales 1 (K-quant sub-block scales bounded) and few enough blocks that
+//!   every partial sum of any evaluation order is an integer below 2^24, so each float result
+//!   equals the exact integer sum. Results must be **bitwise equal**: this is how the integer
+//!   block sums are checked exactly, including quants at their extremes (-128 activations,
+//!   all-0 / all-15 nibbles, full 6-bit scales...).
+//! - **Wild**: scales 0, f16 subnormals, ±65504 and random values; f32 Q8_K scales from 0 to
+//!   1e3. Results must agree within `(nb + 8) · 2ε · M`, where `M` is the sum of the absolute
+//!   values of all element products (a bound on every partial sum any order can form), `nb`
+//!   the number of blocks (or elements, for float dots) and ε = f32::EPSILON.
+//!
+//! Slices start at random (often odd) block offsets inside a larger buffer, so kernels never
+//! see only aligned data. Activation quantizers must give bitwise-equal scales, and quants
+//! equal except ±1 exactly at rounding ties (`x·id` with fraction exactly 0.5: ggml's AVX2
+//! code rounds ties to even where the reference `roundf` rounds away). f32 ops must agree
+//! within 1e-5 relative to the magnitude of their inputs (plus 1e-6 absolute).
+
+use bytemuck::Zeroable;
+use edgellm_kernels::blocks::*;
+use edgellm_kernels::dispatch::{GEMM_TILE_ROWS, GEMM_TILE_TOKENS, GemmFn, VecDotFn};
+use edgellm_kernels::reference as r;
+use edgellm_kernels::reference::k_quants::{pack_scale_min_k4, scales_mins_k4};
+use edgellm_kernels::{KernelTable, Kernels, Tier};
+use half::{bf16, f16};
+use proptest::prelude::*;
+
+/// The tables under test: every tier this binary has and this CPU runs (scalar included,
+/// which checks the harness's own consistency: GEMM tiles vs `vec_dot`).
+fn tiers() -> Vec<(Tier, KernelTable)> {
+    KernelTable::available_tiers()
+        .map(|t| {
+            (
+                t,
+                KernelTable::with_tier(t).expect("available tier must build"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn available_tiers_build_and_name_themselves() {
+    let t = tiers();
+    assert_eq!(t[0].0, Tier::Scalar);
+    for (tier, table) in &t {
+        assert_eq!(table.tier(), *tier);
+        assert_eq!(tier.to_string().parse::<Tier>(), Ok(*tier));
+    }
+    eprintln!(
+        "tiers under test: {:?}",
+        t.iter().map(|t| t.0).collect::<Vec<_>>()
+    );
+}
+
+// ---------------------------------------------------------------- random blocks
+
+/// splitmix64: deterministic from the proptest-drawn seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn f32_in(&mut self, lo: f32, hi: f32) -> f32 {
+        lo + (hi - lo) * (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Regime {
+    Exact,
+    Wild,
+}
+
+/// How quant bytes are drawn.
+#[derive(Clone, Copy, Debug)]
+enum Quants {
+    Random,
+    /// Every quant at its minimum (nibbles 0, i8 -128, 6-bit 0).
+    Min,
+    /// Every quant at its maximum (nibbles 15, i8 127, 6-bit 63).
+    Max,
+}
+
+impl Quants {
+    fn pick(rng: &mut Rng) -> Quants {
+        match rng.below(4) {
+            0 => Quants::Min,
+            1 => Quants::Max,
+            _ => Quants::Random,
+        }
+    }
+    fn byte(self, rng: &mut Rng) -> u8 {
+        match self {
+            Quants::Random => rng.next() as u8,
+            Quants::Min => 0,
+            Quants::Max => 0xff,
+        }
+    }
+    fn i8(self, rng: &mut Rng) -> i8 {
+        match self {
+            Quants::Random => rng.next() as i8,
+            Quants::Min => -128,
+            Quants::Max => 127,
+        }
+    }
+}
+
+/// An f16 scale: 1 in the exact regime; else 0, a subnormal, ±65504 or a random value.
+fn scale16(rng: &mut Rng, regime: Regime) -> f16 {
+    if regime == Regime::Exact {
+        return f16::ONE;
+    }
+    let sign = if rng.below(2) == 0 { 1.0 } else { -1.0 };
+    match rng.below(8) {
+        0 => f16::ZERO,
+        1 => f16::from_bits(1 + rng.below(0x3ff) as u16),
+        2 => f16::from_f32(sign * 65504.0),
+        3 => f16::from_f32(sign * rng.f32_in(1e-4, 1e-2)),
+        _ => f16::from_f32(sign * rng.f32_in(1e-3, 4.0)),
+    }
+}
+
+/// The f32 scale of a Q8_K block.
+fn scale32(rng: &mut Rng, regime: Regime) -> f32 {
+    if regime == Regime::Exact {
+        return 1.0;
+    }
+    let sign = if rng.below(2) == 0 { 1.0 } else { -1.0 };
+    match rng.below(6) {
+        0 => 0.0,
+        1 => sign * 1e3,
+        2 => sign * rng.f32_in(1e-7, 1e-5),
+        _ => sign * rng.f32_in(1e-3, 1.0),
+    }
+}
+
+/// Block types the generator can fill.
+trait Gen: Copy + Zeroable {
+    fn random(rng: &mut Rng, regime: Regime, q: Quants) -> Self;
+}
+
+impl Gen for BlockQ4_0 {
+    fn random(rng: &mut Rng, regime: Regime, q: Quants) -> Self {
+        BlockQ4_0 {
+            d: scale16(rng, regime),
+            qs: core::array::from_fn(|_| q.byte(rng)),
+        }
+    }
+}
+
+impl Gen for BlockQ4_1 {
+    fn random(rng: &mut Rng, regime: Regime, q: Quants) -> Self {
+        BlockQ4_1 {
+            d: scale16(rng, regime),
+            m: scale16(rng, regime),
+            qs: core::array::from_fn(|_| q.byte(rng)),
+        }
+    }
+}
+
+impl Gen for BlockQ5_0 {
+    fn random(rng: &mut Rng, regime: Regime, q: Quants) -> Self {
+        BlockQ5_0 {
+            d: scale16(rng, regime),
+            qh: core::array::from_fn(|_| q.byte(rng)),
+            qs: core::array::from_fn(|_| q.byte(rng)),
+        }
+    }
+}
+
+impl Gen for BlockQ8_0 {
+    fn random(rng: &mut Rng, regime: Regime, q: Quants) -> Self {
+        BlockQ8_0 {
+            d: scale16(rng, regime),
+            qs: core::array::from_fn(|_| q.i8(rng)),
+        }
+    }
+}
+
+impl Gen for BlockQ8_1 {
+    fn random(rng: &mut Rng, regime: Regime, q: Quants) -> Self {
+        BlockQ8_1 {
+            d: scale16(rng, regime),
+            s: scale16(rng, regime),
+            qs: core::array::from_fn(|_| q.i8(rng)),
+        }
+    }
+}
+
+/// Packed Q4_K/Q5_K scales: in the exact regime bounded by `exact_max` (so sums stay below
+/// 2^24), else any 6-bit values (all 0 / all 63 for `Min` / `Max`).
+fn k4_scales(rng: &mut Rng, regime: Regime, q: Quants, exact_max: u8) -> [u8; K_SCALE_SIZE] {
+    let mut draw = |rng: &mut Rng| match (regime, q) {
+        (Regime::Exact, Quants::Max) => exact_max,
+        (Regime::Exact, _) => rng.below(exact_max as u64 + 1) as u8,
+        (_, Quants::Min) => 0,
+        (_, Quants::Max) => 63,
+        _ => rng.below(64) as u8,
+    };
+    let ls: [u8; 8] = core::array::from_fn(|_| draw(rng));
+    let lm: [u8; 8] = core::array::from_fn(|_| draw(rng));
+    pack_scale_min_k4(&ls, &lm)
+}
+
+impl Gen for BlockQ4K {
+    fn random(rng: &mut Rng, regime: Regime, q: Quants) -> Self {
+        BlockQ4K {
+            d: scale16(rng, regime),
+            dmin: scale16(rng, regime),
+            scales: k4_scales(rng, regime, q, 31),
+            qs: core::array::from_fn(|_| q.byte(rng)),
+        }
+    }
+}
+
+impl Gen for BlockQ5K {
+    fn random(rng: &mut Rng, regime: Regime, q: Quants) -> Self {
+        BlockQ5K {
+            d: scale16(rng, regime),
+            dmin: scale16(rng, regime),
+            scales: k4_scales(rng, regime, q, 15),
+            qh: core::array::from_fn(|_| q.byte(rng)),
+            qs: core::array::from_fn(|_| q.byte(rng)),
+        }
+    }
+}
+
+impl Gen for BlockQ6K {
+    fn random(rng: &mut Rng, regime: Regime, q: Quants) -> Self {
+        BlockQ6K {
+            ql: core::array::from_fn(|_| q.byte(rng)),
+            qh: core::array::from_fn(|_| q.byte(rng)),
+            scales: core::array::from_fn(|_| match regime {
+                Regime::Exact => (rng.below(31) as i8) - 15,
+                Regime::Wild => q.i8(rng),
+            }),
+            d: scale16(rng, regime),
+        }
+    }
+}
+
+impl Gen for BlockQ8K {
+    fn random(rng: &mut Rng, regime: Regime, q: Quants) -> Self {
+        let qs: [i8; 256] = core::array::from_fn(|_| q.i8(rng));
+        // `bsums` are consistent with `qs`, as the quantizer makes them (the kernel contract).
+        let bsums =
+            core::array::from_fn(|j| qs[16 * j..16 * j + 16].iter().map(|&v| v as i16).sum());
+        BlockQ8K {
+            d: scale32(rng, regime),
+            qs,
+            bsums,
+        }
+    }
+}
+
+/// `nb` blocks starting at block `off` of a freshly generated buffer.
+fn blocks<B: Gen>(rng: &mut Rng, regime: Regime, nb: usize, off: usize) -> Vec<B> {
+    let q = Quants::pick(rng);
+    let all: Vec<B> = (0..nb + off).map(|_| B::random(rng, regime, q)).collect();
+    all
+}
+
+// ---------------------------------------------------------------- comparisons
+
+/// Magnitude bound `M` of one dot product (see the module docs), from the reference
+/// dequantizations of the scale part and the min part of the weights.
+struct Magnitude {
+    /// Σ |w_i · a_i| over elements, both parts of `w`.
+    elements: f64,
+    /// Extra per-block terms not visible element-wise (Q4_1's `m · s`).
+    extra: f64,
+}
+
+fn abs_dot(w: &[f32], a: &[f32]) -> f64 {
+    w.iter()
+        .zip(a)
+        .map(|(&w, &a)| (w as f64 * a as f64).abs())
+        .sum()
+}
+
+/// Compare one tier result with the reference one.
+fn agree(
+    what: &str,
+    regime: Regime,
+    nb: usize,
+    m: &Magnitude,
+    tier: f32,
+    reference: f32,
+) -> Result<(), String> {
+    if regime == Regime::Exact {
+        if tier.to_bits() == reference.to_bits() {
+            return Ok(());
+        }
+        return Err(format!(
+            "{what}: exact regime: tier {tier} != reference {reference}"
+        ));
+    }
+    let bound = m.elements + m.extra;
+    let tol = (nb as f64 + 8.0) * 2.0 * f32::EPSILON as f64 * bound + f32::MIN_POSITIVE as f64;
+    let diff = (tier as f64 - reference as f64).abs();
+    if diff <= tol && tier.is_finite() == reference.is_finite() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: tier {tier} reference {reference} differ by {diff:e} > tol {tol:e} (M = {bound:e})"
+        ))
+    }
+}
+
+/// Everything needed to test one (weight, activation) pair of kernels.
+struct Pair<W, A> {
+    name: &'static str,
+    dot: fn(&Kernels) -> VecDotFn<W, A>,
+    gemm: fn(&Kernels) -> Option<GemmFn<W, A>>,
+    magnitude: fn(&[W], &[A]) -> Magnitude,
+    max_exact_blocks: usize,
+}
+
+/// Check `vec_dot` and the GEMM tile of `table` against the reference on `w` rows × `x`
+/// tokens (`nb` blocks each), slicing every row at its own offset.
+fn check_pair<W: Copy, A: Copy>(
+    p: &Pair<W, A>,
+    table: &Kernels,
+    regime: Regime,
+    nb: usize,
+    w_rows: &[Vec<W>],
+    x_rows: &[Vec<A>],
+) -> Result<(), String> {
+    let reference = (p.dot)(&Kernels::SCALAR);
+    let dot = (p.dot)(table);
+    let off = |v: &Vec<W>| v.len() - nb;
+    let offa = |v: &Vec<A>| v.len() - nb;
+    for (r, w) in w_rows.iter().enumerate() {
+        let w = &w[off(w)..];
+        for (t, x) in x_rows.iter().enumerate() {
+            let x = &x[offa(x)..];
+            let m = (p.magnitude)(w, x);
+            let want = reference(w, x);
+            agree(
+                &format!("{} vec_dot row {r} token {t} nb {nb}", p.name),
+                regime,
+                nb,
+                &m,
+                dot(w, x),
+                want,
+            )?;
+        }
+    }
+    // GEMM tile over contiguous rows/tokens (concatenate the sliced rows).
+    let mr = w_rows.len().min(GEMM_TILE_ROWS);
+    let nt = x_rows.len().min(GEMM_TILE_TOKENS);
+    let wcat: Vec<W> = w_rows[..mr]
+        .iter()
+        .flat_map(|v| v[off(v)..].iter().copied())
+        .collect();
+    let xcat: Vec<A> = x_rows[..nt]
+        .iter()
+        .flat_map(|v| v[offa(v)..].iter().copied())
+        .collect();
+    for gemm in [(p.gemm)(table), (p.gemm)(&Kernels::SCALAR)]
+        .into_iter()
+        .flatten()
+    {
+        let mut out = vec![f32::NAN; mr * nt + 3];
+        gemm(&wcat, &xcat, nb, &mut out);
+        for t in 0..nt {
+            for r in 0..mr {
+                let (w, x) = (&wcat[r * nb..(r + 1) * nb], &xcat[t * nb..(t + 1) * nb]);
+                let m = (p.magnitude)(w, x);
+                agree(
+                    &format!("{} gemm tile r {r} t {t} of {mr}x{nt} nb {nb}", p.name),
+                    regime,
+                    nb,
+                    &m,
+                    out[t * mr + r],
+                    reference(w, x),
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Draw a case and check it on every tier.
+fn run_pair<W: Gen, A: Gen>(
+    p: &Pair<W, A>,
+    seed: u64,
+    nb: usize,
+    exact: bool,
+) -> Result<(), String> {
+    let mut rng = Rng(seed);
+    let regime = if exact { Regime::Exact } else { Regime::Wild };
+    let nb = if exact {
+        nb.min(p.max_exact_blocks)
+    } else {
+        nb
+    };
+    let n_rows = 1 + rng.below(GEMM_TILE_ROWS as u64 + 1) as usize;
+    let n_tok = 1 + rng.below(GEMM_TILE_TOKENS as u64) as usize;
+    let w_rows: Vec<Vec<W>> = (0..n_rows)
+        .map(|_| {
+            let o = rng.below(3) as usize;
+            blocks(&mut rng, regime, nb, o)
+        })
+        .collect();
+    let x_rows: Vec<Vec<A>> = (0..n_tok)
+        .map(|_| {
+            let o = rng.below(3) as usize;
+            blocks(&mut rng, regime, nb, o)
+        })
+        .collect();
+    for (tier, table) in tiers() {
+        check_pair(p, table.kernels(), regime, nb, &w_rows, &x_rows)
+            .map_err(|e| format!("tier {tier}: {e}"))?;
+    }
+    Ok(())
+}
+
+// Magnitudes per pair: dequantize the weight's scale part and min part separately.
+
+fn deq_q8_0(x: &[BlockQ8_0]) -> Vec<f32> {
+    let mut y = vec![0f32; x.len() * 32];
+    r::dequantize_row_q8_0(x, &mut y);
+    y
+}
+
+fn deq_q8_1(x: &[BlockQ8_1]) -> Vec<f32> {
+    x.iter()
+        .flat_map(|b| b.qs.map(|q| q as f32 * b.d.to_f32()))
+        .collect()
+}
+
+fn deq_q8_k(x: &[BlockQ8K]) -> Vec<f32> {
+    let mut y = vec![0f32; x.len() * 256];
+    r::dequantize_row_q8_k(x, &mut y);
+    y
+}
+
+fn mag_q4_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> Magnitude {
+    let mut d = vec![0f32; w.len() * 32];
+    r::dequantize_row_q4_0(w, &mut d);
+    Magnitude {
+        elements: abs_dot(&d, &deq_q8_0(x)),
+        extra: 0.0,
+    }
+}
+
+fn mag_q4_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> Magnitude {
+    let no_min: Vec<BlockQ4_1> = w.iter().map(|b| BlockQ4_1 { m: f16::ZERO, ..*b }).collect();
+    let mut d = vec![0f32; w.len() * 32];
+    r::dequantize_row_q4_1(&no_min, &mut d);
+    let extra = w
+        .iter()
+        .zip(x)
+        .map(|(w, x)| (w.m.to_f32() as f64 * x.s.to_f32() as f64).abs())
+        .sum();
+    Magnitude {
+        elements: abs_dot(&d, &deq_q8_1(x)),
+        extra,
+    }
+}
+
+fn mag_q5_0(w: &[BlockQ5_0], x: &[BlockQ8_0]) -> Magnitude {
+    let mut d = vec![0f32; w.len() * 32];
+    r::dequantize_row_q5_0(w, &mut d);
+    Magnitude {
+        elements: abs_dot(&d, &deq_q8_0(x)),
+        extra: 0.0,
+    }
+}
+
+fn mag_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> Magnitude {
+    Magnitude {
+        elements: abs_dot(&deq_q8_0(w), &deq_q8_0(x)),
+        extra: 0.0,
+    }
+}
+
+/// Q4_K/Q5_K: Σ (|d·sc·q| + |dmin·m|) · |a|.
+fn mag_k4<W: Copy>(
+    w: &[W],
+    x: &[BlockQ8K],
+    split: impl Fn(&W) -> (W, W),
+    deq: fn(&[W], &mut [f32]),
+) -> Magnitude {
+    let (scale_part, min_part): (Vec<W>, Vec<W>) = w.iter().map(split).unzip();
+    let (mut a, mut b) = (vec![0f32; w.len() * 256], vec![0f32; w.len() * 256]);
+    deq(&scale_part, &mut a);
+    deq(&min_part, &mut b);
+    let y = deq_q8_k(x);
+    Magnitude {
+        elements: abs_dot(&a, &y) + abs_dot(&b, &y),
+        extra: 0.0,
+    }
+}
+
+fn mag_q4_k(w: &[BlockQ4K], x: &[BlockQ8K]) -> Magnitude {
+    mag_k4(
+        w,
+        x,
+        |b| {
+            (
+                BlockQ4K {
+                    dmin: f16::ZERO,
+                    ..*b
+                },
+                BlockQ4K { d: f16::ZERO, ..*b },
+            )
+        },
+        r::dequantize_row_q4_k,
+    )
+}
+
+fn mag_q5_k(w: &[BlockQ5K], x: &[BlockQ8K]) -> Magnitude {
+    mag_k4(
+        w,
+        x,
+        |b| {
+            (
+                BlockQ5K {
+                    dmin: f16::ZERO,
+                    ..*b
+                },
+                BlockQ5K { d: f16::ZERO, ..*b },
+            )
+        },
+        r::dequantize_row_q5_k,
+    )
+}
+
+fn mag_q6_k(w: &[BlockQ6K], x: &[BlockQ8K]) -> Magnitude {
+    let mut d = vec![0f32; w.len() * 256];
+    r::dequantize_row_q6_k(w, &mut d);
+    Magnitude {
+        elements: abs_dot(&d, &deq_q8_k(x)),
+        extra: 0.0,
+    }
+}
+
+const Q4_0: Pair<BlockQ4_0, BlockQ8_0> = Pair {
+    name: "q4_0_q8_0",
+    dot: |k| k.vec_dot_q4_0_q8_0,
+    gemm: |k| k.gemm_q4_0_q8_0,
+    magnitude: mag_q4_0,
+    max_exact_blocks: 64,
+};
+const Q4_1: Pair<BlockQ4_1, BlockQ8_1> = Pair {
+    name: "q4_1_q8_1",
+    dot: |k| k.vec_dot_q4_1_q8_1,
+    gemm: |k| k.gemm_q4_1_q8_1,
+    magnitude: mag_q4_1,
+    max_exact_blocks: 64,
+};
+const Q5_0: Pair<BlockQ5_0, BlockQ8_0> = Pair {
+    name: "q5_0_q8_0",
+    dot: |k| k.vec_dot_q5_0_q8_0,
+    gemm: |k| k.gemm_q5_0_q8_0,
+    magnitude: mag_q5_0,
+    max_exact_blocks: 64,
+};
+const Q8_0: Pair<BlockQ8_0, BlockQ8_0> = Pair {
+    name: "q8_0_q8_0",
+    dot: |k| k.vec_dot_q8_0_q8_0,
+    gemm: |k| k.gemm_q8_0_q8_0,
+    magnitude: mag_q8_0,
+    max_exact_blocks: 16,
+};
+const Q4K: Pair<BlockQ4K, BlockQ8K> = Pair {
+    name: "q4_k_q8_k",
+    dot: |k| k.vec_dot_q4_k_q8_k,
+    gemm: |k| k.gemm_q4_k_q8_k,
+    magnitude: mag_q4_k,
+    max_exact_blocks: 1,
+};
+const Q5K: Pair<BlockQ5K, BlockQ8K> = Pair {
+    name: "q5_k_q8_k",
+    dot: |k| k.vec_dot_q5_k_q8_k,
+    gemm: |k| k.gemm_q5_k_q8_k,
+    magnitude: mag_q5_k,
+    max_exact_blocks: 1,
+};
+const Q6K: Pair<BlockQ6K, BlockQ8K> = Pair {
+    name: "q6_k_q8_k",
+    dot: |k| k.vec_dot_q6_k_q8_k,
+    gemm: |k| k.gemm_q6_k_q8_k,
+    magnitude: mag_q6_k,
+    max_exact_blocks: 1,
+};
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 48,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn q4_0_tiers_match_reference(seed in any::<u64>(), nb in 1usize..40, exact in any::<bool>()) {
+        run_pair(&Q4_0, seed, nb, exact).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn q4_1_tiers_match_reference(seed in any::<u64>(), nb in 1usize..40, exact in any::<bool>()) {
+        run_pair(&Q4_1, seed, nb, exact).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn q5_0_tiers_match_reference(seed in any::<u64>(), nb in 1usize..40, exact in any::<bool>()) {
+        run_pair(&Q5_0, seed, nb, exact).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn q8_0_tiers_match_reference(seed in any::<u64>(), nb in 1usize..40, exact in any::<bool>()) {
+        run_pair(&Q8_0, seed, nb, exact).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn q4_k_tiers_match_reference(seed in any::<u64>(), nb in 1usize..6, exact in any::<bool>()) {
+        run_pair(&Q4K, seed, nb, exact).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn q5_k_tiers_match_reference(seed in any::<u64>(), nb in 1usize..6, exact in any::<bool>()) {
+        run_pair(&Q5K, seed, nb, exact).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn q6_k_tiers_match_reference(seed in any::<u64>(), nb in 1usize..6, exact in any::<bool>()) {
+        run_pair(&Q6K, seed, nb, exact).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn float_dots_match_reference(seed in any::<u64>(), n in 0usize..300, off in 0usize..5) {
+        check_float_dots(seed, n, off).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn activation_quantizers_match_reference(seed in any::<u64>(), nb in 1usize..5, off in 0usize..3) {
+        check_quantizers(seed, nb, off).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn f32_ops_match_reference(seed in any::<u64>(), n in 1usize..300) {
+        check_ops(seed, n).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn dequantizers_match_reference(seed in any::<u64>(), nb in 1usize..4) {
+        check_dequantizers(seed, nb).map_err(TestCaseError::fail)?;
+    }
+}
+
+// ---------------------------------------------------------------- float dots
+
+fn random_f32s(rng: &mut Rng, n: usize) -> Vec<f32> {
+    let scale = [1e-3f32, 1.0, 100.0][rng.below(3) as usize];
+    (0..n).map(|_| rng.f32_in(-scale, scale)).collect()
+}
+
+fn check_float_dots(seed: u64, n: usize, off: usize) -> Result<(), String> {
+    let mut rng = Rng(seed);
+    let x = random_f32s(&mut rng, n + off);
+    let y = random_f32s(&mut rng, n + off);
+    let (x, y) = (&x[off..], &y[off..]);
+    let h: Vec<f16> = x.iter().map(|&v| f16::from_f32(v)).collect();
+    let b: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
+    let hx: Vec<f32> = h.iter().map(|v| v.to_f32()).collect();
+    let bx: Vec<f32> = b.iter().map(|v| v.to_f32()).collect();
+    for (tier, table) in tiers() {
+        let k = table.kernels();
+        let tol = |w: &[f32]| {
+            (n as f64 + 16.0) * f32::EPSILON as f64 * abs_dot(w, y) + f32::MIN_POSITIVE as f64
+        };
+        let cases = [
+            (
+                "vec_dot_f32",
+                (k.vec_dot_f32)(x, y),
+                r::vec_dot_f32(x, y),
+                tol(x),
+            ),
+            (
+                "vec_dot_f16_f32",
+                (k.vec_dot_f16_f32)(&h, y),
+                r::vec_dot_f16_f32(&h, y),
+                tol(&hx),
+            ),
+            (
+                "vec_dot_bf16_f32",
+                (k.vec_dot_bf16_f32)(&b, y),
+                r::vec_dot_bf16_f32(&b, y),
+                tol(&bx),
+            ),
+        ];
+        for (name, got, want, tol) in cases {
+            if ((got - want) as f64).abs() > tol {
+                return Err(format!(
+                    "tier {tier}: {name} n {n}: {got} vs {want} (tol {tol:e})"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- activation quantizers
+
+/// Quants agree, or differ by one exactly where `x·id` is a rounding tie.
+fn quants_agree(x: &[f32], id: f32, got: &[i8], want: &[i8]) -> bool {
+    got.iter().zip(want).zip(x).all(|((&g, &w), &v)| {
+        g == w || ((g as i32 - w as i32).abs() == 1 && ((v * id).abs().fract() == 0.5))
+    })
+}
+
+fn activation_input(rng: &mut Rng, n: usize) -> Vec<f32> {
+    let mut x = random_f32s(rng, n);
+    match rng.below(5) {
+        0 => x.iter_mut().for_each(|v| *v = 0.0),
+        1 => {
+            // Exact ties: amax 127 makes id = 1.
+            for (i, v) in x.iter_mut().enumerate() {
+                *v = [127.0, 2.5, -3.5, 0.5, -0.5, 63.5][i % 6];
+            }
+        }
+        2 => x.iter_mut().for_each(|v| *v *= 1e-30),
+        _ => {}
+    }
+    x
+}
+
+fn check_quantizers(seed: u64, nb: usize, off: usize) -> Result<(), String> {
+    let mut rng = Rng(seed);
+    let x32 = activation_input(&mut rng, (nb + off) * 32);
+    let x256 = activation_input(&mut rng, (nb + off) * 256);
+    let (x32, x256) = (&x32[off * 32..], &x256[off * 256..]);
+    let mut want0 = vec![BlockQ8_0::zeroed(); nb];
+    let mut want1 = vec![BlockQ8_1::zeroed(); nb];
+    let mut wantk = vec![BlockQ8K::zeroed(); nb];
+    r::quantize_row_q8_0(x32, &mut want0);
+    r::quantize_row_q8_1(x32, &mut want1);
+    r::quantize_row_q8_k(x256, &mut wantk);
+    for (tier, table) in tiers() {
+        let k = table.kernels();
+        let mut got0 = vec![BlockQ8_0::zeroed(); nb];
+        let mut got1 = vec![BlockQ8_1::zeroed(); nb];
+        let mut gotk = vec![BlockQ8K::zeroed(); nb];
+        (k.quantize_row_q8_0)(x32, &mut got0);
+        (k.quantize_row_q8_1)(x32, &mut got1);
+        (k.quantize_row_q8_k)(x256, &mut gotk);
+        for i in 0..nb {
+            let x = &x32[i * 32..(i + 1) * 32];
+            let d = x.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+            let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+            let (g, w) = (&got0[i], &want0[i]);
+            if g.d.to_bits() != w.d.to_bits() || !quants_agree(x, id, &g.qs, &w.qs) {
+                return Err(format!(
+                    "tier {tier}: quantize_row_q8_0 block {i}: {g:?} vs {w:?}"
+                ));
+            }
+            let (g, w) = (&got1[i], &want1[i]);
+            let sum: i32 = g.qs.iter().map(|&q| q as i32).sum();
+            let s = f16::from_f32(sum as f32 * d);
+            if g.d.to_bits() != w.d.to_bits()
+                || !quants_agree(x, id, &g.qs, &w.qs)
+                || g.s.to_bits() != s.to_bits()
+            {
+                return Err(format!(
+                    "tier {tier}: quantize_row_q8_1 block {i}: {g:?} vs {w:?}"
+                ));
+            }
+            let x = &x256[i * 256..(i + 1) * 256];
+            let (g, w) = (&gotk[i], &wantk[i]);
+            let idk = if w.d != 0.0 { 1.0 / w.d } else { 0.0 };
+            let sums_ok = (0..16).all(|j| {
+                g.bsums[j]
+                    == g.qs[16 * j..16 * j + 16]
+                        .iter()
+                        .map(|&q| q as i16)
+                        .sum::<i16>()
+            });
+            if g.d.to_bits() != w.d.to_bits() || !quants_agree(x, idk, &g.qs, &w.qs) || !sums_ok {
+                return Err(format!(
+                    "tier {tier}: quantize_row_q8_k block {i}: d {} vs {}",
+                    g.d, w.d
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- f32 ops and dequantizers
+
+fn close(a: &[f32], b: &[f32], scale: f32) -> bool {
+    a.iter()
+        .zip(b)
+        .all(|(&a, &b)| (a - b).abs() <= 1e-5 * (b.abs().max(scale)) + 1e-6)
+}
+
+fn check_ops(seed: u64, n: usize) -> Result<(), String> {
+    let mut rng = Rng(seed);
+    let x = random_f32s(&mut rng, n);
+    let w = random_f32s(&mut rng, n);
+    let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    for (tier, table) in tiers() {
+        let k = table.kernels();
+        let fail = |op: &str| Err(format!("tier {tier}: {op} n {n}"));
+        let (mut a, mut b) = (vec![0f32; n], vec![0f32; n]);
+        (k.rmsnorm)(&mut a, &x, &w, 1e-5);
+        r::rmsnorm(&mut b, &x, &w, 1e-5);
+        if !close(&a, &b, 1.0) {
+            return fail("rmsnorm");
+        }
+        let (mut a, mut b) = (x.clone(), x.clone());
+        (k.softmax)(&mut a);
+        r::softmax(&mut b);
+        if !close(&a, &b, 0.0) {
+            return fail("softmax");
+        }
+        let (mut a, mut b) = (x.clone(), x.clone());
+        (k.silu_mul)(&mut a, &w);
+        r::silu_mul(&mut b, &w);
+        if !close(&a, &b, amax) {
+            return fail("silu_mul");
+        }
+        let (mut a, mut b) = (x.clone(), x.clone());
+        (k.gelu_mul)(&mut a, &w);
+        r::gelu_mul(&mut b, &w);
+        if !close(&a, &b, amax) {
+            return fail("gelu_mul");
+        }
+        let (mut a, mut b) = (w.clone(), w.clone());
+        (k.axpy)(&mut a, 0.37, &x);
+        r::axpy(&mut b, 0.37, &x);
+        if !close(&a, &b, 0.0) {
+            return fail("axpy");
+        }
+        let (mut a, mut b) = (x.clone(), x.clone());
+        (k.scale)(&mut a, -1.7);
+        r::scale(&mut b, -1.7);
+        (k.add)(&mut a, &w);
+        r::add(&mut b, &w);
+        if !close(&a, &b, 0.0) {
+            return fail("scale/add");
+        }
+    }
+    Ok(())
+}
+
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.iter()
+        .zip(b)
+        .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()))
+}
+
+fn check_dequantizers(seed: u64, nb: usize) -> Result<(), String> {
+    let mut rng = Rng(seed);
+    macro_rules! deq {
+        ($tier:expr, $k:expr, $B:ty, $n:expr, $field:ident, $reference:path) => {{
+            let x: Vec<$B> = blocks(&mut rng, Regime::Wild, nb, 0);
+            let (mut a, mut b) = (vec![0f32; nb * $n], vec![0f32; nb * $n]);
+            ($k.$field)(&x, &mut a);
+            $reference(&x, &mut b);
+            if !same_bits(&a, &b) {
+                return Err(format!("tier {}: {}", $tier, stringify!($field)));
+            }
+        }};
+    }
+    for (tier, table) in tiers() {
+        let k = table.kernels();
+        deq!(
+            tier,
+            k,
+            BlockQ4_0,
+            32,
+            dequantize_row_q4_0,
+            r::dequantize_row_q4_0
+        );
+        deq!(
+            tier,
+            k,
+            BlockQ4_1,
+            32,
+            dequantize_row_q4_1,
+            r::dequantize_row_q4_1
+        );
+        deq!(
+            tier,
+            k,
+            BlockQ5_0,
+            32,
+            dequantize_row_q5_0,
+            r::dequantize_row_q5_0
+        );
+        deq!(
+            tier,
+            k,
+            BlockQ8_0,
+            32,
+            dequantize_row_q8_0,
+            r::dequantize_row_q8_0
+        );
+        deq!(
+            tier,
+            k,
+            BlockQ4K,
+            256,
+            dequantize_row_q4_k,
+            r::dequantize_row_q4_k
+        );
+        deq!(
+            tier,
+            k,
+            BlockQ5K,
+            256,
+            dequantize_row_q5_k,
+            r::dequantize_row_q5_k
+        );
+        deq!(
+            tier,
+            k,
+            BlockQ6K,
+            256,
+            dequantize_row_q6_k,
+            r::dequantize_row_q6_k
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- the harness can fail
+
+/// A Q8_0 dot that saturates like the naive `vpmaddubsw` sign trick at -128 · -128.
+fn broken_q8_0(x: &[BlockQ8_0], y: &[BlockQ8_0]) -> f32 {
+    let mut sumf = 0.0;
+    for (x, y) in x.iter().zip(y) {
+        let mut s = 0i32;
+        for (a, b) in x.qs.iter().zip(&y.qs) {
+            s += (a.unsigned_abs() as i32 * b.wrapping_mul(a.signum()) as i32).clamp(-16383, 16383);
+        }
+        sumf += s as f32 * (x.d.to_f32() * y.d.to_f32());
+    }
+    sumf
+}
+
+#[test]
+fn harness_catches_an_integer_sum_bug() {
+    let broken = Kernels {
+        vec_dot_q8_0_q8_0: broken_q8_0,
+        gemm_q8_0_q8_0: None,
+        ..Kernels::SCALAR
+    };
+    let mut rng = Rng(7);
+    let w: Vec<BlockQ8_0> = (0..2)
+        .map(|_| BlockQ8_0::random(&mut rng, Regime::Exact, Quants::Min))
+        .collect();
+    let x = w.clone();
+    assert!(check_pair(&Q8_0, &broken, Regime::Exact, 2, &[w], &[x]).is_err());
+}

@@ -1,0 +1,241 @@
+//! The forward pass of a llama-family transformer, one batch of tokens at a time.
+//!
+//! Read top to bottom, this is the whole model: embed, then for every layer "attention
+//! rmsnorm → qkv matmuls → RoPE → store k/v → attention → output projection → residual",
+//! "ffn rmsnorm → gate/up matmuls → SwiGLU → down projection → residual", then the final
+//! norm and the classifier. Shapes use `n` for the tokens in this batch.
+
+use core::array;
+
+use edgellm_kernels::{GgmlType, rope};
+use edgellm_kernels::matrix::{Activations, WeightMatrix};
+use edgellm_kernels::parts::{ColumnsMut, split_columns};
+
+use crate::parallel::{MAX_TASKS, Parallel};
+
+use super::{ModelError, RopeStyle, RunState, Transformer};
+
+/// Output columns per task are a multiple of this, so the split of a matrix product is the
+/// same whatever kernel tile sizes are (tiles never straddle two tasks differently).
+const ROW_GRANULE: usize = 32;
+
+/// Which logits a forward step produces.
+pub(super) enum Logits<'o> {
+    /// Only the last token's, into `RunState::logits`.
+    Last,
+    /// Every token's: (n, vocab_size), in this buffer.
+    All(&'o mut [f32]),
+    /// None (a prefill chunk that is not the last).
+    None,
+}
+
+impl Transformer<'_> {
+    /// Evaluate `tokens` at positions `s.pos..s.pos + n` in one batch (n <= s.max_batch),
+    /// appending their keys and values to the cache.
+    pub(super) fn step<P: Parallel>(
+        &self,
+        s: &mut RunState,
+        tokens: &[u32],
+        par: &P,
+        logits: Logits<'_>,
+    ) -> Result<(), ModelError> {
+        let c = &self.config;
+        let k = &self.kernels;
+        let w = &self.weights;
+        let n = tokens.len();
+        let pos = s.pos;
+        let (dim, q_dim, kv_dim, hidden) = (c.dim, c.q_dim(), c.kv_dim(), c.hidden_dim);
+        debug_assert!(n > 0 && n <= s.max_batch && pos + n <= s.kv.ctx());
+
+        // RoPE angles of this batch's positions, shared by every head of every layer.
+        let half = c.rope_dim / 2;
+        for t in 0..n {
+            let (cos, sin) = (&mut s.rope_cos[t * half..][..half], &mut s.rope_sin[t * half..][..half]);
+            rope::rope_cache(pos + t, c.rope_theta, cos, sin);
+        }
+
+        // Token embedding: x[t] = token_embd.row(tokens[t]).
+        for (t, &tok) in tokens.iter().enumerate() {
+            if tok as usize >= c.vocab_size {
+                return Err(ModelError::TokenOutOfRange { id: tok, vocab: c.vocab_size });
+            }
+            k.dequantize_row(&w.token_embd, tok as usize, &mut s.x[t * dim..(t + 1) * dim]);
+        }
+
+        for (l, lw) in w.layers.iter().enumerate() {
+            // Attention rmsnorm: xb = rmsnorm(x) * attn_norm.
+            for t in 0..n {
+                let row = t * dim..(t + 1) * dim;
+                k.rmsnorm(&mut s.xb[row.clone()], &s.x[row], lw.attn_norm, c.norm_eps);
+            }
+
+            // QKV matmuls for these positions: q = wq·xb, k = wk·xb, v = wv·xb.
+            let xb = &s.xb[..n * dim];
+            for m in [&lw.wq, &lw.wk, &lw.wv] {
+                quantize_once(&mut s.acts, k, m, xb, &[&lw.wq, &lw.wk, &lw.wv]);
+            }
+            let acts = &s.acts;
+            matmul(self, par, &lw.wq, acts.view(act_type(&lw.wq), xb), &mut s.q[..n * q_dim], n);
+            matmul(self, par, &lw.wk, acts.view(act_type(&lw.wk), xb), &mut s.k[..n * kv_dim], n);
+            matmul(self, par, &lw.wv, acts.view(act_type(&lw.wv), xb), &mut s.v[..n * kv_dim], n);
+
+            // RoPE: rotate the first rope_dim values of each query and key head by its position.
+            let half = c.rope_dim / 2;
+            for t in 0..n {
+                let (cos, sin) = (&s.rope_cos[t * half..][..half], &s.rope_sin[t * half..][..half]);
+                let q = s.q[t * q_dim..(t + 1) * q_dim].chunks_exact_mut(c.head_dim);
+                let kk = s.k[t * kv_dim..(t + 1) * kv_dim].chunks_exact_mut(c.head_dim);
+                for head in q.chain(kk) {
+                    let head = &mut head[..c.rope_dim];
+                    match c.rope_style {
+                        RopeStyle::Norm => rope::apply_rope_norm(head, cos, sin),
+                        RopeStyle::Neox => rope::apply_rope_neox(head, cos, sin),
+                    }
+                }
+            }
+
+            // Store this batch's keys and values in the cache at positions pos..pos+n.
+            let (kc, vc) = s.kv.slots_mut(l, pos, n);
+            kc.copy_from_slice(&s.k[..n * kv_dim]);
+            vc.copy_from_slice(&s.v[..n * kv_dim]);
+
+            // Attention over the cache, split across tasks by head: xb = softmax(q·kᵀ/√d)·v.
+            self.attention(s, l, n, par);
+
+            // Output projection and residual connection back into x.
+            let xb = &s.xb[..n * q_dim];
+            s.acts.quantize(k, act_type(&lw.wo), xb);
+            matmul(self, par, &lw.wo, s.acts.view(act_type(&lw.wo), xb), &mut s.xb2[..n * dim], n);
+            k.add(&mut s.x[..n * dim], &s.xb2[..n * dim]);
+
+            // FFN rmsnorm: xb = rmsnorm(x) * ffn_norm.
+            for t in 0..n {
+                let row = t * dim..(t + 1) * dim;
+                k.rmsnorm(&mut s.xb[row.clone()], &s.x[row], lw.ffn_norm, c.norm_eps);
+            }
+
+            // SwiGLU feed-forward: hb = silu(w_gate·xb) * (w_up·xb); xb2 = w_down·hb.
+            let xb = &s.xb[..n * dim];
+            for m in [&lw.w_gate, &lw.w_up] {
+                quantize_once(&mut s.acts, k, m, xb, &[&lw.w_gate, &lw.w_up]);
+            }
+            let acts = &s.acts;
+            matmul(self, par, &lw.w_gate, acts.view(act_type(&lw.w_gate), xb), &mut s.hb[..n * hidden], n);
+            matmul(self, par, &lw.w_up, acts.view(act_type(&lw.w_up), xb), &mut s.hb2[..n * hidden], n);
+            k.silu_mul(&mut s.hb[..n * hidden], &s.hb2[..n * hidden]);
+            let hb = &s.hb[..n * hidden];
+            s.acts.quantize(k, act_type(&lw.w_down), hb);
+            matmul(self, par, &lw.w_down, s.acts.view(act_type(&lw.w_down), hb), &mut s.xb2[..n * dim], n);
+
+            // Residual connection.
+            k.add(&mut s.x[..n * dim], &s.xb2[..n * dim]);
+        }
+        s.pos += n;
+
+        // Final rmsnorm and the classifier, for the tokens whose logits are wanted.
+        let (first, out) = match logits {
+            Logits::None => return Ok(()),
+            Logits::Last => (n - 1, &mut s.logits[..]),
+            Logits::All(out) => (0, out),
+        };
+        let rows = n - first;
+        for t in first..n {
+            let row = t * dim..(t + 1) * dim;
+            let dst = (t - first) * dim..(t - first + 1) * dim;
+            k.rmsnorm(&mut s.xb[dst], &s.x[row], w.output_norm, c.norm_eps);
+        }
+        let xb = &s.xb[..rows * dim];
+        s.acts.quantize(k, act_type(&w.output), xb);
+        matmul(self, par, &w.output, s.acts.view(act_type(&w.output), xb), &mut out[..rows * c.vocab_size], rows);
+        Ok(())
+    }
+
+    /// Causal grouped-query attention of the `n` tokens at `s.pos - n ..` over the cache
+    /// of layer `l`, written into xb: (n, q_dim). Tasks own whole heads.
+    fn attention<P: Parallel>(&self, s: &mut RunState, l: usize, n: usize, par: &P) {
+        let c = &self.config;
+        let k = &self.kernels;
+        let (hd, q_dim, kv_dim) = (c.head_dim, c.q_dim(), c.kv_dim());
+        let ctx = s.kv.ctx();
+        let end = s.pos + n; // positions cached so far, this batch included
+        let first = s.pos; // position of the batch's first token
+        let group = c.n_heads / c.n_kv_heads; // query heads per key/value head
+        let scale = 1.0 / (hd as f32).sqrt();
+        let (keys, values) = s.kv.layer(l, end);
+        let q = &s.q[..n * q_dim];
+
+        let tasks = par.n_threads().clamp(1, MAX_TASKS);
+        let mut outs: [Option<ColumnsMut<'_>>; MAX_TASKS] = array::from_fn(|_| None);
+        let mut atts: [Option<ColumnsMut<'_>>; MAX_TASKS] = array::from_fn(|_| None);
+        let made = split_columns(&mut s.xb[..n * q_dim], n, q_dim, hd, &mut outs[..tasks]);
+        let made_att = split_columns(&mut s.att, 1, c.n_heads * ctx, ctx, &mut atts[..tasks]);
+        debug_assert_eq!(made, made_att);
+        let mut work: [(Option<ColumnsMut<'_>>, Option<ColumnsMut<'_>>); MAX_TASKS] =
+            array::from_fn(|i| (outs[i].take(), atts[i].take()));
+
+        par.run(&mut work[..made], &|(out, att)| {
+            let (Some(out), Some(att)) = (out, att) else { return };
+            let heads = out.cols().start / hd..out.cols().end / hd;
+            for t in 0..n {
+                let p = first + t; // this token attends to positions 0..=p
+                for (i, h) in heads.clone().enumerate() {
+                    let qh = &q[t * q_dim + h * hd..][..hd];
+                    let kvh = (h / group) * hd;
+                    // Scores: q·k / √d for every earlier position.
+                    let scores = &mut att.row_mut(0)[i * ctx..i * ctx + p + 1];
+                    for (j, score) in scores.iter_mut().enumerate() {
+                        *score = k.dot(qh, &keys[j * kv_dim + kvh..][..hd]) * scale;
+                    }
+                    k.softmax(scores);
+                    // Weighted sum of the values into this head's slot of xb.
+                    let dst = &mut out.row_mut(t)[i * hd..(i + 1) * hd];
+                    dst.fill(0.0);
+                    for (j, &a) in att.row_mut(0)[i * ctx..i * ctx + p + 1].iter().enumerate() {
+                        k.axpy(dst, a, &values[j * kv_dim + kvh..][..hd]);
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// The activation type matrix `m` multiplies with.
+fn act_type(m: &WeightMatrix<'_>) -> GgmlType {
+    m.ty().vec_dot_type().expect("WeightMatrix::new accepts only types with kernels")
+}
+
+/// Quantize `x` for `m` unless an earlier matrix in `group` (before `m`) has the same
+/// activation type and so already did.
+fn quantize_once(
+    acts: &mut super::state::ActivationBuffer,
+    k: &edgellm_kernels::KernelTable,
+    m: &WeightMatrix<'_>,
+    x: &[f32],
+    group: &[&WeightMatrix<'_>],
+) {
+    let ty = act_type(m);
+    let earlier = group.iter().take_while(|g| !core::ptr::eq(**g, m)).any(|g| act_type(g) == ty);
+    if !earlier {
+        acts.quantize(k, ty, x);
+    }
+}
+
+/// out = w · x for `n` tokens: out (n, w.rows()), split across tasks by output rows.
+fn matmul<P: Parallel>(
+    tf: &Transformer<'_>,
+    par: &P,
+    w: &WeightMatrix<'_>,
+    x: Activations<'_>,
+    out: &mut [f32],
+    n: usize,
+) {
+    let tasks = par.n_threads().clamp(1, MAX_TASKS);
+    let mut parts: [Option<ColumnsMut<'_>>; MAX_TASKS] = array::from_fn(|_| None);
+    let made = split_columns(out, n, w.rows(), ROW_GRANULE, &mut parts[..tasks]);
+    let kernels = &tf.kernels;
+    par.run(&mut parts[..made], &|part| {
+        if let Some(part) = part {
+            kernels.matmul(w, x, part);
+        }
+    });
+}

@@ -1,0 +1,107 @@
+//! A llama-family transformer over borrowed GGUF bytes (llama2.c's `Transformer`).
+//!
+//! - [`Config`]: hyperparameters from metadata.
+//! - [`Weights`]: borrowed views of every tensor, checked against the config.
+//! - [`RunState`]: activation buffers and the [`KvCache`], allocated once per session.
+//! - `forward.rs`: the forward pass, one readable spine.
+
+mod config;
+mod error;
+mod forward;
+mod kv_cache;
+mod state;
+mod weights;
+
+pub use config::{Config, RopeStyle};
+pub use error::ModelError;
+pub use kv_cache::KvCache;
+pub use state::{ActivationBuffer, RunState};
+pub use weights::{LayerWeights, Weights};
+
+use edgellm_kernels::KernelTable;
+
+use crate::gguf::Gguf;
+use crate::parallel::Parallel;
+use forward::Logits;
+
+/// A loaded model: configuration, borrowed weights and the kernels that run them.
+#[derive(Debug)]
+pub struct Transformer<'a> {
+    pub config: Config,
+    pub weights: Weights<'a>,
+    kernels: KernelTable,
+}
+
+impl<'a> Transformer<'a> {
+    /// Read the config and find every weight of a parsed GGUF file.
+    pub fn from_gguf(g: &Gguf<'a>, kernels: KernelTable) -> Result<Transformer<'a>, ModelError> {
+        let config = Config::from_gguf(g)?;
+        let weights = Weights::from_gguf(g, &config)?;
+        Ok(Transformer { config, weights, kernels })
+    }
+
+    /// The kernel table this model runs on.
+    pub fn kernels(&self) -> &KernelTable {
+        &self.kernels
+    }
+
+    /// Fresh buffers and an empty KV cache for a context of `ctx` positions (at most the
+    /// model's trained context), evaluating up to `max_batch` tokens per step.
+    pub fn new_state(&self, ctx: usize, max_batch: usize) -> Result<RunState, ModelError> {
+        if ctx == 0 || ctx > self.config.context_length {
+            return Err(ModelError::BadConfig {
+                key: "context size".into(),
+                problem: alloc::format!(
+                    "{ctx} positions requested; the model supports 1..={}",
+                    self.config.context_length
+                ),
+            });
+        }
+        Ok(RunState::new(&self.config, ctx, max_batch.clamp(1, ctx)))
+    }
+
+    /// Evaluate `tokens` after the ones already in `s` (prefill in batches of `s.max_batch`
+    /// through GEMM, or one token through GEMV) and return the logits of the last one.
+    pub fn forward<'s, P: Parallel>(
+        &self,
+        s: &'s mut RunState,
+        tokens: &[u32],
+        par: &P,
+    ) -> Result<&'s [f32], ModelError> {
+        self.check_room(s, tokens.len())?;
+        let chunks = tokens.len().div_ceil(s.max_batch);
+        for (i, chunk) in tokens.chunks(s.max_batch).enumerate() {
+            let want = if i + 1 == chunks { Logits::Last } else { Logits::None };
+            self.step(s, chunk, par, want)?;
+        }
+        Ok(&s.logits)
+    }
+
+    /// Evaluate `tokens` after the ones already in `s` and write every token's logits into
+    /// `out`: (tokens.len(), vocab_size). Used by perplexity and the llama.cpp crosscheck.
+    pub fn forward_all<P: Parallel>(
+        &self,
+        s: &mut RunState,
+        tokens: &[u32],
+        par: &P,
+        out: &mut [f32],
+    ) -> Result<(), ModelError> {
+        self.check_room(s, tokens.len())?;
+        let vocab = self.config.vocab_size;
+        assert_eq!(out.len(), tokens.len() * vocab, "logits buffer is not tokens × vocab");
+        for (chunk, out) in tokens.chunks(s.max_batch).zip(out.chunks_mut(s.max_batch * vocab)) {
+            self.step(s, chunk, par, Logits::All(out))?;
+        }
+        Ok(())
+    }
+
+    fn check_room(&self, s: &RunState, n: usize) -> Result<(), ModelError> {
+        if n == 0 {
+            return Err(ModelError::EmptyInput);
+        }
+        if s.pos + n > s.kv.ctx() {
+            return Err(ModelError::ContextFull { needed: s.pos + n, limit: s.kv.ctx() });
+        }
+        Ok(())
+    }
+}

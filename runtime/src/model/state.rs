@@ -1,0 +1,137 @@
+//! Activation buffers of a forward pass (llama2.c `RunState`), allocated once.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use edgellm_kernels::blocks::{BlockQ8_0, BlockQ8_1, BlockQ8K};
+use edgellm_kernels::matrix::Activations;
+use edgellm_kernels::types::{QK8_0, QK8_1, QK_K};
+use edgellm_kernels::{GgmlType, KernelTable};
+use bytemuck::Zeroable;
+
+use super::{Config, KvCache};
+
+/// Every buffer one forward pass over up to `max_batch` tokens touches. Rows are tokens:
+/// a buffer written `(batch, n)` holds `max_batch` rows of `n` values, of which the first
+/// `n_tokens` are in use during a call.
+#[derive(Debug)]
+pub struct RunState {
+    /// Tokens evaluated so far: the position of the next token.
+    pub pos: usize,
+    /// Largest batch one forward step evaluates; longer inputs are split into such steps.
+    pub max_batch: usize,
+    /// x: (batch, dim) the residual stream
+    pub x: Vec<f32>,
+    /// xb: (batch, max(dim, q_dim)) normed input of a sub-layer, later the attention output
+    pub xb: Vec<f32>,
+    /// xb2: (batch, dim) output of a sub-layer before the residual add
+    pub xb2: Vec<f32>,
+    /// q: (batch, q_dim); k, v: (batch, kv_dim) for the positions being evaluated
+    pub q: Vec<f32>,
+    pub k: Vec<f32>,
+    pub v: Vec<f32>,
+    /// hb: (batch, hidden_dim) gate, then silu(gate) * up; hb2: (batch, hidden_dim) up
+    pub hb: Vec<f32>,
+    pub hb2: Vec<f32>,
+    /// att: (n_heads, ctx) attention scores of one token, a row per head
+    pub att: Vec<f32>,
+    /// rope_cos, rope_sin: (batch, rope_dim / 2) RoPE angles of the batch's positions
+    pub rope_cos: Vec<f32>,
+    pub rope_sin: Vec<f32>,
+    /// logits: (vocab_size) of the last evaluated token
+    pub logits: Vec<f32>,
+    pub kv: KvCache,
+    /// Matrix inputs quantized to the weights' activation types.
+    pub acts: ActivationBuffer,
+}
+
+impl RunState {
+    pub fn new(c: &Config, ctx: usize, max_batch: usize) -> RunState {
+        let b = max_batch.max(1);
+        let widest = c.dim.max(c.q_dim()).max(c.hidden_dim);
+        RunState {
+            pos: 0,
+            max_batch: b,
+            x: vec![0.0; b * c.dim],
+            xb: vec![0.0; b * c.dim.max(c.q_dim())],
+            xb2: vec![0.0; b * c.dim],
+            q: vec![0.0; b * c.q_dim()],
+            k: vec![0.0; b * c.kv_dim()],
+            v: vec![0.0; b * c.kv_dim()],
+            hb: vec![0.0; b * c.hidden_dim],
+            hb2: vec![0.0; b * c.hidden_dim],
+            att: vec![0.0; c.n_heads * ctx],
+            rope_cos: vec![0.0; b * c.rope_dim / 2],
+            rope_sin: vec![0.0; b * c.rope_dim / 2],
+            logits: vec![0.0; c.vocab_size],
+            kv: KvCache::new(c.n_layers, ctx, c.kv_dim()),
+            acts: ActivationBuffer::new(b * widest),
+        }
+    }
+
+    /// Bytes of all buffers, KV cache included.
+    pub fn bytes(&self) -> usize {
+        let f = self.x.len()
+            + self.xb.len()
+            + self.xb2.len()
+            + self.q.len()
+            + self.k.len()
+            + self.v.len()
+            + self.hb.len()
+            + self.hb2.len()
+            + self.att.len()
+            + self.rope_cos.len()
+            + self.rope_sin.len()
+            + self.logits.len();
+        f * 4 + self.kv.bytes() + self.acts.bytes()
+    }
+}
+
+/// Scratch space for quantized matrix inputs, one buffer per activation type.
+#[derive(Debug)]
+pub struct ActivationBuffer {
+    q8_0: Vec<BlockQ8_0>,
+    q8_1: Vec<BlockQ8_1>,
+    q8_k: Vec<BlockQ8K>,
+}
+
+impl ActivationBuffer {
+    /// Room for `n` activations of each type.
+    fn new(n: usize) -> ActivationBuffer {
+        ActivationBuffer {
+            q8_0: vec![BlockQ8_0::zeroed(); n.div_ceil(QK8_0)],
+            q8_1: vec![BlockQ8_1::zeroed(); n.div_ceil(QK8_1)],
+            q8_k: vec![BlockQ8K::zeroed(); n.div_ceil(QK_K)],
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.q8_0.len() * size_of::<BlockQ8_0>()
+            + self.q8_1.len() * size_of::<BlockQ8_1>()
+            + self.q8_k.len() * size_of::<BlockQ8K>()
+    }
+
+    /// Convert `x` (rows of `cols` f32) to `ty`, the activation type of some weight
+    /// (`GgmlType::vec_dot_type`), into this type's buffer. `F32` needs no conversion.
+    /// Quantizing once per matrix input and reading it with [`ActivationBuffer::view`] for
+    /// every matrix that takes that input is what keeps activation quantization off the
+    /// critical path.
+    pub fn quantize(&mut self, k: &KernelTable, ty: GgmlType, x: &[f32]) {
+        match ty {
+            GgmlType::Q8_0 => k.quantize_row_q8_0(x, &mut self.q8_0[..x.len() / QK8_0]),
+            GgmlType::Q8_1 => k.quantize_row_q8_1(x, &mut self.q8_1[..x.len() / QK8_1]),
+            GgmlType::Q8_K => k.quantize_row_q8_k(x, &mut self.q8_k[..x.len() / QK_K]),
+            _ => {}
+        }
+    }
+
+    /// The rows last quantized to `ty` from `x` (or `x` itself for `F32`).
+    pub fn view<'s>(&'s self, ty: GgmlType, x: &'s [f32]) -> Activations<'s> {
+        match ty {
+            GgmlType::Q8_0 => Activations::Q8_0(&self.q8_0[..x.len() / QK8_0]),
+            GgmlType::Q8_1 => Activations::Q8_1(&self.q8_1[..x.len() / QK8_1]),
+            GgmlType::Q8_K => Activations::Q8K(&self.q8_k[..x.len() / QK_K]),
+            _ => Activations::F32(x),
+        }
+    }
+}

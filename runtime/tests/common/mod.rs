@@ -1,0 +1,32 @@
+//! Shared helpers of the runtime's integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// Path of the real SmolLM2-135M-Instruct model: `$EDGELLM_MODEL`, else
+/// `$EDGELLM_HOME/models/…` (default `~/.cache/edgellm`). Panics with a clear message when
+/// it is missing: tests on the real model never pass silently.
+pub fn real_model_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("EDGELLM_MODEL") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("EDGELLM_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        let base = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME is not set")).join(".cache")
+        });
+        base.join("edgellm")
+    });
+    let p = home.join("models").join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        p.exists(),
+        "real model missing at {}: run `cargo run -p edgellm -- fetch smollm2` first",
+        p.display()
+    );
+    p
+}
+
+/// The real model's bytes.
+pub fn real_model_bytes() -> Vec<u8> {
+    let p = real_model_path();
+    std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+}
