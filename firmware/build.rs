@@ -14,8 +14,10 @@ const BOARDS: [(&str, u64, u64); 3] = [
 ];
 
 fn main() {
-    let chosen: Vec<_> =
-        BOARDS.iter().filter(|(f, ..)| env::var_os(format!("CARGO_FEATURE_{f}")).is_some()).collect();
+    let chosen: Vec<_> = BOARDS
+        .iter()
+        .filter(|(f, ..)| env::var_os(format!("CARGO_FEATURE_{f}")).is_some())
+        .collect();
     let (name, load, model) = match chosen.as_slice() {
         [one] => **one,
         _ => panic!(

@@ -101,7 +101,16 @@ fi
 # ---------------------------------------------------------------- build
 build() { # board [extra features] -> prints ELF path
     local board=$1 extra=${2:-} elf
-    (cd "$FW" && CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --no-default-features --features "$board,qemu$extra") >&2
+    local t0 log=$OUT/build-$board$extra.log
+    t0=$(date +%s)
+    # rustc warns that `-strict-align` is unstable (see firmware/.cargo/config.toml): keep
+    # the log and show it only when the build fails.
+    if ! (cd "$FW" && CARGO_TARGET_DIR=$TARGET cargo build --release --no-default-features --features "$board,qemu$extra") >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "error: firmware build for $board$extra failed" >&2
+        exit 2
+    fi
+    echo "built $board$extra in $(( $(date +%s) - t0 )) s" >&2
     elf=$TARGET/aarch64-unknown-none/release/edgellm-firmware
     cp "$elf" "$OUT/edgellm-firmware-$board.elf"
     "$OBJCOPY" -O binary "$elf" "$OUT/kernel8-$board.img"

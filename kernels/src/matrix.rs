@@ -5,8 +5,8 @@ use core::fmt;
 use bytemuck::Pod;
 use half::f16;
 
-use crate::blocks::{BlockQ8_0, BlockQ8_1, BlockQ8K};
 use crate::GgmlType;
+use crate::blocks::{BlockQ8_0, BlockQ8_1, BlockQ8K};
 
 /// Why bytes cannot be viewed as a weight matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,7 +14,11 @@ pub enum MatrixError {
     /// edgellm has no kernels for this weight type ([`GgmlType::has_kernels`]).
     NoKernels { ty: GgmlType },
     /// `cols` is not a multiple of the type's block size.
-    ColsNotBlockMultiple { ty: GgmlType, cols: usize, block_size: usize },
+    ColsNotBlockMultiple {
+        ty: GgmlType,
+        cols: usize,
+        block_size: usize,
+    },
     /// `rows × row_bytes` does not fit in `usize`.
     TooLarge { rows: usize, cols: usize },
     /// `data.len()` differs from `rows × row_bytes`.
@@ -27,7 +31,11 @@ impl fmt::Display for MatrixError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             MatrixError::NoKernels { ty } => write!(f, "no kernels for weight type {ty}"),
-            MatrixError::ColsNotBlockMultiple { ty, cols, block_size } => write!(
+            MatrixError::ColsNotBlockMultiple {
+                ty,
+                cols,
+                block_size,
+            } => write!(
                 f,
                 "{cols} columns is not a multiple of the {ty} block size {block_size}"
             ),
@@ -73,15 +81,22 @@ impl<'a> WeightMatrix<'a> {
     /// View `data` as a `rows × cols` matrix of type `ty`, checking that `ty` has kernels,
     /// `cols` is a whole number of blocks, `data.len() == rows × row_bytes` and `data` is
     /// aligned for the type's blocks.
-    pub fn new(ty: GgmlType, rows: usize, cols: usize, data: &'a [u8]) -> Result<Self, MatrixError> {
+    pub fn new(
+        ty: GgmlType,
+        rows: usize,
+        cols: usize,
+        data: &'a [u8],
+    ) -> Result<Self, MatrixError> {
         if !ty.has_kernels() {
             return Err(MatrixError::NoKernels { ty });
         }
-        let row_bytes = ty.row_bytes(cols).ok_or(MatrixError::ColsNotBlockMultiple {
-            ty,
-            cols,
-            block_size: ty.block_size(),
-        })?;
+        let row_bytes = ty
+            .row_bytes(cols)
+            .ok_or(MatrixError::ColsNotBlockMultiple {
+                ty,
+                cols,
+                block_size: ty.block_size(),
+            })?;
         let expected = rows
             .checked_mul(row_bytes)
             .ok_or(MatrixError::TooLarge { rows, cols })?;

@@ -92,7 +92,12 @@ fn cache_for(head_dim: usize, pos: usize, freq_base: f32) -> (Half, Half) {
     );
     let mut cos = [0f32; ROPE_MAX_HEAD_DIM / 2];
     let mut sin = [0f32; ROPE_MAX_HEAD_DIM / 2];
-    rope_cache(pos, freq_base, &mut cos[..head_dim / 2], &mut sin[..head_dim / 2]);
+    rope_cache(
+        pos,
+        freq_base,
+        &mut cos[..head_dim / 2],
+        &mut sin[..head_dim / 2],
+    );
     (cos, sin)
 }
 

@@ -32,13 +32,13 @@ macro_rules! fixture {
     };
 }
 
-/// Quantize the fixture input with `quantize`, compare bytes; dequantize the oracle's bytes
-/// with `dequantize`, compare values.
+/// Quantize the fixture input with `quantize` and compare bytes; dequantize the oracle's
+/// bytes with `dequantize` and compare values.
 fn check<B: Pod>(
     name: &str,
     fx: Fixture,
     block: usize,
-    quantize: Option<fn(&[f32], &mut [B])>,
+    quantize: fn(&[f32], &mut [B]),
     dequantize: fn(&[B], &mut [f32]),
 ) {
     let n_blocks = fx.input.len() / block;
@@ -48,16 +48,14 @@ fn check<B: Pod>(
         "{name}: fixture size"
     );
     let mut ours = vec![B::zeroed(); n_blocks];
-    if let Some(q) = quantize {
-        q(&fx.input, &mut ours);
-        let got: &[u8] = bytemuck::cast_slice(&ours);
-        for (b, (g, want)) in got
-            .chunks(size_of::<B>())
-            .zip(fx.quant.chunks(size_of::<B>()))
-            .enumerate()
-        {
-            assert_eq!(g, want, "{name}: quantized block {b} differs from ggml");
-        }
+    quantize(&fx.input, &mut ours);
+    let got: &[u8] = bytemuck::cast_slice(&ours);
+    for (b, (g, want)) in got
+        .chunks(size_of::<B>())
+        .zip(fx.quant.chunks(size_of::<B>()))
+        .enumerate()
+    {
+        assert_eq!(g, want, "{name}: quantized block {b} differs from ggml");
     }
     // Dequantize ggml's bytes (copied for alignment).
     bytemuck::cast_slice_mut::<B, u8>(&mut ours).copy_from_slice(fx.quant);
@@ -77,7 +75,7 @@ fn q4_0_matches_ggml() {
         "Q4_0",
         fixture!("Q4_0"),
         32,
-        Some(r::quantize_row_q4_0),
+        r::quantize_row_q4_0,
         r::dequantize_row_q4_0,
     );
 }
@@ -88,7 +86,7 @@ fn q4_1_matches_ggml() {
         "Q4_1",
         fixture!("Q4_1"),
         32,
-        Some(r::quantize_row_q4_1),
+        r::quantize_row_q4_1,
         r::dequantize_row_q4_1,
     );
 }
@@ -99,7 +97,7 @@ fn q5_0_matches_ggml() {
         "Q5_0",
         fixture!("Q5_0"),
         32,
-        Some(r::quantize_row_q5_0),
+        r::quantize_row_q5_0,
         r::dequantize_row_q5_0,
     );
 }
@@ -110,7 +108,7 @@ fn q8_0_matches_ggml() {
         "Q8_0",
         fixture!("Q8_0"),
         32,
-        Some(r::quantize_row_q8_0),
+        r::quantize_row_q8_0,
         r::dequantize_row_q8_0,
     );
 }
@@ -130,7 +128,7 @@ fn q8_1_matches_ggml() {
         "Q8_1",
         fixture!("Q8_1"),
         32,
-        Some(r::quantize_row_q8_1),
+        r::quantize_row_q8_1,
         dequantize_q8_1,
     );
 }
@@ -141,7 +139,7 @@ fn q8_k_matches_ggml() {
         "Q8_K",
         fixture!("Q8_K"),
         256,
-        Some(r::quantize_row_q8_k),
+        r::quantize_row_q8_k,
         r::dequantize_row_q8_k,
     );
 }
@@ -152,7 +150,7 @@ fn q4_k_matches_ggml() {
         "Q4_K",
         fixture!("Q4_K"),
         256,
-        Some(r::quantize_row_q4_k),
+        r::quantize_row_q4_k,
         r::dequantize_row_q4_k,
     );
 }
@@ -163,7 +161,7 @@ fn q5_k_matches_ggml() {
         "Q5_K",
         fixture!("Q5_K"),
         256,
-        Some(r::quantize_row_q5_k),
+        r::quantize_row_q5_k,
         r::dequantize_row_q5_k,
     );
 }
@@ -174,7 +172,7 @@ fn q6_k_matches_ggml() {
         "Q6_K",
         fixture!("Q6_K"),
         256,
-        Some(r::quantize_row_q6_k),
+        r::quantize_row_q6_k,
         r::dequantize_row_q6_k,
     );
 }
@@ -185,7 +183,7 @@ fn f16_matches_ggml() {
         "F16",
         fixture!("F16"),
         1,
-        Some(r::quantize_row_f16),
+        r::quantize_row_f16,
         r::dequantize_row_f16,
     );
 }
@@ -196,7 +194,7 @@ fn bf16_matches_ggml() {
         "BF16",
         fixture!("BF16"),
         1,
-        Some(r::quantize_row_bf16),
+        r::quantize_row_bf16,
         r::dequantize_row_bf16,
     );
 }

@@ -26,7 +26,7 @@ use bytemuck::Zeroable;
 use edgellm_kernels::blocks::*;
 use edgellm_kernels::dispatch::{GEMM_TILE_ROWS, GEMM_TILE_TOKENS, GemmFn, VecDotFn};
 use edgellm_kernels::reference as r;
-use edgellm_kernels::reference::k_quants::{pack_scale_min_k4, scales_mins_k4};
+use edgellm_kernels::reference::k_quants::pack_scale_min_k4;
 use edgellm_kernels::{KernelTable, Kernels, Tier};
 use half::{bf16, f16};
 use proptest::prelude::*;
@@ -204,7 +204,7 @@ impl Gen for BlockQ8_1 {
 /// Packed Q4_K/Q5_K scales: in the exact regime bounded by `exact_max` (so sums stay below
 /// 2^24), else any 6-bit values (all 0 / all 63 for `Min` / `Max`).
 fn k4_scales(rng: &mut Rng, regime: Regime, q: Quants, exact_max: u8) -> [u8; K_SCALE_SIZE] {
-    let mut draw = |rng: &mut Rng| match (regime, q) {
+    let draw = |rng: &mut Rng| match (regime, q) {
         (Regime::Exact, Quants::Max) => exact_max,
         (Regime::Exact, _) => rng.below(exact_max as u64 + 1) as u8,
         (_, Quants::Min) => 0,

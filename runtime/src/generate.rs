@@ -36,6 +36,9 @@ pub enum Event<'t> {
     PromptDone,
     /// A token was sampled; `text` is the newly complete UTF-8 text it finished (may be empty).
     Token { id: u32, text: &'t str },
+    /// Generation stopped with bytes of an unfinished UTF-8 sequence pending; `text` is
+    /// them decoded lossily (U+FFFD), so no output is lost. Not sent when nothing is pending.
+    Tail { text: &'t str },
 }
 
 /// Evaluate `prompt` after what `state` already holds, then generate up to
@@ -71,15 +74,21 @@ pub fn generate<P: Parallel>(
         if on_event(Event::Token { id, text }).is_break() {
             return Ok(Generated { n_generated: n, stop: StopReason::Caller });
         }
-        if eog {
-            return Ok(Generated { n_generated: n, stop: StopReason::EndOfGeneration });
+        let stop = if eog {
+            StopReason::EndOfGeneration
+        } else if n >= max_new_tokens {
+            StopReason::Length
+        } else if state.pos >= state.kv.ctx() {
+            StopReason::ContextFull
+        } else {
+            logits = model.forward(state, &[id], par)?;
+            continue;
+        };
+        let tail = stream.flush();
+        if !tail.is_empty() {
+            // The caller is stopping anyway; its answer does not matter here.
+            let _ = on_event(Event::Tail { text: tail });
         }
-        if n >= max_new_tokens {
-            return Ok(Generated { n_generated: n, stop: StopReason::Length });
-        }
-        if state.pos >= state.kv.ctx() {
-            return Ok(Generated { n_generated: n, stop: StopReason::ContextFull });
-        }
-        logits = model.forward(state, &[id], par)?;
+        return Ok(Generated { n_generated: n, stop });
     }
 }

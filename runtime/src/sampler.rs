@@ -65,7 +65,11 @@ impl Default for SamplerConfig {
 impl SamplerConfig {
     /// Greedy decoding (argmax), no penalty.
     pub fn greedy() -> Self {
-        SamplerConfig { temperature: 0.0, repeat_penalty: 1.0, ..SamplerConfig::default() }
+        SamplerConfig {
+            temperature: 0.0,
+            repeat_penalty: 1.0,
+            ..SamplerConfig::default()
+        }
     }
 }
 
@@ -82,7 +86,15 @@ impl Pcg32 {
 
     /// `pcg32_srandom_r(rng, seed, 0xda3e39cb94b95bdb)`.
     pub fn new(seed: u64) -> Self {
-        let mut rng = Pcg32 { state: 0, inc: (Self::DEFAULT_STREAM << 1) | 1 };
+        Self::with_stream(seed, Self::DEFAULT_STREAM)
+    }
+
+    /// `pcg32_srandom_r(rng, seed, stream)`: PCG's reference seeding.
+    pub fn with_stream(seed: u64, stream: u64) -> Self {
+        let mut rng = Pcg32 {
+            state: 0,
+            inc: (stream << 1) | 1,
+        };
         rng.next_u32();
         rng.state = rng.state.wrapping_add(seed);
         rng.next_u32();
@@ -155,7 +167,8 @@ impl Sampler {
         let n = logits.len().min(self.vocab_size);
         assert!(n > 0, "Sampler::sample: empty logits");
         self.cand.clear();
-        self.cand.extend(logits[..n].iter().enumerate().map(|(i, &l)| (i as u32, l)));
+        self.cand
+            .extend(logits[..n].iter().enumerate().map(|(i, &l)| (i as u32, l)));
 
         // 1. Repetition penalty (each distinct recent id once).
         let penalty = self.cfg.repeat_penalty;
@@ -211,7 +224,10 @@ impl Sampler {
         let min_p = self.cfg.min_p;
         if min_p > 0.0 && len > 1 {
             let threshold = self.cand[0].1 + libm::logf(min_p);
-            let keep = self.cand[..len].iter().take_while(|c| c.1 >= threshold).count();
+            let keep = self.cand[..len]
+                .iter()
+                .take_while(|c| c.1 >= threshold)
+                .count();
             len = keep.max(1);
         }
 

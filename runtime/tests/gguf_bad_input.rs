@@ -27,7 +27,8 @@ fn one_tensor(dims: &[u64], ty: u32, offset: u64, data_len: usize) -> Vec<u8> {
 fn valid_minimal_files_parse() {
     // No keys, no tensors, both versions.
     for v in [2, 3] {
-        let g = Gguf::parse(&Raw::header(v, 0, 0).0).unwrap();
+        let bytes = Raw::header(v, 0, 0).0;
+        let g = Gguf::parse(&bytes).unwrap();
         assert_eq!(g.version(), v);
         assert_eq!(g.data_offset(), 32);
         assert!(g.tensors().is_empty() && g.metadata().is_empty());
@@ -42,7 +43,16 @@ fn empty_and_short_files_are_truncated() {
     for n in 0..24 {
         let full = Raw::header(3, 0, 0).0;
         let e = err(&full[..n]);
-        assert!(matches!(e, GgufError::Truncated { context: Context::Header, .. }), "{n}: {e}");
+        assert!(
+            matches!(
+                e,
+                GgufError::Truncated {
+                    context: Context::Header,
+                    ..
+                }
+            ),
+            "{n}: {e}"
+        );
     }
     let e = err(b"GG");
     assert_eq!(
@@ -57,7 +67,10 @@ fn wrong_magic() {
     r.0[..4].copy_from_slice(b"GGML");
     let e = err(&r.0);
     assert_eq!(e, GgufError::BadMagic { found: *b"GGML" });
-    assert!(e.to_string().starts_with("at offset 0: header: magic"), "{e}");
+    assert!(
+        e.to_string().starts_with("at offset 0: header: magic"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -65,7 +78,11 @@ fn unsupported_versions() {
     for v in [0, 1, 4, 0x0300_0000 /* big-endian v3 */, u32::MAX] {
         let e = err(&Raw::header(v, 0, 0).0);
         assert_eq!(e, GgufError::UnsupportedVersion { version: v });
-        assert!(e.to_string().contains(&format!("version {v} is not supported")), "{e}");
+        assert!(
+            e.to_string()
+                .contains(&format!("version {v} is not supported")),
+            "{e}"
+        );
     }
 }
 
@@ -74,8 +91,18 @@ fn unknown_ggml_type_names_tensor_and_id() {
     for id in [4, 5, 31, 36, 40, 99, u32::MAX] {
         let e = err(&one_tensor(&[8], id, 0, 32));
         // Entry at 24: name (8 + 1), n_dims (4), one dim (8) -> type id at 45.
-        assert_eq!(e, GgufError::UnknownGgmlType { offset: 45, name: "t".into(), id });
-        assert_eq!(e.to_string(), format!("at offset 45: tensor \"t\": unknown ggml type id {id}"));
+        assert_eq!(
+            e,
+            GgufError::UnknownGgmlType {
+                offset: 45,
+                name: "t".into(),
+                id
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("at offset 45: tensor \"t\": unknown ggml type id {id}")
+        );
     }
 }
 
@@ -84,15 +111,30 @@ fn tensor_data_out_of_bounds() {
     // 32 bytes needed, 31 present.
     let e = err(&one_tensor(&[8], 0, 0, 31));
     assert!(
-        matches!(e, GgufError::TensorOutOfBounds { start: 0, end: 32, data_len: 31, data_offset: 64, .. }),
+        matches!(
+            e,
+            GgufError::TensorOutOfBounds {
+                start: 0,
+                end: 32,
+                data_len: 31,
+                data_offset: 64,
+                ..
+            }
+        ),
         "{e}"
     );
-    assert!(e.to_string().contains("tensor \"t\": data bytes 0..32"), "{e}");
+    assert!(
+        e.to_string().contains("tensor \"t\": data bytes 0..32"),
+        "{e}"
+    );
     // Offset far past the end, and an offset whose end overflows u64.
     let e = err(&one_tensor(&[8], 0, 1 << 40, 32));
     assert!(matches!(e, GgufError::TensorOutOfBounds { .. }), "{e}");
     let e = err(&one_tensor(&[8], 0, u64::MAX - 31, 32));
-    assert!(matches!(e, GgufError::TensorOutOfBounds { end: u64::MAX, .. }), "{e}");
+    assert!(
+        matches!(e, GgufError::TensorOutOfBounds { end: u64::MAX, .. }),
+        "{e}"
+    );
 }
 
 #[test]
@@ -100,7 +142,12 @@ fn tensor_data_misaligned() {
     let e = err(&one_tensor(&[8], 0, 16, 64));
     assert_eq!(
         e,
-        GgufError::MisalignedTensor { offset: 24, name: "t".into(), start: 16, alignment: 32 }
+        GgufError::MisalignedTensor {
+            offset: 24,
+            name: "t".into(),
+            start: 16,
+            alignment: 32
+        }
     );
     assert_eq!(
         e.to_string(),
@@ -124,32 +171,57 @@ fn tensors_overlap() {
     );
     // Identical ranges overlap too; empty tensors overlap nothing.
     let mut r = Raw::header(3, 3, 0);
-    r.tensor("a", &[8], 0, 0).tensor("e", &[0], 0, 0).tensor("b", &[8], 0, 0).pad(32).zeros(32);
+    r.tensor("a", &[8], 0, 0)
+        .tensor("e", &[0], 0, 0)
+        .tensor("b", &[8], 0, 0)
+        .pad(32)
+        .zeros(32);
     assert!(matches!(err(&r.0), GgufError::OverlappingTensors { .. }));
 }
 
 #[test]
 fn general_alignment_is_honoured_and_checked() {
     let mut r = Raw::header(3, 1, 1);
-    r.kv_u32("general.alignment", 64).tensor("t", &[8], 0, 64).pad(64).zeros(128);
+    r.kv_u32("general.alignment", 64)
+        .tensor("t", &[8], 0, 64)
+        .pad(64)
+        .zeros(128);
     let g = Gguf::parse(&r.0).unwrap();
     assert_eq!(g.alignment(), 64);
     assert_eq!(g.data_offset() % 64, 0);
     assert_eq!(g.tensors()[0].byte_range().start, g.data_offset() + 64);
 
     let mut r = Raw::header(3, 1, 1);
-    r.kv_u32("general.alignment", 64).tensor("t", &[8], 0, 32).pad(64).zeros(128);
-    assert!(matches!(err(&r.0), GgufError::MisalignedTensor { alignment: 64, .. }));
+    r.kv_u32("general.alignment", 64)
+        .tensor("t", &[8], 0, 32)
+        .pad(64)
+        .zeros(128);
+    assert!(matches!(
+        err(&r.0),
+        GgufError::MisalignedTensor { alignment: 64, .. }
+    ));
 
     for bad in [0u32, 3, 48] {
         let mut r = Raw::header(3, 0, 1);
         r.kv_u32("general.alignment", bad);
         // Value at 24 + 8 + 17 + 4 = 53.
-        assert_eq!(err(&r.0), GgufError::InvalidAlignment { offset: 53, value: bad.into() });
+        assert_eq!(
+            err(&r.0),
+            GgufError::InvalidAlignment {
+                offset: 53,
+                value: bad.into()
+            }
+        );
     }
     let mut r = Raw::header(3, 0, 1);
     r.str(b"general.alignment").u32(8).str(b"32");
-    assert!(matches!(err(&r.0), GgufError::WrongType { found: ValueType::String, .. }));
+    assert!(matches!(
+        err(&r.0),
+        GgufError::WrongType {
+            found: ValueType::String,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -162,12 +234,40 @@ fn absurd_counts() {
     );
     // 2^60 keys.
     let e = err(&Raw::header(3, 0, 1 << 60).0);
-    assert!(matches!(e, GgufError::LimitExceeded { offset: 16, what: "metadata key-value count", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            GgufError::LimitExceeded {
+                offset: 16,
+                what: "metadata key-value count",
+                ..
+            }
+        ),
+        "{e}"
+    );
     // Within the caps but more than the file can hold: rejected before any allocation.
     let e = err(&Raw::header(3, 1 << 20, 0).0);
-    assert!(matches!(e, GgufError::Truncated { what: "tensor table", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            GgufError::Truncated {
+                what: "tensor table",
+                ..
+            }
+        ),
+        "{e}"
+    );
     let e = err(&Raw::header(3, 0, 1 << 20).0);
-    assert!(matches!(e, GgufError::Truncated { what: "metadata entries", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            GgufError::Truncated {
+                what: "metadata entries",
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -182,14 +282,31 @@ fn absurd_string_length() {
     );
     // Under the cap but past the end of the file.
     let mut r = Raw::header(3, 0, 1);
-    r.str(b"general.name").u32(8).u64(MAX_STRING_LEN).bytes(b"SmolLM2");
-    assert!(matches!(err(&r.0), GgufError::Truncated { what: "string value", needed: MAX_STRING_LEN, .. }));
+    r.str(b"general.name")
+        .u32(8)
+        .u64(MAX_STRING_LEN)
+        .bytes(b"SmolLM2");
+    assert!(matches!(
+        err(&r.0),
+        GgufError::Truncated {
+            what: "string value",
+            needed: MAX_STRING_LEN,
+            ..
+        }
+    ));
     // Absurd key length.
     let mut r = Raw::header(3, 0, 1);
-    r.u64(1 << 40);
+    r.u64(1 << 40).zeros(16);
     let e = err(&r.0);
     assert!(
-        matches!(e, GgufError::LimitExceeded { context: Context::KeyIndex(0), what: "key length", .. }),
+        matches!(
+            e,
+            GgufError::LimitExceeded {
+                context: Context::KeyIndex(0),
+                what: "key length",
+                ..
+            }
+        ),
         "{e}"
     );
     // Tensor names are capped at ggml's 63 bytes.
@@ -198,7 +315,14 @@ fn absurd_string_length() {
     r.tensor(&long, &[8], 0, 0).pad(32).zeros(32);
     let e = err(&r.0);
     assert!(
-        matches!(e, GgufError::LimitExceeded { what: "tensor name length", value: 64, .. }),
+        matches!(
+            e,
+            GgufError::LimitExceeded {
+                what: "tensor name length",
+                value: 64,
+                ..
+            }
+        ),
         "{e}"
     );
 }
@@ -223,39 +347,92 @@ fn absurd_array_length() {
         let mut r = Raw::header(3, 0, 1);
         r.str(b"a").u32(9).u32(elem).u64(MAX_ARRAY_LEN).zeros(100);
         let e = err(&r.0);
-        assert!(matches!(e, GgufError::Truncated { what: "array elements", .. }), "{elem}: {e}");
+        assert!(
+            matches!(
+                e,
+                GgufError::Truncated {
+                    what: "array elements",
+                    ..
+                }
+            ),
+            "{elem}: {e}"
+        );
     }
 }
 
 #[test]
 fn dims_product_overflows() {
     let e = err(&one_tensor(&[1 << 32, 1 << 32, 2], 0, 0, 32));
-    assert!(matches!(&e, GgufError::ShapeOverflow { what: "element count", .. }), "{e}");
+    assert!(
+        matches!(
+            &e,
+            GgufError::ShapeOverflow {
+                what: "element count",
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(e.to_string().contains("[4294967296, 4294967296, 2]"), "{e}");
     // Element count fits i64 but not the byte size of f32 data... on 64-bit the byte size
     // 2^62 * 4 overflows u64.
     let e = err(&one_tensor(&[1 << 31, 1 << 31], 0, 0, 32));
-    assert!(matches!(e, GgufError::ShapeOverflow { what: "byte size", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            GgufError::ShapeOverflow {
+                what: "byte size",
+                ..
+            }
+        ),
+        "{e}"
+    );
     // Over i64::MAX elements (ggml's ne is int64_t).
     let e = err(&one_tensor(&[1 << 63], 24, 0, 32));
-    assert!(matches!(e, GgufError::ShapeOverflow { what: "element count", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            GgufError::ShapeOverflow {
+                what: "element count",
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
 fn too_many_dims() {
     for n in [5u32, 100, u32::MAX] {
         let mut r = Raw::header(3, 1, 0);
-        r.str(b"t").u32(n).u64(1).u64(1).u64(1).u64(1).u64(1).u32(0).u64(0);
+        r.str(b"t")
+            .u32(n)
+            .u64(1)
+            .u64(1)
+            .u64(1)
+            .u64(1)
+            .u64(1)
+            .u32(0)
+            .u64(0);
         let e = err(&r.0);
         assert!(
-            matches!(e, GgufError::LimitExceeded { offset: 33, what: "number of dimensions", limit: Limit::Count(4), .. }),
+            matches!(
+                e,
+                GgufError::LimitExceeded {
+                    offset: 33,
+                    what: "number of dimensions",
+                    limit: Limit::Count(4),
+                    ..
+                }
+            ),
             "{e}"
         );
     }
     // 0..=4 dims are fine (0 = a scalar).
     for n in 0..=4 {
         let dims = vec![1u64; n];
-        let g = Gguf::parse(&one_tensor(&dims, 0, 0, 32)).unwrap();
+        let bytes = one_tensor(&dims, 0, 0, 32);
+        let g = Gguf::parse(&bytes).unwrap();
         assert_eq!(g.tensors()[0].dims(), &dims[..]);
         assert_eq!(g.tensors()[0].n_elements(), 1);
     }
@@ -293,7 +470,15 @@ fn arrays_nested_past_the_cap() {
 
     let e = err(&nested(MAX_ARRAY_DEPTH + 1));
     assert!(
-        matches!(e, GgufError::LimitExceeded { what: "array nesting depth", value: 9, limit: Limit::Count(8), .. }),
+        matches!(
+            e,
+            GgufError::LimitExceeded {
+                what: "array nesting depth",
+                value: 9,
+                limit: Limit::Count(8),
+                ..
+            }
+        ),
         "{e}"
     );
     // A deep nesting claim in a tiny file stops at the cap, not at a stack overflow.
@@ -302,7 +487,13 @@ fn arrays_nested_past_the_cap() {
     for _ in 0..100_000 {
         r.u32(9).u64(1);
     }
-    assert!(matches!(err(&r.0), GgufError::LimitExceeded { what: "array nesting depth", .. }));
+    assert!(matches!(
+        err(&r.0),
+        GgufError::LimitExceeded {
+            what: "array nesting depth",
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -311,7 +502,15 @@ fn invalid_utf8() {
     r.str(b"general.\xffname").u32(4).u32(1);
     let e = err(&r.0);
     assert!(
-        matches!(e, GgufError::InvalidUtf8 { offset: 32, context: Context::KeyIndex(0), what: "key", valid_up_to: 8 }),
+        matches!(
+            e,
+            GgufError::InvalidUtf8 {
+                offset: 32,
+                context: Context::KeyIndex(0),
+                what: "key",
+                valid_up_to: 8
+            }
+        ),
         "{e}"
     );
 
@@ -325,13 +524,37 @@ fn invalid_utf8() {
 
     // Inside an array of strings.
     let mut r = Raw::header(3, 0, 1);
-    r.str(b"tokens").u32(9).u32(8).u64(2).str(b"ok").str(b"\xe2\x82");
-    assert!(matches!(err(&r.0), GgufError::InvalidUtf8 { what: "string value", .. }));
+    r.str(b"tokens")
+        .u32(9)
+        .u32(8)
+        .u64(2)
+        .str(b"ok")
+        .str(b"\xe2\x82");
+    assert!(matches!(
+        err(&r.0),
+        GgufError::InvalidUtf8 {
+            what: "string value",
+            ..
+        }
+    ));
 
     // Tensor name.
     let mut r = Raw::header(3, 1, 0);
-    r.str(b"w\xff").u32(1).u64(8).u32(0).u64(0).pad(32).zeros(32);
-    assert!(matches!(err(&r.0), GgufError::InvalidUtf8 { context: Context::TensorIndex(0), what: "tensor name", .. }));
+    r.str(b"w\xff")
+        .u32(1)
+        .u64(8)
+        .u32(0)
+        .u64(0)
+        .pad(32)
+        .zeros(32);
+    assert!(matches!(
+        err(&r.0),
+        GgufError::InvalidUtf8 {
+            context: Context::TensorIndex(0),
+            what: "tensor name",
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -339,16 +562,33 @@ fn duplicate_keys_and_tensor_names() {
     let mut r = Raw::header(3, 0, 3);
     r.kv_u32("a", 1).kv_u32("b", 2).kv_u32("a", 3);
     // Entries: 24 "a" (8+1+4+4 = 17), 41 "b", 58 "a".
-    assert_eq!(err(&r.0), GgufError::DuplicateKey { offset: 58, key: "a".into(), first: 24 });
+    assert_eq!(
+        err(&r.0),
+        GgufError::DuplicateKey {
+            offset: 58,
+            key: "a".into(),
+            first: 24
+        }
+    );
     assert_eq!(
         err(&r.0).to_string(),
         "at offset 58: metadata key \"a\" appears twice (first at offset 24)"
     );
 
     let mut r = Raw::header(3, 2, 0);
-    r.tensor("w", &[8], 0, 0).tensor("w", &[8], 0, 32).pad(32).zeros(64);
+    r.tensor("w", &[8], 0, 0)
+        .tensor("w", &[8], 0, 32)
+        .pad(32)
+        .zeros(64);
     // Entries are 8 + 1 + 4 + 8 + 4 + 8 = 33 bytes.
-    assert_eq!(err(&r.0), GgufError::DuplicateTensor { offset: 57, name: "w".into(), first: 24 });
+    assert_eq!(
+        err(&r.0),
+        GgufError::DuplicateTensor {
+            offset: 57,
+            name: "w".into(),
+            first: 24
+        }
+    );
 }
 
 #[test]
@@ -357,40 +597,97 @@ fn unknown_value_types_and_bad_bools() {
     r.str(b"k").u32(13).u32(0);
     assert_eq!(
         err(&r.0),
-        GgufError::UnknownValueType { offset: 33, context: Context::Key("k".into()), id: 13 }
+        GgufError::UnknownValueType {
+            offset: 33,
+            context: Context::Key("k".into()),
+            id: 13
+        }
     );
     let mut r = Raw::header(3, 0, 1);
     r.str(b"k").u32(9).u32(99).u64(0);
-    assert!(matches!(err(&r.0), GgufError::UnknownValueType { offset: 37, id: 99, .. }));
+    assert!(matches!(
+        err(&r.0),
+        GgufError::UnknownValueType {
+            offset: 37,
+            id: 99,
+            ..
+        }
+    ));
 
     let mut r = Raw::header(3, 0, 1);
     r.str(b"k").u32(7).u8(2);
-    assert_eq!(err(&r.0), GgufError::InvalidBool { offset: 37, context: Context::Key("k".into()), byte: 2 });
+    assert_eq!(
+        err(&r.0),
+        GgufError::InvalidBool {
+            offset: 37,
+            context: Context::Key("k".into()),
+            byte: 2
+        }
+    );
     let mut r = Raw::header(3, 0, 1);
     r.str(b"k").u32(9).u32(7).u64(3).bytes(&[1, 0, 255]);
-    assert!(matches!(err(&r.0), GgufError::InvalidBool { offset: 51, byte: 255, .. }));
+    assert!(matches!(
+        err(&r.0),
+        GgufError::InvalidBool {
+            offset: 51,
+            byte: 255,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn typed_getters_report_key_type_and_range() {
     let mut r = Raw::header(3, 0, 4);
     r.kv_u32("u", 7)
-        .str(b"neg").u32(5).u32((-1i32) as u32)
-        .str(b"big").u32(10).u64(1 << 40)
-        .str(b"f").u32(12).u64(2.5f64.to_bits());
+        .str(b"neg")
+        .u32(5)
+        .u32((-1i32) as u32)
+        .str(b"big")
+        .u32(10)
+        .u64(1 << 40)
+        .str(b"f")
+        .u32(12)
+        .u64(2.5f64.to_bits());
     let g = Gguf::parse(&r.0).unwrap();
     assert_eq!(g.u32("u").unwrap(), 7);
     assert_eq!(g.u64("u").unwrap(), 7);
     assert_eq!(g.i64("neg").unwrap(), -1);
-    assert!(matches!(g.u32("neg").unwrap_err(), GgufError::OutOfRange { value: -1, .. }));
-    assert!(matches!(g.u64("neg").unwrap_err(), GgufError::OutOfRange { value: -1, .. }));
+    assert!(matches!(
+        g.u32("neg").unwrap_err(),
+        GgufError::OutOfRange { value: -1, .. }
+    ));
+    assert!(matches!(
+        g.u64("neg").unwrap_err(),
+        GgufError::OutOfRange { value: -1, .. }
+    ));
     let e = g.u32("big").unwrap_err();
-    assert!(e.to_string().contains("metadata key \"big\": value 1099511627776 does not fit u32"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("metadata key \"big\": value 1099511627776 does not fit u32"),
+        "{e}"
+    );
     assert_eq!(g.u64("big").unwrap(), 1 << 40);
     assert_eq!(g.f32("f").unwrap(), 2.5);
-    assert!(matches!(g.f32("u").unwrap_err(), GgufError::WrongType { expected: "f32 or f64", found: ValueType::U32, .. }));
-    assert!(matches!(g.str("u").unwrap_err(), GgufError::WrongType { .. }));
-    assert!(matches!(g.bool("u").unwrap_err(), GgufError::WrongType { .. }));
-    assert!(matches!(g.array("u").unwrap_err(), GgufError::WrongType { .. }));
+    assert!(matches!(
+        g.f32("u").unwrap_err(),
+        GgufError::WrongType {
+            expected: "f32 or f64",
+            found: ValueType::U32,
+            ..
+        }
+    ));
+    assert!(matches!(
+        g.str("u").unwrap_err(),
+        GgufError::WrongType { .. }
+    ));
+    assert!(matches!(
+        g.bool("u").unwrap_err(),
+        GgufError::WrongType { .. }
+    ));
+    assert!(matches!(
+        g.array("u").unwrap_err(),
+        GgufError::WrongType { .. }
+    ));
     assert_eq!(g.value_offset("u"), Some(24 + 9 + 4));
 }

@@ -21,12 +21,18 @@ fn model_path(file: &str, fetch_name: &str) -> PathBuf {
     {
         return PathBuf::from(p);
     }
-    let home = std::env::var_os("EDGELLM_HOME").map(PathBuf::from).unwrap_or_else(|| {
-        let h = std::env::var_os("HOME").expect("HOME is set");
-        PathBuf::from(h).join(".cache/edgellm")
-    });
+    let home = std::env::var_os("EDGELLM_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let h = std::env::var_os("HOME").expect("HOME is set");
+            PathBuf::from(h).join(".cache/edgellm")
+        });
     let p = home.join("models").join(file);
-    assert!(p.exists(), "model {} not found: run `edgellm fetch {fetch_name}` first", p.display());
+    assert!(
+        p.exists(),
+        "model {} not found: run `edgellm fetch {fetch_name}` first",
+        p.display()
+    );
     p
 }
 
@@ -40,11 +46,14 @@ fn load(file: &str, fetch_name: &str) -> Tokenizer {
 }
 
 fn data_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 fn corpus() -> Vec<String> {
-    let text = std::fs::read_to_string(data_path("tokenizer_corpus.json")).expect("tests/data/tokenizer_corpus.json");
+    let text = std::fs::read_to_string(data_path("tokenizer_corpus.json"))
+        .expect("tests/data/tokenizer_corpus.json");
     serde_json::from_str(&text).expect("corpus is a JSON array of strings")
 }
 
@@ -56,7 +65,10 @@ struct Case {
 fn llamacpp_cases(fixture: &str) -> (String, Vec<Case>) {
     let path = data_path(fixture);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}; generate it with the crosscheck tool (`crosscheck tokenize`)", path.display())
+        panic!(
+            "{}: {e}; generate it with the crosscheck tool (`crosscheck tokenize`)",
+            path.display()
+        )
     });
     let v: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
     let desc = v["description"].as_str().unwrap_or_default().to_string();
@@ -70,7 +82,12 @@ fn llamacpp_cases(fixture: &str) -> (String, Vec<Case>) {
         .iter()
         .map(|c| Case {
             text: c["text"].as_str().expect("case.text").to_string(),
-            ids: c["ids"].as_array().expect("case.ids").iter().map(|i| i.as_u64().expect("id") as u32).collect(),
+            ids: c["ids"]
+                .as_array()
+                .expect("case.ids")
+                .iter()
+                .map(|i| i.as_u64().expect("id") as u32)
+                .collect(),
         })
         .collect();
     (desc, cases)
@@ -80,14 +97,28 @@ fn llamacpp_cases(fixture: &str) -> (String, Vec<Case>) {
 fn compare_with_llamacpp(tok: &Tokenizer, fixture: &str) {
     let (_, cases) = llamacpp_cases(fixture);
     let corpus = corpus();
-    assert_eq!(cases.len(), corpus.len(), "{fixture} does not cover the corpus: regenerate it");
+    assert_eq!(
+        cases.len(),
+        corpus.len(),
+        "{fixture} does not cover the corpus: regenerate it"
+    );
     let mut failures = Vec::new();
     for (case, text) in cases.iter().zip(&corpus) {
-        assert_eq!(&case.text, text, "{fixture} was made from another corpus: regenerate it");
+        assert_eq!(
+            &case.text, text,
+            "{fixture} was made from another corpus: regenerate it"
+        );
         let ours = tok.encode(&case.text, true, true);
         if ours != case.ids {
-            let at = ours.iter().zip(&case.ids).position(|(a, b)| a != b).unwrap_or(ours.len().min(case.ids.len()));
-            let piece = |ids: &[u32]| ids.get(at).map(|&id| format!("{id} {:?}", tok.token_piece(id)));
+            let at = ours
+                .iter()
+                .zip(&case.ids)
+                .position(|(a, b)| a != b)
+                .unwrap_or(ours.len().min(case.ids.len()));
+            let piece = |ids: &[u32]| {
+                ids.get(at)
+                    .map(|&id| format!("{id} {:?}", tok.token_piece(id)))
+            };
             failures.push(format!(
                 "  {:?}: first difference at token {at}: ours {:?} vs llama.cpp {:?}\n    ours      {:?}\n    llama.cpp {:?}",
                 case.text,
@@ -98,7 +129,13 @@ fn compare_with_llamacpp(tok: &Tokenizer, fixture: &str) {
             ));
         }
     }
-    assert!(failures.is_empty(), "{fixture}: {} of {} strings differ from llama.cpp:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{fixture}: {} of {} strings differ from llama.cpp:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 /// decode(encode(s)) == s, and the TokenStream pieces concatenate to the same text.
@@ -106,7 +143,11 @@ fn check_roundtrip(tok: &Tokenizer) {
     for s in corpus() {
         for parse_special in [false, true] {
             let ids = tok.encode(&s, false, parse_special);
-            assert_eq!(tok.decode(&ids), s, "decode(encode({s:?}, parse_special={parse_special}))");
+            assert_eq!(
+                tok.decode(&ids),
+                s,
+                "decode(encode({s:?}, parse_special={parse_special}))"
+            );
             let mut stream = TokenStream::new();
             let mut streamed = String::new();
             for &id in &ids {
@@ -159,7 +200,10 @@ fn smollm2_metadata_and_specials() {
     assert_eq!(parsed.first(), Some(&1));
     assert_eq!(parsed.last(), Some(&2));
     let literal = tok.encode(chat, false, false);
-    assert!(!literal.contains(&1) && !literal.contains(&2), "{literal:?}");
+    assert!(
+        !literal.contains(&1) && !literal.contains(&2),
+        "{literal:?}"
+    );
     assert_eq!(tok.decode(&literal), chat);
     // Byte-level pieces map back through the GPT-2 table.
     let nl = tok.encode("\n", false, false);
@@ -183,11 +227,20 @@ fn gemma3_metadata_and_specials() {
     // back to its UTF-8 bytes, one at a time through the stream.
     let rare = "\u{10FFFD}";
     let ids = tok.encode(rare, false, false);
-    assert!(ids.iter().all(|&id| tok.token_piece(id).starts_with("<0x")), "{ids:?}");
+    assert!(
+        ids.iter().all(|&id| tok.token_piece(id).starts_with("<0x")),
+        "{ids:?}"
+    );
     let mut stream = TokenStream::new();
-    let pieces: Vec<String> = ids.iter().map(|&id| stream.push(&tok, id).to_string()).collect();
+    let pieces: Vec<String> = ids
+        .iter()
+        .map(|&id| stream.push(&tok, id).to_string())
+        .collect();
     assert_eq!(pieces.concat(), rare);
-    assert!(pieces[..pieces.len() - 1].iter().all(String::is_empty), "{pieces:?}");
+    assert!(
+        pieces[..pieces.len() - 1].iter().all(String::is_empty),
+        "{pieces:?}"
+    );
 }
 
 #[test]
@@ -201,7 +254,11 @@ fn smollm2_builds_fast() {
     let t1 = std::time::Instant::now();
     let ids = tok.encode(&long, false, true);
     let enc = t1.elapsed();
-    eprintln!("build {built:?}; encode {} bytes -> {} tokens in {enc:?}", long.len(), ids.len());
+    eprintln!(
+        "build {built:?}; encode {} bytes -> {} tokens in {enc:?}",
+        long.len(),
+        ids.len()
+    );
     // Generous bounds (debug-ish test profile, shared 2-core machine).
     assert!(built.as_millis() < 2000, "building took {built:?}");
 }

@@ -28,8 +28,13 @@ fn main() -> ExitCode {
         eprintln!("usage: edgellm-firmware-host-ref MODEL.gguf [PROMPT] [N] [TIER]");
         return ExitCode::from(2);
     };
-    let prompt_text = args.get(2).map_or("The capital of France is", String::as_str);
-    let n: usize = args.get(3).map_or(Ok(16), |s| s.parse()).expect("N must be a number");
+    let prompt_text = args
+        .get(2)
+        .map_or("The capital of France is", String::as_str);
+    let n: usize = args
+        .get(3)
+        .map_or(Ok(16), |s| s.parse())
+        .expect("N must be a number");
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
@@ -38,7 +43,8 @@ fn main() -> ExitCode {
         }
     };
     let kernels = match args.get(4) {
-        Some(t) => KernelTable::with_tier(t.parse::<Tier>().expect("unknown tier")).expect("tier unavailable"),
+        Some(t) => KernelTable::with_tier(t.parse::<Tier>().expect("unknown tier"))
+            .expect("tier unavailable"),
         None => KernelTable::detect(),
     };
     let gguf = Gguf::parse(&bytes).expect("GGUF parse");
@@ -53,13 +59,27 @@ fn main() -> ExitCode {
     let mut history = Vec::new();
     let mut ids = Vec::new();
     let mut text = String::new();
-    generate(&model, &mut state, &tokenizer, &mut sampler, &mut history, &prompt, n, &Sequential, |ev| {
-        if let Event::Token { id, text: t } = ev {
-            ids.push(id);
-            text.push_str(t);
-        }
-        ControlFlow::Continue(())
-    })
+    generate(
+        &model,
+        &mut state,
+        &tokenizer,
+        &mut sampler,
+        &mut history,
+        &prompt,
+        n,
+        &Sequential,
+        |ev| {
+            match ev {
+                Event::Token { id, text: t } => {
+                    ids.push(id);
+                    text.push_str(t);
+                }
+                Event::Tail { text: t } => text.push_str(t),
+                Event::PromptDone => {}
+            }
+            ControlFlow::Continue(())
+        },
+    )
     .expect("generate");
     println!("OUTPUT: {:?}", format!("{prompt_text}{text}"));
     println!("TOKENS: {}", ids_line(&ids));

@@ -72,7 +72,11 @@ impl Pl011 {
 
     /// One received byte, if any is waiting.
     pub fn try_read_byte(&self) -> Option<u8> {
-        if self.read(FR) & FR_RXFE != 0 { None } else { Some(self.read(DR) as u8) }
+        if self.read(FR) & FR_RXFE != 0 {
+            None
+        } else {
+            Some(self.read(DR) as u8)
+        }
     }
 
     /// Wait for a received byte.
@@ -114,7 +118,9 @@ impl embedded_io::Write for &Pl011 {
 impl embedded_io::Read for &Pl011 {
     /// Blocks until at least one byte arrives, then returns what is already waiting.
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
-        let Some(first) = buf.first_mut() else { return Ok(0) };
+        let Some(first) = buf.first_mut() else {
+            return Ok(0);
+        };
         *first = self.read_byte();
         let mut n = 1;
         while n < buf.len() {

@@ -4,8 +4,11 @@
 use anyhow::Result;
 use clap::Subcommand;
 
+pub mod chat;
 pub mod fetch;
 pub mod inspect;
+pub mod run;
+pub mod tokenize;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -26,6 +29,25 @@ pub enum Command {
     /// longer than 80 characters are cut in text, unless --full is given. Only the header is
     /// read: no tensor data is touched.
     Inspect(inspect::InspectArgs),
+    /// Generate text from a prompt, streaming it to stdout
+    ///
+    /// The prompt is used as is (no chat template: see `chat`). Only the generated text goes
+    /// to stdout; a one-line summary (prompt and generated tokens, tokens/s, time to first
+    /// token, kernel tier) goes to stderr. `--temp 0` is greedy decoding.
+    Run(run::RunArgs),
+    /// Print the token ids of a text, as the model's tokenizer splits it
+    ///
+    /// Like llama-tokenize: BOS/EOS are added where the model's metadata asks for them and
+    /// special tokens written in the text (e.g. `<|im_start|>`) are parsed as such. --ids
+    /// prints a JSON array of ids; otherwise each token is printed as `id -> "piece"`.
+    Tokenize(tokenize::TokenizeArgs),
+    /// Chat with the model, one message per line on stdin
+    ///
+    /// Renders the model's chat template (tokenizer.chat_template; it may add a default
+    /// system message, as SmolLM2's does), keeps the conversation in the KV cache so each
+    /// turn evaluates only its new tokens, and says when the context is full. /clear starts
+    /// over; /exit or end of input quits. Replies stream to stdout.
+    Chat(chat::ChatArgs),
 }
 
 impl Command {
@@ -33,6 +55,9 @@ impl Command {
         match self {
             Command::Fetch(args) => fetch::run(args),
             Command::Inspect(args) => inspect::run(args),
+            Command::Run(args) => run::run(args),
+            Command::Tokenize(args) => tokenize::run(args),
+            Command::Chat(args) => chat::run(args),
         }
     }
 }

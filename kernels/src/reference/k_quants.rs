@@ -97,7 +97,11 @@ pub fn q6_k_quant(b: &BlockQ6K, i: usize) -> u8 {
 /// # Panics
 /// If `y.len() != x.len() * 256`.
 pub fn dequantize_row_q4_k(x: &[BlockQ4K], y: &mut [f32]) {
-    assert_eq!(y.len(), x.len() * QK_K, "dequantize_row_q4_k: length mismatch");
+    assert_eq!(
+        y.len(),
+        x.len() * QK_K,
+        "dequantize_row_q4_k: length mismatch"
+    );
     for (b, y) in x.iter().zip(y.chunks_exact_mut(QK_K)) {
         let d = b.d.to_f32();
         let min = b.dmin.to_f32();
@@ -114,7 +118,11 @@ pub fn dequantize_row_q4_k(x: &[BlockQ4K], y: &mut [f32]) {
 /// # Panics
 /// If `y.len() != x.len() * 256`.
 pub fn dequantize_row_q5_k(x: &[BlockQ5K], y: &mut [f32]) {
-    assert_eq!(y.len(), x.len() * QK_K, "dequantize_row_q5_k: length mismatch");
+    assert_eq!(
+        y.len(),
+        x.len() * QK_K,
+        "dequantize_row_q5_k: length mismatch"
+    );
     for (b, y) in x.iter().zip(y.chunks_exact_mut(QK_K)) {
         let d = b.d.to_f32();
         let min = b.dmin.to_f32();
@@ -131,7 +139,11 @@ pub fn dequantize_row_q5_k(x: &[BlockQ5K], y: &mut [f32]) {
 /// # Panics
 /// If `y.len() != x.len() * 256`.
 pub fn dequantize_row_q6_k(x: &[BlockQ6K], y: &mut [f32]) {
-    assert_eq!(y.len(), x.len() * QK_K, "dequantize_row_q6_k: length mismatch");
+    assert_eq!(
+        y.len(),
+        x.len() * QK_K,
+        "dequantize_row_q6_k: length mismatch"
+    );
     for (b, y) in x.iter().zip(y.chunks_exact_mut(QK_K)) {
         let d = b.d.to_f32();
         for (i, o) in y.iter_mut().enumerate() {
@@ -321,7 +333,11 @@ fn quantize_k_scales_mins(
             max_min = mins[j];
         }
     }
-    let inv_scale = if max_scale > 0.0 { 63.0 / max_scale } else { 0.0 };
+    let inv_scale = if max_scale > 0.0 {
+        63.0 / max_scale
+    } else {
+        0.0
+    };
     let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
     let mut ls = [0u8; 8];
     let mut lm = [0u8; 8];
@@ -353,7 +369,11 @@ fn quantize_k_scales_mins(
 /// # Panics
 /// If `x.len() != y.len() * 256`.
 pub fn quantize_row_q4_k(x: &[f32], y: &mut [BlockQ4K]) {
-    assert_eq!(x.len(), y.len() * QK_K, "quantize_row_q4_k: length mismatch");
+    assert_eq!(
+        x.len(),
+        y.len() * QK_K,
+        "quantize_row_q4_k: length mismatch"
+    );
     for (b, x) in y.iter_mut().zip(x.chunks_exact(QK_K)) {
         let (d, dmin, scales, l) = quantize_k_scales_mins(x, 15, -1.0, 20);
         b.d = d;
@@ -372,7 +392,11 @@ pub fn quantize_row_q4_k(x: &[f32], y: &mut [BlockQ4K]) {
 /// # Panics
 /// If `x.len() != y.len() * 256`.
 pub fn quantize_row_q5_k(x: &[f32], y: &mut [BlockQ5K]) {
-    assert_eq!(x.len(), y.len() * QK_K, "quantize_row_q5_k: length mismatch");
+    assert_eq!(
+        x.len(),
+        y.len() * QK_K,
+        "quantize_row_q5_k: length mismatch"
+    );
     for (b, x) in y.iter_mut().zip(x.chunks_exact(QK_K)) {
         let (d, dmin, scales, l) = quantize_k_scales_mins(x, 31, -0.5, 15);
         b.d = d;
@@ -403,7 +427,11 @@ pub fn quantize_row_q5_k(x: &[f32], y: &mut [BlockQ5K]) {
 /// # Panics
 /// If `x.len() != y.len() * 256`.
 pub fn quantize_row_q6_k(x: &[f32], y: &mut [BlockQ6K]) {
-    assert_eq!(x.len(), y.len() * QK_K, "quantize_row_q6_k: length mismatch");
+    assert_eq!(
+        x.len(),
+        y.len() * QK_K,
+        "quantize_row_q6_k: length mismatch"
+    );
     for (b, x) in y.iter_mut().zip(x.chunks_exact(QK_K)) {
         let mut l = [0i8; QK_K];
         let mut scales = [0f32; QK_K / 16];

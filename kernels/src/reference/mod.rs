@@ -5,6 +5,7 @@
 //! (`ggml_vec_dot_*_generic`). Every function panics only on violated length contracts
 //! (documented under `# Panics`), never because of the values in its inputs.
 
+pub mod bytes;
 pub mod float;
 pub mod gemm;
 pub mod k_quants;
@@ -15,6 +16,7 @@ pub mod q8;
 pub mod round;
 pub mod vec_dot;
 
+pub use bytes::{dequantize_row_from_bytes, quantize_row_to_bytes};
 pub use float::{dequantize_row_bf16, dequantize_row_f16, quantize_row_bf16, quantize_row_f16};
 pub use gemm::*;
 pub use k_quants::{
@@ -30,8 +32,7 @@ pub use q8::{
 };
 pub use vec_dot::{
     vec_dot_bf16_f32, vec_dot_f16_f32, vec_dot_f32, vec_dot_q4_0_q8_0, vec_dot_q4_1_q8_1,
-    vec_dot_q4_k_q8_k, vec_dot_q5_0_q8_0, vec_dot_q5_k_q8_k, vec_dot_q6_k_q8_k,
-    vec_dot_q8_0_q8_0,
+    vec_dot_q4_k_q8_k, vec_dot_q5_0_q8_0, vec_dot_q5_k_q8_k, vec_dot_q6_k_q8_k, vec_dot_q8_0_q8_0,
 };
 
 /// `dot` under its f32-op name (same function as [`vec_dot_f32`]).

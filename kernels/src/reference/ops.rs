@@ -27,12 +27,20 @@ pub fn rmsnorm(out: &mut [f32], x: &[f32], weight: &[f32], eps: f32) {
 }
 
 /// In-place softmax: `x = exp(x - max) / Σ exp(x - max)`. `-inf` entries become 0 (masked
-/// attention scores); an empty slice is left alone. The sum is accumulated in order in f32.
+/// attention scores); if every entry is `-inf` all become 0; an empty slice is left alone.
+/// The sum is accumulated in order in f32.
 pub fn softmax(x: &mut [f32]) {
     if x.is_empty() {
         return;
     }
-    let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    let max = x
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    if max == f32::NEG_INFINITY {
+        // Every entry masked (or NaN): no probability mass anywhere.
+        x.fill(0.0);
+        return;
+    }
     let mut sum = 0.0f32;
     for v in x.iter_mut() {
         *v = libm::expf(*v - max);

@@ -17,7 +17,11 @@ use crate::types::{QK4_0, QK4_1};
 /// # Panics
 /// If `x.len() != y.len() * 32`.
 pub fn quantize_row_q4_0(x: &[f32], y: &mut [BlockQ4_0]) {
-    assert_eq!(x.len(), y.len() * QK4_0, "quantize_row_q4_0: length mismatch");
+    assert_eq!(
+        x.len(),
+        y.len() * QK4_0,
+        "quantize_row_q4_0: length mismatch"
+    );
     for (b, x) in y.iter_mut().zip(x.chunks_exact(QK4_0)) {
         let (_, max) = abs_max_signed(x);
         let d = max / -8.0;
@@ -37,7 +41,11 @@ pub fn quantize_row_q4_0(x: &[f32], y: &mut [BlockQ4_0]) {
 /// # Panics
 /// If `y.len() != x.len() * 32`.
 pub fn dequantize_row_q4_0(x: &[BlockQ4_0], y: &mut [f32]) {
-    assert_eq!(y.len(), x.len() * QK4_0, "dequantize_row_q4_0: length mismatch");
+    assert_eq!(
+        y.len(),
+        x.len() * QK4_0,
+        "dequantize_row_q4_0: length mismatch"
+    );
     for (b, y) in x.iter().zip(y.chunks_exact_mut(QK4_0)) {
         let d = b.d.to_f32();
         for (j, &q) in b.qs.iter().enumerate() {
@@ -53,7 +61,11 @@ pub fn dequantize_row_q4_0(x: &[BlockQ4_0], y: &mut [f32]) {
 /// # Panics
 /// If `x.len() != y.len() * 32`.
 pub fn quantize_row_q4_1(x: &[f32], y: &mut [BlockQ4_1]) {
-    assert_eq!(x.len(), y.len() * QK4_1, "quantize_row_q4_1: length mismatch");
+    assert_eq!(
+        x.len(),
+        y.len() * QK4_1,
+        "quantize_row_q4_1: length mismatch"
+    );
     for (b, x) in y.iter_mut().zip(x.chunks_exact(QK4_1)) {
         let mut min = f32::MAX;
         let mut max = -f32::MAX;
@@ -82,7 +94,11 @@ pub fn quantize_row_q4_1(x: &[f32], y: &mut [BlockQ4_1]) {
 /// # Panics
 /// If `y.len() != x.len() * 32`.
 pub fn dequantize_row_q4_1(x: &[BlockQ4_1], y: &mut [f32]) {
-    assert_eq!(y.len(), x.len() * QK4_1, "dequantize_row_q4_1: length mismatch");
+    assert_eq!(
+        y.len(),
+        x.len() * QK4_1,
+        "dequantize_row_q4_1: length mismatch"
+    );
     for (b, y) in x.iter().zip(y.chunks_exact_mut(QK4_1)) {
         let d = b.d.to_f32();
         let m = b.m.to_f32();

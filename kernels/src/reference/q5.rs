@@ -12,7 +12,11 @@ use crate::types::QK5_0;
 /// # Panics
 /// If `x.len() != y.len() * 32`.
 pub fn quantize_row_q5_0(x: &[f32], y: &mut [BlockQ5_0]) {
-    assert_eq!(x.len(), y.len() * QK5_0, "quantize_row_q5_0: length mismatch");
+    assert_eq!(
+        x.len(),
+        y.len() * QK5_0,
+        "quantize_row_q5_0: length mismatch"
+    );
     for (b, x) in y.iter_mut().zip(x.chunks_exact(QK5_0)) {
         let (_, max) = abs_max_signed(x);
         let d = max / -16.0;
@@ -47,7 +51,11 @@ pub fn q5_0_quant(b: &BlockQ5_0, j: usize) -> u8 {
 /// # Panics
 /// If `y.len() != x.len() * 32`.
 pub fn dequantize_row_q5_0(x: &[BlockQ5_0], y: &mut [f32]) {
-    assert_eq!(y.len(), x.len() * QK5_0, "dequantize_row_q5_0: length mismatch");
+    assert_eq!(
+        y.len(),
+        x.len() * QK5_0,
+        "dequantize_row_q5_0: length mismatch"
+    );
     for (b, y) in x.iter().zip(y.chunks_exact_mut(QK5_0)) {
         let d = b.d.to_f32();
         for (j, o) in y.iter_mut().enumerate() {

@@ -16,7 +16,11 @@ use crate::types::{QK_K, QK8_0, QK8_1};
 /// # Panics
 /// If `x.len() != y.len() * 32`.
 pub fn quantize_row_q8_0(x: &[f32], y: &mut [BlockQ8_0]) {
-    assert_eq!(x.len(), y.len() * QK8_0, "quantize_row_q8_0: length mismatch");
+    assert_eq!(
+        x.len(),
+        y.len() * QK8_0,
+        "quantize_row_q8_0: length mismatch"
+    );
     for (b, x) in y.iter_mut().zip(x.chunks_exact(QK8_0)) {
         let d = abs_max(x) / 127.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
@@ -33,7 +37,11 @@ pub fn quantize_row_q8_0(x: &[f32], y: &mut [BlockQ8_0]) {
 /// # Panics
 /// If `x.len() != y.len() * 32`.
 pub fn quantize_row_q8_1(x: &[f32], y: &mut [BlockQ8_1]) {
-    assert_eq!(x.len(), y.len() * QK8_1, "quantize_row_q8_1: length mismatch");
+    assert_eq!(
+        x.len(),
+        y.len() * QK8_1,
+        "quantize_row_q8_1: length mismatch"
+    );
     for (b, x) in y.iter_mut().zip(x.chunks_exact(QK8_1)) {
         let d = abs_max(x) / 127.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
@@ -56,7 +64,11 @@ pub fn quantize_row_q8_1(x: &[f32], y: &mut [BlockQ8_1]) {
 /// # Panics
 /// If `x.len() != y.len() * 256`.
 pub fn quantize_row_q8_k(x: &[f32], y: &mut [BlockQ8K]) {
-    assert_eq!(x.len(), y.len() * QK_K, "quantize_row_q8_k: length mismatch");
+    assert_eq!(
+        x.len(),
+        y.len() * QK_K,
+        "quantize_row_q8_k: length mismatch"
+    );
     for (b, x) in y.iter_mut().zip(x.chunks_exact(QK_K)) {
         // ggml's loop here uses `if (ax > amax)`: same first-wins rule as abs_max_signed.
         let (amax, max) = abs_max_signed(x);
@@ -82,7 +94,11 @@ pub fn quantize_row_q8_k(x: &[f32], y: &mut [BlockQ8K]) {
 /// # Panics
 /// If `y.len() != x.len() * 32`.
 pub fn dequantize_row_q8_0(x: &[BlockQ8_0], y: &mut [f32]) {
-    assert_eq!(y.len(), x.len() * QK8_0, "dequantize_row_q8_0: length mismatch");
+    assert_eq!(
+        y.len(),
+        x.len() * QK8_0,
+        "dequantize_row_q8_0: length mismatch"
+    );
     for (b, y) in x.iter().zip(y.chunks_exact_mut(QK8_0)) {
         let d = b.d.to_f32();
         for (o, &q) in y.iter_mut().zip(&b.qs) {
@@ -96,7 +112,11 @@ pub fn dequantize_row_q8_0(x: &[BlockQ8_0], y: &mut [f32]) {
 /// # Panics
 /// If `y.len() != x.len() * 256`.
 pub fn dequantize_row_q8_k(x: &[BlockQ8K], y: &mut [f32]) {
-    assert_eq!(y.len(), x.len() * QK_K, "dequantize_row_q8_k: length mismatch");
+    assert_eq!(
+        y.len(),
+        x.len() * QK_K,
+        "dequantize_row_q8_k: length mismatch"
+    );
     for (b, y) in x.iter().zip(y.chunks_exact_mut(QK_K)) {
         for (o, &q) in y.iter_mut().zip(&b.qs) {
             *o = b.d * q as f32;

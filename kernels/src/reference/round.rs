@@ -51,7 +51,8 @@ pub fn abs_max_signed(x: &[f32]) -> (f32, f32) {
 /// Largest `|x|` of a slice, exactly as C `amax = MAX(amax, fabsf(v))` folds it.
 #[inline(always)]
 pub fn abs_max(x: &[f32]) -> f32 {
-    x.iter().fold(0.0f32, |m, &v| if m > v.abs() { m } else { v.abs() })
+    x.iter()
+        .fold(0.0f32, |m, &v| if m > v.abs() { m } else { v.abs() })
 }
 
 #[cfg(test)]

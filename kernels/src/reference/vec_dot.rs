@@ -49,7 +49,8 @@ pub fn vec_dot_q4_0_q8_0(x: &[BlockQ4_0], y: &[BlockQ8_0]) -> f32 {
 pub fn block_sum_q4_1_q8_1(x: &BlockQ4_1, y: &BlockQ8_1) -> i32 {
     let mut sumi = 0i32;
     for j in 0..16 {
-        sumi += (x.qs[j] & 0x0f) as i32 * y.qs[j] as i32 + (x.qs[j] >> 4) as i32 * y.qs[j + 16] as i32;
+        sumi +=
+            (x.qs[j] & 0x0f) as i32 * y.qs[j] as i32 + (x.qs[j] >> 4) as i32 * y.qs[j + 16] as i32;
     }
     sumi
 }
@@ -95,7 +96,10 @@ pub fn vec_dot_q5_0_q8_0(x: &[BlockQ5_0], y: &[BlockQ8_0]) -> f32 {
 /// Integer part of Q8_0·Q8_0 for one block: `Σ q_x * q_y` (any i8, including -128).
 #[inline(always)]
 pub fn block_sum_q8_0_q8_0(x: &BlockQ8_0, y: &BlockQ8_0) -> i32 {
-    x.qs.iter().zip(&y.qs).map(|(&a, &b)| a as i32 * b as i32).sum()
+    x.qs.iter()
+        .zip(&y.qs)
+        .map(|(&a, &b)| a as i32 * b as i32)
+        .sum()
 }
 
 /// Q8_0 weights · Q8_0 activations: `Σ_blocks sumi * (d_x*d_y)` (ggml `ggml_vec_dot_q8_0_q8_0`).
@@ -261,5 +265,7 @@ pub fn vec_dot_f16_f32(x: &[f16], y: &[f32]) -> f32 {
 /// If `x.len() != y.len()`.
 pub fn vec_dot_bf16_f32(x: &[bf16], y: &[f32]) -> f32 {
     assert_eq!(x.len(), y.len(), "vec_dot_bf16_f32: length mismatch");
-    dot_lanes(x.len(), |i| f32::from_bits((x[i].to_bits() as u32) << 16) * y[i])
+    dot_lanes(x.len(), |i| {
+        f32::from_bits((x[i].to_bits() as u32) << 16) * y[i]
+    })
 }

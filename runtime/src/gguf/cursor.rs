@@ -86,7 +86,12 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next `n` bytes.
-    pub(crate) fn take(&mut self, n: u64, loc: Loc<'_>, what: &'static str) -> Result<&'a [u8], GgufError> {
+    pub(crate) fn take(
+        &mut self,
+        n: u64,
+        loc: Loc<'_>,
+        what: &'static str,
+    ) -> Result<&'a [u8], GgufError> {
         if n > self.remaining() as u64 {
             return Err(self.truncated(loc, what, n));
         }
@@ -96,7 +101,11 @@ impl<'a> Cursor<'a> {
         Ok(&self.bytes[start..self.pos])
     }
 
-    pub(crate) fn array<const N: usize>(&mut self, loc: Loc<'_>, what: &'static str) -> Result<[u8; N], GgufError> {
+    pub(crate) fn array<const N: usize>(
+        &mut self,
+        loc: Loc<'_>,
+        what: &'static str,
+    ) -> Result<[u8; N], GgufError> {
         let b = self.take(N as u64, loc, what)?;
         let mut out = [0u8; N];
         out.copy_from_slice(b);

@@ -124,19 +124,35 @@ pub enum GgufError {
 
     /// A metadata value type id outside 0..=12.
     #[error("at offset {offset}: {context}: unknown metadata value type {id} (expected 0..=12)")]
-    UnknownValueType { offset: u64, context: Context, id: u32 },
+    UnknownValueType {
+        offset: u64,
+        context: Context,
+        id: u32,
+    },
 
     /// A bool byte other than 0 or 1 (the spec calls anything else invalid).
     #[error("at offset {offset}: {context}: bool byte is {byte}, expected 0 or 1")]
-    InvalidBool { offset: u64, context: Context, byte: u8 },
+    InvalidBool {
+        offset: u64,
+        context: Context,
+        byte: u8,
+    },
 
     /// The same metadata key twice.
     #[error("at offset {offset}: metadata key {key:?} appears twice (first at offset {first})")]
-    DuplicateKey { offset: u64, key: String, first: u64 },
+    DuplicateKey {
+        offset: u64,
+        key: String,
+        first: u64,
+    },
 
     /// The same tensor name twice.
     #[error("at offset {offset}: tensor {name:?} appears twice (first at offset {first})")]
-    DuplicateTensor { offset: u64, name: String, first: u64 },
+    DuplicateTensor {
+        offset: u64,
+        name: String,
+        first: u64,
+    },
 
     /// A ggml type id that ggml does not define.
     #[error("at offset {offset}: tensor {name:?}: unknown ggml type id {id}")]
@@ -221,9 +237,7 @@ pub enum GgufError {
     },
 
     /// A typed getter found an integer that does not fit the requested type.
-    #[error(
-        "at offset {offset}: metadata key {key:?}: value {value} does not fit {expected}"
-    )]
+    #[error("at offset {offset}: metadata key {key:?}: value {value} does not fit {expected}")]
     OutOfRange {
         offset: u64,
         key: String,

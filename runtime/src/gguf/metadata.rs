@@ -49,23 +49,35 @@ impl MetadataValue {
     pub fn strings<S: Into<String>>(items: impl IntoIterator<Item = S>) -> Self {
         MetadataValue::Array(
             ValueType::String,
-            items.into_iter().map(|s| MetadataValue::String(s.into())).collect(),
+            items
+                .into_iter()
+                .map(|s| MetadataValue::String(s.into()))
+                .collect(),
         )
     }
 
     /// An array of `f32` (e.g. `tokenizer.ggml.scores`).
     pub fn f32s(items: impl IntoIterator<Item = f32>) -> Self {
-        MetadataValue::Array(ValueType::F32, items.into_iter().map(MetadataValue::F32).collect())
+        MetadataValue::Array(
+            ValueType::F32,
+            items.into_iter().map(MetadataValue::F32).collect(),
+        )
     }
 
     /// An array of `i32` (e.g. `tokenizer.ggml.token_type`).
     pub fn i32s(items: impl IntoIterator<Item = i32>) -> Self {
-        MetadataValue::Array(ValueType::I32, items.into_iter().map(MetadataValue::I32).collect())
+        MetadataValue::Array(
+            ValueType::I32,
+            items.into_iter().map(MetadataValue::I32).collect(),
+        )
     }
 
     /// An array of `u32`.
     pub fn u32s(items: impl IntoIterator<Item = u32>) -> Self {
-        MetadataValue::Array(ValueType::U32, items.into_iter().map(MetadataValue::U32).collect())
+        MetadataValue::Array(
+            ValueType::U32,
+            items.into_iter().map(MetadataValue::U32).collect(),
+        )
     }
 
     /// A deep copy of a value read from a file (to carry metadata into a new file).
@@ -84,7 +96,9 @@ impl MetadataValue {
             Value::F64(x) => M::F64(x),
             Value::Bool(x) => M::Bool(x),
             Value::String(s) => M::String(s.into()),
-            Value::Array(a) => M::Array(a.elem_type(), a.iter().map(|e| M::from_value(&e)).collect()),
+            Value::Array(a) => {
+                M::Array(a.elem_type(), a.iter().map(|e| M::from_value(&e)).collect())
+            }
         }
     }
 
@@ -93,19 +107,26 @@ impl MetadataValue {
     pub(crate) fn problem(&self, depth: usize) -> Option<String> {
         use alloc::format;
         match self {
-            MetadataValue::String(s) if s.len() as u64 > MAX_STRING_LEN => {
-                Some(format!("string length {} exceeds the cap {MAX_STRING_LEN}", s.len()))
-            }
+            MetadataValue::String(s) if s.len() as u64 > MAX_STRING_LEN => Some(format!(
+                "string length {} exceeds the cap {MAX_STRING_LEN}",
+                s.len()
+            )),
             MetadataValue::Array(ty, items) => {
                 if depth + 1 > MAX_ARRAY_DEPTH {
                     return Some(format!("arrays nested deeper than {MAX_ARRAY_DEPTH}"));
                 }
                 if items.len() as u64 > MAX_ARRAY_LEN {
-                    return Some(format!("array length {} exceeds the cap {MAX_ARRAY_LEN}", items.len()));
+                    return Some(format!(
+                        "array length {} exceeds the cap {MAX_ARRAY_LEN}",
+                        items.len()
+                    ));
                 }
                 items.iter().enumerate().find_map(|(i, item)| {
                     if item.value_type() != *ty {
-                        Some(format!("array of {ty} has a {} at index {i}", item.value_type()))
+                        Some(format!(
+                            "array of {ty} has a {} at index {i}",
+                            item.value_type()
+                        ))
                     } else {
                         item.problem(depth + 1)
                     }

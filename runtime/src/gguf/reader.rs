@@ -96,12 +96,22 @@ impl<'a> Gguf<'a> {
             let value_at = cur.offset();
             let value = read_value(&mut cur, ty, Loc::Key(key), 0)?;
             metadata.push((key, value));
-            offsets.push(EntryOffsets { key: key_at, value: value_at });
+            offsets.push(EntryOffsets {
+                key: key_at,
+                value: value_at,
+            });
         }
         let key_order = sorted_order(&metadata, |e| e.0);
         if let Some((a, b)) = first_duplicate(&key_order, |i| metadata[i].0) {
-            let (first, second) = (offsets[a].key.min(offsets[b].key), offsets[a].key.max(offsets[b].key));
-            return Err(GgufError::DuplicateKey { offset: second, key: clip(metadata[a].0), first });
+            let (first, second) = (
+                offsets[a].key.min(offsets[b].key),
+                offsets[a].key.max(offsets[b].key),
+            );
+            return Err(GgufError::DuplicateKey {
+                offset: second,
+                key: clip(metadata[a].0),
+                first,
+            });
         }
 
         let mut gguf = Gguf {
@@ -137,13 +147,15 @@ impl<'a> Gguf<'a> {
         // Data section: starts at the end of the table rounded up to the alignment.
         let table_end = cur.pos();
         let pad = (gguf.alignment - table_end % gguf.alignment) % gguf.alignment;
-        let data_offset = table_end.checked_add(pad).unwrap_or(usize::MAX);
+        let data_offset = table_end.saturating_add(pad);
         for t in &mut tensors {
             t.set_data_offset(data_offset);
         }
         check_placement(&tensors, data_offset, bytes.len(), gguf.alignment)?;
 
-        gguf.parameter_count = tensors.iter().fold(0u64, |acc, t| acc.saturating_add(t.n_elements()));
+        gguf.parameter_count = tensors
+            .iter()
+            .fold(0u64, |acc, t| acc.saturating_add(t.n_elements()));
         gguf.data_offset = data_offset;
         gguf.tensors = tensors;
         gguf.tensor_order = tensor_order;
@@ -213,7 +225,9 @@ impl<'a> Gguf<'a> {
     }
 
     fn require(&self, key: &str) -> Result<(Value<'a>, u64), GgufError> {
-        let i = self.index_of(key).ok_or_else(|| GgufError::MissingKey { key: clip(key) })?;
+        let i = self
+            .index_of(key)
+            .ok_or_else(|| GgufError::MissingKey { key: clip(key) })?;
         Ok((self.metadata[i].1, self.offsets[i].value))
     }
 
@@ -231,19 +245,34 @@ impl<'a> Gguf<'a> {
     /// An integer value of any width that fits `u32`.
     pub fn u32(&self, key: &str) -> Result<u32, GgufError> {
         let (n, offset) = self.int(key, "an integer")?;
-        u32::try_from(n).map_err(|_| GgufError::OutOfRange { offset, key: clip(key), value: n, expected: "u32" })
+        u32::try_from(n).map_err(|_| GgufError::OutOfRange {
+            offset,
+            key: clip(key),
+            value: n,
+            expected: "u32",
+        })
     }
 
     /// An integer value of any width that fits `u64`.
     pub fn u64(&self, key: &str) -> Result<u64, GgufError> {
         let (n, offset) = self.int(key, "an integer")?;
-        u64::try_from(n).map_err(|_| GgufError::OutOfRange { offset, key: clip(key), value: n, expected: "u64" })
+        u64::try_from(n).map_err(|_| GgufError::OutOfRange {
+            offset,
+            key: clip(key),
+            value: n,
+            expected: "u64",
+        })
     }
 
     /// An integer value of any width that fits `i64`.
     pub fn i64(&self, key: &str) -> Result<i64, GgufError> {
         let (n, offset) = self.int(key, "an integer")?;
-        i64::try_from(n).map_err(|_| GgufError::OutOfRange { offset, key: clip(key), value: n, expected: "i64" })
+        i64::try_from(n).map_err(|_| GgufError::OutOfRange {
+            offset,
+            key: clip(key),
+            value: n,
+            expected: "i64",
+        })
     }
 
     fn typed<T>(
@@ -253,7 +282,12 @@ impl<'a> Gguf<'a> {
         f: impl FnOnce(&Value<'a>) -> Option<T>,
     ) -> Result<T, GgufError> {
         let (v, offset) = self.require(key)?;
-        f(&v).ok_or_else(|| GgufError::WrongType { offset, key: clip(key), expected, found: v.value_type() })
+        f(&v).ok_or_else(|| GgufError::WrongType {
+            offset,
+            key: clip(key),
+            expected,
+            found: v.value_type(),
+        })
     }
 
     /// An `f32` value, or an `f64` rounded to `f32`.

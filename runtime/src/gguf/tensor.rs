@@ -77,7 +77,10 @@ impl<'a> TensorInfo<'a> {
 
 /// Read and check the `index`-th tensor-table entry (everything but its place in the data
 /// section, which needs the whole table).
-pub(crate) fn read_tensor_info<'a>(cur: &mut Cursor<'a>, index: u64) -> Result<TensorInfo<'a>, GgufError> {
+pub(crate) fn read_tensor_info<'a>(
+    cur: &mut Cursor<'a>,
+    index: u64,
+) -> Result<TensorInfo<'a>, GgufError> {
     let info_offset = cur.offset();
     let name = cur.string(Loc::TensorIndex(index), "tensor name", MAX_TENSOR_NAME_LEN)?;
     let loc = Loc::Tensor(name);

@@ -219,7 +219,13 @@ pub struct Array<'a> {
 
 impl fmt::Debug for Array<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Array<{}>[{}; {} bytes]", self.elem_type, self.len, self.bytes.len())
+        write!(
+            f,
+            "Array<{}>[{}; {} bytes]",
+            self.elem_type,
+            self.len,
+            self.bytes.len()
+        )
     }
 }
 
@@ -346,7 +352,7 @@ fn split<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
     Some(head)
 }
 
-fn split_array<'a, const N: usize>(b: &mut &'a [u8]) -> Option<[u8; N]> {
+fn split_array<const N: usize>(b: &mut &[u8]) -> Option<[u8; N]> {
     let head = split(b, N)?;
     let mut out = [0u8; N];
     out.copy_from_slice(head);
@@ -376,7 +382,11 @@ fn decode_element<'a>(ty: ValueType, b: &mut &'a [u8]) -> Option<Value<'a>> {
             let len = usize::try_from(u64::from_le_bytes(split_array(b)?)).ok()?;
             let start = *b;
             // Walk the elements to find where this array ends.
-            let mut probe = ArrayIter { elem_type, left: len, bytes: start };
+            let mut probe = ArrayIter {
+                elem_type,
+                left: len,
+                bytes: start,
+            };
             for _ in 0..len {
                 decode_element(elem_type, &mut probe.bytes)?;
             }
@@ -392,7 +402,11 @@ fn decode_element<'a>(ty: ValueType, b: &mut &'a [u8]) -> Option<Value<'a>> {
 }
 
 /// Read a value type id.
-pub(crate) fn read_type(cur: &mut Cursor<'_>, loc: Loc<'_>, what: &'static str) -> Result<ValueType, GgufError> {
+pub(crate) fn read_type(
+    cur: &mut Cursor<'_>,
+    loc: Loc<'_>,
+    what: &'static str,
+) -> Result<ValueType, GgufError> {
     let at = cur.offset();
     let id = cur.u32(loc, what)?;
     ValueType::from_id(id).ok_or(GgufError::UnknownValueType {
@@ -422,13 +436,21 @@ pub(crate) fn read_value<'a>(
         return decode_element(ty, &mut b).ok_or_else(|| cur.truncated(loc, "value", size as u64));
     }
     match ty {
-        ValueType::String => Ok(Value::String(cur.string(loc, "string value", MAX_STRING_LEN)?)),
+        ValueType::String => Ok(Value::String(cur.string(
+            loc,
+            "string value",
+            MAX_STRING_LEN,
+        )?)),
         _ => read_array(cur, loc, depth + 1).map(Value::Array),
     }
 }
 
 /// Read and validate an array (type, count, elements) at nesting `depth` (1 = top level).
-fn read_array<'a>(cur: &mut Cursor<'a>, loc: Loc<'_>, depth: usize) -> Result<Array<'a>, GgufError> {
+fn read_array<'a>(
+    cur: &mut Cursor<'a>,
+    loc: Loc<'_>,
+    depth: usize,
+) -> Result<Array<'a>, GgufError> {
     let at = cur.offset();
     if depth > MAX_ARRAY_DEPTH {
         return Err(GgufError::LimitExceeded {
@@ -458,14 +480,15 @@ fn read_array<'a>(cur: &mut Cursor<'a>, loc: Loc<'_>, depth: usize) -> Result<Ar
     match elem_type.fixed_size() {
         Some(size) => {
             let b = cur.take(count * size as u64, loc, "array elements")?;
-            if elem_type == ValueType::Bool {
-                if let Some(i) = b.iter().position(|&x| x > 1) {
-                    return Err(GgufError::InvalidBool {
-                        offset: (start + i) as u64,
-                        context: loc.context(),
-                        byte: b[i],
-                    });
-                }
+            let bad_bool = (elem_type == ValueType::Bool)
+                .then(|| b.iter().position(|&x| x > 1))
+                .flatten();
+            if let Some(i) = bad_bool {
+                return Err(GgufError::InvalidBool {
+                    offset: (start + i) as u64,
+                    context: loc.context(),
+                    byte: b[i],
+                });
             }
         }
         None => {

@@ -137,7 +137,7 @@ impl GgufWriter {
     /// Set the data alignment (a power of two, multiple of 8 as the spec asks) and record it
     /// as the `general.alignment` u32 key, replacing an earlier value.
     pub fn set_alignment(&mut self, alignment: u32) -> Result<&mut Self, GgufError> {
-        if !alignment.is_power_of_two() || alignment % 8 != 0 {
+        if !alignment.is_power_of_two() || !alignment.is_multiple_of(8) {
             return Err(invalid(
                 Context::Key(ALIGNMENT_KEY.into()),
                 format!("alignment {alignment} is not a power of two multiple of 8"),
@@ -163,10 +163,16 @@ impl GgufWriter {
         let value = value.into();
         let ctx = || Context::Key(clip(&key));
         if key.len() as u64 > MAX_KEY_LEN {
-            return Err(invalid(ctx(), format!("key length {} exceeds {MAX_KEY_LEN}", key.len())));
+            return Err(invalid(
+                ctx(),
+                format!("key length {} exceeds {MAX_KEY_LEN}", key.len()),
+            ));
         }
         if self.metadata.len() as u64 >= MAX_KV_COUNT {
-            return Err(invalid(ctx(), format!("more than {MAX_KV_COUNT} metadata keys")));
+            return Err(invalid(
+                ctx(),
+                format!("more than {MAX_KV_COUNT} metadata keys"),
+            ));
         }
         if self.metadata.iter().any(|(k, _)| *k == key) {
             return Err(invalid(ctx(), "key added twice".into()));
@@ -176,7 +182,10 @@ impl GgufWriter {
         }
         if key == ALIGNMENT_KEY {
             let MetadataValue::U32(a) = value else {
-                return Err(invalid(ctx(), format!("must be a u32, got {}", value.value_type())));
+                return Err(invalid(
+                    ctx(),
+                    format!("must be a u32, got {}", value.value_type()),
+                ));
             };
             return self.set_alignment(a);
         }
@@ -196,17 +205,26 @@ impl GgufWriter {
         if name.len() as u64 > MAX_TENSOR_NAME_LEN {
             return Err(invalid(
                 ctx(),
-                format!("name length {} exceeds ggml's limit of {MAX_TENSOR_NAME_LEN} bytes", name.len()),
+                format!(
+                    "name length {} exceeds ggml's limit of {MAX_TENSOR_NAME_LEN} bytes",
+                    name.len()
+                ),
             ));
         }
         if self.tensors.len() as u64 >= MAX_TENSOR_COUNT {
-            return Err(invalid(ctx(), format!("more than {MAX_TENSOR_COUNT} tensors")));
+            return Err(invalid(
+                ctx(),
+                format!("more than {MAX_TENSOR_COUNT} tensors"),
+            ));
         }
         if self.tensors.iter().any(|t| t.name == name) {
             return Err(invalid(ctx(), "tensor added twice".into()));
         }
         if dims.len() > MAX_DIMS {
-            return Err(invalid(ctx(), format!("{} dimensions, ggml allows {MAX_DIMS}", dims.len())));
+            return Err(invalid(
+                ctx(),
+                format!("{} dimensions, ggml allows {MAX_DIMS}", dims.len()),
+            ));
         }
         let n_elements = dims
             .iter()
@@ -274,7 +292,9 @@ impl GgufWriter {
         }
         let header_pad = pad_to(header.len() as u64, align) as usize;
         header.resize(header.len() + header_pad, 0);
-        let file_len = (header.len() as u64).checked_add(offset).ok_or_else(overflow)?;
+        let file_len = (header.len() as u64)
+            .checked_add(offset)
+            .ok_or_else(overflow)?;
         Ok(GgufLayout {
             header,
             alignment: self.alignment,
@@ -289,7 +309,11 @@ impl GgufWriter {
         if data.len() != self.tensors.len() {
             return Err(invalid(
                 Context::Header,
-                format!("{} tensors described but {} data slices given", self.tensors.len(), data.len()),
+                format!(
+                    "{} tensors described but {} data slices given",
+                    self.tensors.len(),
+                    data.len()
+                ),
             ));
         }
         let layout = self.plan()?;

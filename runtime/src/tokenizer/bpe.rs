@@ -29,16 +29,27 @@ impl Merges {
         let mut table = StrTable::with_capacity(lo, lo * 8);
         let mut ranks = Vec::with_capacity(lo);
         for (rank, line) in lines.enumerate() {
-            let valid = line.as_bytes().get(1..).is_some_and(|rest| rest.contains(&b' '));
+            let valid = line
+                .as_bytes()
+                .get(1..)
+                .is_some_and(|rest| rest.contains(&b' '));
             if valid && table.push(line).is_ok() {
                 ranks.push(rank as u32);
             }
         }
-        Merges { lines: table, ranks }
+        Merges {
+            lines: table,
+            ranks,
+        }
     }
 
+    /// Number of distinct usable merge lines.
     pub fn len(&self) -> usize {
         self.ranks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranks.is_empty()
     }
 
     /// Rank of merging `left` and `right`; `key` is scratch space.
@@ -73,7 +84,14 @@ pub struct BpeScratch {
 /// `ignore_merges`, Llama 3). A final symbol that is not a token (possible only with
 /// inconsistent merges) falls back to its single-byte tokens, skipping bytes without one,
 /// as llama.cpp does.
-pub fn merge_word(word: &str, vocab: &Vocab, merges: &Merges, ignore_merges: bool, s: &mut BpeScratch, out: &mut Vec<u32>) {
+pub fn merge_word(
+    word: &str,
+    vocab: &Vocab,
+    merges: &Merges,
+    ignore_merges: bool,
+    s: &mut BpeScratch,
+    out: &mut Vec<u32>,
+) {
     if word.is_empty() {
         return;
     }
@@ -84,7 +102,12 @@ pub fn merge_word(word: &str, vocab: &Vocab, merges: &Merges, ignore_merges: boo
     let syms = &mut s.symbols;
     syms.clear();
     for (i, (start, c)) in word.char_indices().enumerate() {
-        syms.push(Symbol { start: start as u32, len: c.len_utf8() as u32, prev: i as i32 - 1, next: i as i32 + 1 });
+        syms.push(Symbol {
+            start: start as u32,
+            len: c.len_utf8() as u32,
+            prev: i as i32 - 1,
+            next: i as i32 + 1,
+        });
     }
     if let Some(last) = syms.last_mut() {
         last.next = -1;
@@ -112,10 +135,26 @@ pub fn merge_word(word: &str, vocab: &Vocab, merges: &Merges, ignore_merges: boo
             syms[nn].prev = left as i32;
         }
         if syms[l].prev >= 0 {
-            push_pair(word, syms, merges, syms[l].prev as usize, l, &mut s.heap, &mut s.key);
+            push_pair(
+                word,
+                syms,
+                merges,
+                syms[l].prev as usize,
+                l,
+                &mut s.heap,
+                &mut s.key,
+            );
         }
         if syms[l].next >= 0 {
-            push_pair(word, syms, merges, l, syms[l].next as usize, &mut s.heap, &mut s.key);
+            push_pair(
+                word,
+                syms,
+                merges,
+                l,
+                syms[l].next as usize,
+                &mut s.heap,
+                &mut s.key,
+            );
         }
     }
     let mut i = 0i32;

@@ -31,11 +31,18 @@ pub enum TokenizerError {
 
     /// An array key has the wrong element type (e.g. `tokenizer.ggml.tokens` not strings).
     #[error("{key}: expected an array of {expected}")]
-    WrongArrayType { key: &'static str, expected: &'static str },
+    WrongArrayType {
+        key: &'static str,
+        expected: &'static str,
+    },
 
     /// A per-token array (`token_type`, `scores`) is shorter than `tokenizer.ggml.tokens`.
     #[error("{key} has {found} entries but the vocabulary has {expected} tokens")]
-    LengthMismatch { key: &'static str, expected: usize, found: usize },
+    LengthMismatch {
+        key: &'static str,
+        expected: usize,
+        found: usize,
+    },
 
     /// The vocabulary is empty.
     #[error("tokenizer.ggml.tokens is empty")]
@@ -47,13 +54,24 @@ pub enum TokenizerError {
 
     /// The same token text twice (llama.cpp rejects this too: text -> id must be a function).
     #[error("duplicate token {text:?}: ids {first} and {second}")]
-    DuplicateToken { text: String, first: u32, second: u32 },
+    DuplicateToken {
+        text: String,
+        first: u32,
+        second: u32,
+    },
 
     /// A special-token id key (`bos_token_id`, ...) points past the vocabulary.
     #[error("{key} = {id} is outside the vocabulary of {vocab_size} tokens")]
-    SpecialTokenOutOfRange { key: &'static str, id: u32, vocab_size: usize },
+    SpecialTokenOutOfRange {
+        key: &'static str,
+        id: u32,
+        vocab_size: usize,
+    },
 
     /// `add_bos_token` / `add_eos_token` is true but the matching id is absent.
     #[error("{flag} is true but {id_key} is not set")]
-    MissingSpecialToken { flag: &'static str, id_key: &'static str },
+    MissingSpecialToken {
+        flag: &'static str,
+        id_key: &'static str,
+    },
 }

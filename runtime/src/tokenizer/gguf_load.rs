@@ -28,10 +28,16 @@ pub(super) fn spec_from_gguf<'a>(g: &Gguf<'a>) -> Result<TokenizerSpec<'a>, Toke
     let tokens_arr = g.array("tokenizer.ggml.tokens")?;
     let tokens: Vec<&'a str> = tokens_arr
         .strings()
-        .ok_or(TokenizerError::WrongArrayType { key: "tokenizer.ggml.tokens", expected: "strings" })?
+        .ok_or(TokenizerError::WrongArrayType {
+            key: "tokenizer.ggml.tokens",
+            expected: "strings",
+        })?
         .collect();
     if tokens.len() != tokens_arr.len() {
-        return Err(TokenizerError::WrongArrayType { key: "tokenizer.ggml.tokens", expected: "strings" });
+        return Err(TokenizerError::WrongArrayType {
+            key: "tokenizer.ggml.tokens",
+            expected: "strings",
+        });
     }
     let token_types = match g.get("tokenizer.ggml.token_type") {
         None => None,
@@ -39,7 +45,10 @@ pub(super) fn spec_from_gguf<'a>(g: &Gguf<'a>) -> Result<TokenizerSpec<'a>, Toke
             let a = g.array("tokenizer.ggml.token_type")?;
             Some(
                 a.i32s()
-                    .ok_or(TokenizerError::WrongArrayType { key: "tokenizer.ggml.token_type", expected: "i32" })?
+                    .ok_or(TokenizerError::WrongArrayType {
+                        key: "tokenizer.ggml.token_type",
+                        expected: "i32",
+                    })?
                     .collect(),
             )
         }
@@ -55,7 +64,10 @@ pub(super) fn spec_from_gguf<'a>(g: &Gguf<'a>) -> Result<TokenizerSpec<'a>, Toke
                 _ => None,
             }
             .map(Some)
-            .ok_or(TokenizerError::WrongArrayType { key: "tokenizer.ggml.scores", expected: "f32 or i32" })?
+            .ok_or(TokenizerError::WrongArrayType {
+                key: "tokenizer.ggml.scores",
+                expected: "f32 or i32",
+            })?
         }
     };
     // Byte-level BPE needs merges (llama.cpp: "cannot find tokenizer merges in model file"):
@@ -66,10 +78,16 @@ pub(super) fn spec_from_gguf<'a>(g: &Gguf<'a>) -> Result<TokenizerSpec<'a>, Toke
             let a = g.array("tokenizer.ggml.merges")?;
             let m: Vec<&'a str> = a
                 .strings()
-                .ok_or(TokenizerError::WrongArrayType { key: "tokenizer.ggml.merges", expected: "strings" })?
+                .ok_or(TokenizerError::WrongArrayType {
+                    key: "tokenizer.ggml.merges",
+                    expected: "strings",
+                })?
                 .collect();
             if m.len() != a.len() {
-                return Err(TokenizerError::WrongArrayType { key: "tokenizer.ggml.merges", expected: "strings" });
+                return Err(TokenizerError::WrongArrayType {
+                    key: "tokenizer.ggml.merges",
+                    expected: "strings",
+                });
             }
             m
         }

@@ -72,9 +72,15 @@ pub struct TokenizerSpec<'a> {
 #[derive(Clone, Debug)]
 enum Model {
     /// Byte-level BPE.
-    Bpe { pre: PreTokenizer, merges: bpe::Merges, ignore_merges: bool },
+    Bpe {
+        pre: PreTokenizer,
+        merges: bpe::Merges,
+        ignore_merges: bool,
+    },
     /// SentencePiece BPE; `byte_token[b]` is the id of byte `b`.
-    Spm { byte_token: alloc::boxed::Box<[Option<u32>; 256]> },
+    Spm {
+        byte_token: alloc::boxed::Box<[Option<u32>; 256]>,
+    },
 }
 
 /// A tokenizer for one model's vocabulary. Immutable after construction; `&self` methods
@@ -125,14 +131,44 @@ const EOG_TEXTS: &[&str] = &[
 
 /// FIM token texts llama.cpp auto-detects (when the id key is absent); the first found of
 /// each kind gets CONTROL. Pad / repo / file-separator ones are also end-of-generation.
-const FIM_PRE: &[&str] =
-    &["<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>", "<|code_prefix|>", "<|prefix|>"];
-const FIM_SUF: &[&str] =
-    &["<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>", "<|code_suffix|>", "<|suffix|>"];
-const FIM_MID: &[&str] =
-    &["<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>", "<|code_middle|>", "<|middle|>"];
+const FIM_PRE: &[&str] = &[
+    "<|fim_prefix|>",
+    "<fim-prefix>",
+    "<fim_prefix>",
+    "<｜fim▁begin｜>",
+    "<PRE>",
+    "▁<PRE>",
+    "<|code_prefix|>",
+    "<|prefix|>",
+];
+const FIM_SUF: &[&str] = &[
+    "<|fim_suffix|>",
+    "<fim-suffix>",
+    "<fim_suffix>",
+    "<｜fim▁hole｜>",
+    "<SUF>",
+    "▁<SUF>",
+    "<|code_suffix|>",
+    "<|suffix|>",
+];
+const FIM_MID: &[&str] = &[
+    "<|fim_middle|>",
+    "<fim-middle>",
+    "<fim_middle>",
+    "<｜fim▁end｜>",
+    "<MID>",
+    "▁<MID>",
+    "<|code_middle|>",
+    "<|middle|>",
+];
 const FIM_PAD: &[&str] = &["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"];
-const FIM_REP: &[&str] = &["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"];
+const FIM_REP: &[&str] = &[
+    "<|fim_repo|>",
+    "<|repo_name|>",
+    "<fim-repo>",
+    "<REPO>",
+    "<reponame>",
+];
 const FIM_SEP: &[&str] = &["<|file_sep|>"];
 
 impl Tokenizer {
@@ -144,18 +180,30 @@ impl Tokenizer {
 
     /// Builds a tokenizer from plain inputs with llama.cpp's defaults and load-time fix-ups.
     pub fn from_spec(spec: &TokenizerSpec<'_>) -> Result<Tokenizer, TokenizerError> {
-        let mut vocab = Vocab::new(&spec.tokens, spec.token_types.as_deref(), spec.scores.as_deref())?;
+        let mut vocab = Vocab::new(
+            &spec.tokens,
+            spec.token_types.as_deref(),
+            spec.scores.as_deref(),
+        )?;
         let n = vocab.len();
         let in_vocab = |id: u32| (id as usize) < n;
 
         // Per-model defaults (llama.cpp `load`).
-        let (model, mut bos, mut eos, mut unk, mut add_bos, mut add_space_prefix) = match spec.model {
+        let (model, mut bos, mut eos, mut unk, mut add_bos, mut add_space_prefix) = match spec.model
+        {
             "gpt2" => {
                 let name = spec.pre.ok_or(TokenizerError::MissingPreTokenizer)?;
-                let pre = PreTokenizer::from_name(name)
-                    .ok_or_else(|| TokenizerError::UnknownPreTokenizer { name: String::from(name) })?;
+                let pre = PreTokenizer::from_name(name).ok_or_else(|| {
+                    TokenizerError::UnknownPreTokenizer {
+                        name: String::from(name),
+                    }
+                })?;
                 let merges = bpe::Merges::new(spec.merges.iter().copied());
-                let model = Model::Bpe { pre: pre.kind, merges, ignore_merges: pre.ignore_merges };
+                let model = Model::Bpe {
+                    pre: pre.kind,
+                    merges,
+                    ignore_merges: pre.ignore_merges,
+                };
                 (model, Some(11), Some(11), None, pre.default_add_bos, false)
             }
             "llama" => {
@@ -167,9 +215,20 @@ impl Tokenizer {
                         core::str::from_utf8(&one).ok().and_then(|s| vocab.find(s))
                     });
                 }
-                (Model::Spm { byte_token }, Some(1), Some(2), Some(0), true, true)
+                (
+                    Model::Spm { byte_token },
+                    Some(1),
+                    Some(2),
+                    Some(0),
+                    true,
+                    true,
+                )
             }
-            other => return Err(TokenizerError::UnknownModel { name: String::from(other) }),
+            other => {
+                return Err(TokenizerError::UnknownModel {
+                    name: String::from(other),
+                });
+            }
         };
         // Defaults outside the vocabulary are disabled (llama.cpp does the same).
         bos = bos.filter(|&id| in_vocab(id));
@@ -177,7 +236,11 @@ impl Tokenizer {
         unk = unk.filter(|&id| in_vocab(id));
         let check = |key: &'static str, id: Option<u32>| -> Result<Option<u32>, TokenizerError> {
             match id {
-                Some(id) if !in_vocab(id) => Err(TokenizerError::SpecialTokenOutOfRange { key, id, vocab_size: n }),
+                Some(id) if !in_vocab(id) => Err(TokenizerError::SpecialTokenOutOfRange {
+                    key,
+                    id,
+                    vocab_size: n,
+                }),
                 other => Ok(other),
             }
         };
@@ -188,12 +251,36 @@ impl Tokenizer {
         let mut eot = check("tokenizer.ggml.eot_token_id", spec.eot_token_id)?;
         let mut eom = check("tokenizer.ggml.eom_token_id", spec.eom_token_id)?;
         let mut fim = [
-            (check("tokenizer.ggml.fim_pre_token_id", spec.fim_pre_token_id)?, FIM_PRE, false),
-            (check("tokenizer.ggml.fim_suf_token_id", spec.fim_suf_token_id)?, FIM_SUF, false),
-            (check("tokenizer.ggml.fim_mid_token_id", spec.fim_mid_token_id)?, FIM_MID, false),
-            (check("tokenizer.ggml.fim_pad_token_id", spec.fim_pad_token_id)?, FIM_PAD, true),
-            (check("tokenizer.ggml.fim_rep_token_id", spec.fim_rep_token_id)?, FIM_REP, true),
-            (check("tokenizer.ggml.fim_sep_token_id", spec.fim_sep_token_id)?, FIM_SEP, true),
+            (
+                check("tokenizer.ggml.fim_pre_token_id", spec.fim_pre_token_id)?,
+                FIM_PRE,
+                false,
+            ),
+            (
+                check("tokenizer.ggml.fim_suf_token_id", spec.fim_suf_token_id)?,
+                FIM_SUF,
+                false,
+            ),
+            (
+                check("tokenizer.ggml.fim_mid_token_id", spec.fim_mid_token_id)?,
+                FIM_MID,
+                false,
+            ),
+            (
+                check("tokenizer.ggml.fim_pad_token_id", spec.fim_pad_token_id)?,
+                FIM_PAD,
+                true,
+            ),
+            (
+                check("tokenizer.ggml.fim_rep_token_id", spec.fim_rep_token_id)?,
+                FIM_REP,
+                true,
+            ),
+            (
+                check("tokenizer.ggml.fim_sep_token_id", spec.fim_sep_token_id)?,
+                FIM_SEP,
+                true,
+            ),
         ];
         if let Some(v) = spec.add_space_prefix {
             add_space_prefix = v;
@@ -217,7 +304,8 @@ impl Tokenizer {
 
         // Text-based fix-ups, in llama.cpp's order. Where llama.cpp picks "the first" match
         // while iterating a hash map, the lowest id is taken here.
-        let find_first = |vocab: &Vocab, texts: &[&str]| texts.iter().filter_map(|t| vocab.find(t)).min();
+        let find_first =
+            |vocab: &Vocab, texts: &[&str]| texts.iter().filter_map(|t| vocab.find(t)).min();
         if eot.is_none() {
             const EOT: &[&str] = &[
                 "<|eot_id|>",
@@ -269,12 +357,17 @@ impl Tokenizer {
         eog.dedup();
         // o200k_harmony / solar-open: "<|end|>" is not end-of-generation there.
         let has = |eog: &[u32], vocab: &Vocab, t: &str| eog.iter().any(|&id| vocab.text(id) == t);
-        let (ret, call, flush) = (has(&eog, &vocab, "<|return|>"), has(&eog, &vocab, "<|call|>") || has(&eog, &vocab, "<|calls|>"), has(&eog, &vocab, "<|flush|>"));
-        if (ret && call) || (call && flush) {
-            if let Some(pos) = eog.iter().position(|&id| vocab.text(id) == "<|end|>") {
-                let id = eog.remove(pos);
-                vocab.set_attr(id, attr::USER_DEFINED);
-            }
+        let (ret, call, flush) = (
+            has(&eog, &vocab, "<|return|>"),
+            has(&eog, &vocab, "<|call|>") || has(&eog, &vocab, "<|calls|>"),
+            has(&eog, &vocab, "<|flush|>"),
+        );
+        if call
+            && (ret || flush)
+            && let Some(pos) = eog.iter().position(|&id| vocab.text(id) == "<|end|>")
+        {
+            let id = eog.remove(pos);
+            vocab.set_attr(id, attr::USER_DEFINED);
         }
         // gemma4 / paddleocr: "</s>" is not end-of-generation next to "<|tool_response>".
         if has(&eog, &vocab, "<|tool_response>")
@@ -285,7 +378,19 @@ impl Tokenizer {
         }
 
         let specials = special::partition_order(&vocab);
-        Ok(Tokenizer { vocab, model, specials, eog, bos, eos, unk, pad, add_bos, add_eos, add_space_prefix })
+        Ok(Tokenizer {
+            vocab,
+            model,
+            specials,
+            eog,
+            bos,
+            eos,
+            unk,
+            pad,
+            add_bos,
+            add_eos,
+            add_space_prefix,
+        })
     }
 
     /// Token ids for `text`. `add_special`: prepend BOS / append EOS as the metadata says
@@ -295,7 +400,14 @@ impl Tokenizer {
         let mut out = Vec::with_capacity(text.len() / 3 + 2);
         let mut frags = Vec::new();
         let mut tmp = Vec::new();
-        special::partition(text, &self.vocab, &self.specials, parse_special, &mut frags, &mut tmp);
+        special::partition(
+            text,
+            &self.vocab,
+            &self.specials,
+            parse_special,
+            &mut frags,
+            &mut tmp,
+        );
         if add_special
             && self.add_bos
             && let Some(bos) = self.bos
@@ -303,7 +415,11 @@ impl Tokenizer {
             out.push(bos);
         }
         match &self.model {
-            Model::Bpe { pre, merges, ignore_merges } => {
+            Model::Bpe {
+                pre,
+                merges,
+                ignore_merges,
+            } => {
                 let (mut cps, mut lens, mut words) = (Vec::new(), Vec::new(), Vec::new());
                 let mut encoded = String::new();
                 let mut scratch = bpe::BpeScratch::default();
@@ -316,8 +432,18 @@ impl Tokenizer {
                             pre.split(piece, &mut cps, &mut lens, &mut words);
                             for w in &words {
                                 encoded.clear();
-                                byte_encoding::encode_bytes(piece[w.clone()].as_bytes(), &mut encoded);
-                                bpe::merge_word(&encoded, &self.vocab, merges, *ignore_merges, &mut scratch, &mut out);
+                                byte_encoding::encode_bytes(
+                                    piece[w.clone()].as_bytes(),
+                                    &mut encoded,
+                                );
+                                bpe::merge_word(
+                                    &encoded,
+                                    &self.vocab,
+                                    merges,
+                                    *ignore_merges,
+                                    &mut scratch,
+                                    &mut out,
+                                );
                             }
                         }
                     }
@@ -341,7 +467,13 @@ impl Tokenizer {
                             for c in text[r.clone()].chars() {
                                 escaped.push(if c == ' ' { '▁' } else { c });
                             }
-                            spm::tokenize(&escaped, &self.vocab, byte_token, &mut scratch, &mut out);
+                            spm::tokenize(
+                                &escaped,
+                                &self.vocab,
+                                byte_token,
+                                &mut scratch,
+                                &mut out,
+                            );
                             prev_special = false;
                         }
                     }
@@ -403,7 +535,9 @@ impl Tokenizer {
                     byte_encoding::decode_str(text, &mut v);
                     Cow::Owned(v)
                 }
-                Model::Spm { .. } if text.contains('▁') => Cow::Owned(text.replace('▁', " ").into_bytes()),
+                Model::Spm { .. } if text.contains('▁') => {
+                    Cow::Owned(text.replace('▁', " ").into_bytes())
+                }
                 Model::Spm { .. } => Cow::Borrowed(text.as_bytes()),
             };
         }

@@ -26,7 +26,13 @@ pub fn partition_order(vocab: &Vocab) -> Vec<u32> {
     let mut ids: Vec<u32> = (0..vocab.len() as u32)
         .filter(|&id| vocab.attr(id) & (attr::CONTROL | attr::USER_DEFINED | attr::UNKNOWN) != 0)
         .collect();
-    ids.sort_by(|&a, &b| vocab.text(b).len().cmp(&vocab.text(a).len()).then(a.cmp(&b)));
+    ids.sort_by(|&a, &b| {
+        vocab
+            .text(b)
+            .len()
+            .cmp(&vocab.text(a).len())
+            .then(a.cmp(&b))
+    });
     ids
 }
 
@@ -54,7 +60,9 @@ pub fn partition(
             continue;
         }
         // Cheap reject: most special tokens never occur.
-        let occurs = out.iter().any(|f| matches!(f, Fragment::Text(r) if text[r.clone()].contains(needle)));
+        let occurs = out
+            .iter()
+            .any(|f| matches!(f, Fragment::Text(r) if text[r.clone()].contains(needle)));
         if !occurs {
             continue;
         }

@@ -44,7 +44,9 @@ impl PartialOrd for Bigram {
 impl Ord for Bigram {
     /// Max-heap order: higher score first, then the smaller left index.
     fn cmp(&self, other: &Self) -> Ordering {
-        self.score.total_cmp(&other.score).then_with(|| other.left.cmp(&self.left))
+        self.score
+            .total_cmp(&other.score)
+            .then_with(|| other.left.cmp(&self.left))
     }
 }
 
@@ -57,14 +59,25 @@ pub struct SpmScratch {
 
 /// Tokenizes already-escaped `text` and appends ids to `out`. `byte_token(b)` is the id of
 /// byte `b` (`<0xXX>`, else the one-byte text), if any.
-pub fn tokenize(text: &str, vocab: &Vocab, byte_token: &[Option<u32>; 256], s: &mut SpmScratch, out: &mut Vec<u32>) {
+pub fn tokenize(
+    text: &str,
+    vocab: &Vocab,
+    byte_token: &[Option<u32>; 256],
+    s: &mut SpmScratch,
+    out: &mut Vec<u32>,
+) {
     if text.is_empty() {
         return;
     }
     let syms = &mut s.symbols;
     syms.clear();
     for (i, (start, c)) in text.char_indices().enumerate() {
-        syms.push(Symbol { start: start as u32, len: c.len_utf8() as u32, prev: i as i32 - 1, next: i as i32 + 1 });
+        syms.push(Symbol {
+            start: start as u32,
+            len: c.len_utf8() as u32,
+            prev: i as i32 - 1,
+            next: i as i32 + 1,
+        });
     }
     if let Some(last) = syms.last_mut() {
         last.next = -1;
@@ -110,11 +123,23 @@ pub fn tokenize(text: &str, vocab: &Vocab, byte_token: &[Option<u32>; 256], s: &
     }
 }
 
-fn try_add(text: &str, syms: &[Symbol], vocab: &Vocab, l: usize, r: usize, heap: &mut BinaryHeap<Bigram>) {
+fn try_add(
+    text: &str,
+    syms: &[Symbol],
+    vocab: &Vocab,
+    l: usize,
+    r: usize,
+    heap: &mut BinaryHeap<Bigram>,
+) {
     let (a, b) = (syms[l], syms[r]);
     // Adjacent live symbols are contiguous in `text`.
     let joined = &text[a.start as usize..(b.start + b.len) as usize];
     if let Some(id) = vocab.find(joined) {
-        heap.push(Bigram { score: vocab.score(id), left: l as u32, right: r as u32, size: a.len + b.len });
+        heap.push(Bigram {
+            score: vocab.score(id),
+            left: l as u32,
+            right: r as u32,
+            size: a.len + b.len,
+        });
     }
 }

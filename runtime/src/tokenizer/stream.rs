@@ -53,7 +53,9 @@ impl TokenStream {
                 Err(e) => {
                     let valid = e.valid_up_to();
                     // The first `valid` bytes were just validated.
-                    self.out.push_str(core::str::from_utf8(&self.pending[start..start + valid]).unwrap_or(""));
+                    self.out.push_str(
+                        core::str::from_utf8(&self.pending[start..start + valid]).unwrap_or(""),
+                    );
                     start += valid;
                     match e.error_len() {
                         Some(bad) => {

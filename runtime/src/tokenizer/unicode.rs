@@ -71,7 +71,9 @@ mod tests {
 
     #[test]
     fn classes() {
-        for c in ['a', 'Z', 'é', 'Å', 'ж', 'Ω', 'ع', 'ש', '中', '日', 'ア', '한', '𝔘'] {
+        for c in [
+            'a', 'Z', 'é', 'Å', 'ж', 'Ω', 'ع', 'ש', '中', '日', 'ア', '한', '𝔘',
+        ] {
             assert!(is_letter(c), "{c:?} is a letter");
             assert!(!is_number(c) && !is_whitespace(c));
         }
@@ -79,10 +81,21 @@ mod tests {
             assert!(is_number(c), "{c:?} is a number");
             assert!(!is_letter(c));
         }
-        for c in [' ', '\t', '\n', '\r', '\u{0B}', '\u{0C}', '\u{85}', '\u{A0}', '\u{3000}'] {
+        for c in [
+            ' ', '\t', '\n', '\r', '\u{0B}', '\u{0C}', '\u{85}', '\u{A0}', '\u{3000}',
+        ] {
             assert!(is_whitespace(c), "{c:?} is whitespace");
         }
-        for c in ['\u{200B}', '\u{1C}', '!', '€', '👍', '\u{1F3FD}', '\u{200D}', '\u{0301}'] {
+        for c in [
+            '\u{200B}',
+            '\u{1C}',
+            '!',
+            '€',
+            '👍',
+            '\u{1F3FD}',
+            '\u{200D}',
+            '\u{0301}',
+        ] {
             assert!(is_other(c), "{c:?} is other");
         }
         // Unicode 15.1 (CJK Extension I) is in, 16.0 (U+1C89) is not.

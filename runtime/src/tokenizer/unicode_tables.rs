@@ -805,4 +805,3 @@ pub(super) static NUMBER: &[(u32, u32)] = &[
     (0x1F100, 0x1F10C),
     (0x1FBF0, 0x1FBF9),
 ];
-

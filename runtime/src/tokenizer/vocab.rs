@@ -59,7 +59,12 @@ pub struct StrTable {
 
 impl core::fmt::Debug for StrTable {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "StrTable({} entries, {} bytes)", self.ends.len(), self.arena.len())
+        write!(
+            f,
+            "StrTable({} entries, {} bytes)",
+            self.ends.len(),
+            self.arena.len()
+        )
     }
 }
 
@@ -77,6 +82,10 @@ impl StrTable {
         self.ends.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
     pub fn text(&self, i: usize) -> &str {
         let end = self.ends[i] as usize;
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
@@ -88,13 +97,17 @@ impl StrTable {
     pub fn push(&mut self, s: &str) -> Result<(), u32> {
         let hash = self.hasher.hash_one(s);
         let next = self.ends.len() as u32;
-        if let Some(&first) = self.index.find(hash, |&j| text_of(&self.arena, &self.ends, j) == s) {
+        if let Some(&first) = self
+            .index
+            .find(hash, |&j| text_of(&self.arena, &self.ends, j) == s)
+        {
             return Err(first);
         }
         self.arena.push_str(s);
         self.ends.push(self.arena.len() as u32);
         let (arena, ends, hasher) = (&self.arena, &self.ends, &self.hasher);
-        self.index.insert_unique(hash, next, |&j| hasher.hash_one(text_of(arena, ends, j)));
+        self.index
+            .insert_unique(hash, next, |&j| hasher.hash_one(text_of(arena, ends, j)));
         Ok(())
     }
 
@@ -106,7 +119,9 @@ impl StrTable {
 
     pub fn find(&self, s: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(s);
-        self.index.find(hash, |&j| text_of(&self.arena, &self.ends, j) == s).copied()
+        self.index
+            .find(hash, |&j| text_of(&self.arena, &self.ends, j) == s)
+            .copied()
     }
 }
 
@@ -143,18 +158,34 @@ impl Vocab {
         if let Some(t) = types
             && t.len() < n
         {
-            return Err(TokenizerError::LengthMismatch { key: "tokenizer.ggml.token_type", expected: n, found: t.len() });
+            return Err(TokenizerError::LengthMismatch {
+                key: "tokenizer.ggml.token_type",
+                expected: n,
+                found: t.len(),
+            });
         }
         if let Some(s) = scores
             && s.len() < n
         {
-            return Err(TokenizerError::LengthMismatch { key: "tokenizer.ggml.scores", expected: n, found: s.len() });
+            return Err(TokenizerError::LengthMismatch {
+                key: "tokenizer.ggml.scores",
+                expected: n,
+                found: s.len(),
+            });
         }
         let mut texts = StrTable::with_capacity(n, n * 8);
         for (i, &text) in tokens.iter().enumerate() {
-            let pushed = if text.is_empty() { texts.push(&format!("[EMPTY_{i}]")) } else { texts.push(text) };
+            let pushed = if text.is_empty() {
+                texts.push(&format!("[EMPTY_{i}]"))
+            } else {
+                texts.push(text)
+            };
             if let Err(first) = pushed {
-                return Err(TokenizerError::DuplicateToken { text: String::from(text), first, second: i as u32 });
+                return Err(TokenizerError::DuplicateToken {
+                    text: String::from(text),
+                    first,
+                    second: i as u32,
+                });
             }
         }
         let attrs = match types {
@@ -165,20 +196,36 @@ impl Vocab {
             Some(s) => s[..n].to_vec(),
             None => alloc::vec![0.0; n],
         };
-        Ok(Vocab { texts, attrs, scores })
+        Ok(Vocab {
+            texts,
+            attrs,
+            scores,
+        })
     }
 
     pub fn len(&self) -> usize {
         self.texts.len()
     }
 
+    /// Never true for a built vocabulary (construction rejects an empty one).
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+
     /// The raw vocab text of `id` (empty for ids outside the vocabulary).
     pub fn text(&self, id: u32) -> &str {
-        if (id as usize) < self.len() { self.texts.text(id as usize) } else { "" }
+        if (id as usize) < self.len() {
+            self.texts.text(id as usize)
+        } else {
+            ""
+        }
     }
 
     pub fn attr(&self, id: u32) -> u8 {
-        self.attrs.get(id as usize).copied().unwrap_or(attr::UNDEFINED)
+        self.attrs
+            .get(id as usize)
+            .copied()
+            .unwrap_or(attr::UNDEFINED)
     }
 
     pub fn add_attr(&mut self, id: u32, bits: u8) {
@@ -217,9 +264,19 @@ mod tests {
         assert_eq!(v.text(99), "");
         assert_eq!(v.attr(3), attr::CONTROL);
         let dup = Vocab::new(&["x", "y", "x"], None, None).unwrap_err();
-        assert_eq!(dup, TokenizerError::DuplicateToken { text: "x".into(), first: 0, second: 2 });
+        assert_eq!(
+            dup,
+            TokenizerError::DuplicateToken {
+                text: "x".into(),
+                first: 0,
+                second: 2
+            }
+        );
         let short = Vocab::new(&["x", "y"], Some(&[1]), None).unwrap_err();
         assert!(matches!(short, TokenizerError::LengthMismatch { .. }));
-        assert_eq!(Vocab::new(&[], None, None).unwrap_err(), TokenizerError::EmptyVocab);
+        assert_eq!(
+            Vocab::new(&[], None, None).unwrap_err(),
+            TokenizerError::EmptyVocab
+        );
     }
 }

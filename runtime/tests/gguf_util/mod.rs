@@ -12,10 +12,12 @@ pub fn model_path() -> PathBuf {
     if let Some(p) = std::env::var_os("EDGELLM_MODEL") {
         return PathBuf::from(p);
     }
-    let home = std::env::var_os("EDGELLM_HOME").map(PathBuf::from).unwrap_or_else(|| {
-        let h = std::env::var_os("HOME").expect("HOME is not set");
-        PathBuf::from(h).join(".cache/edgellm")
-    });
+    let home = std::env::var_os("EDGELLM_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let h = std::env::var_os("HOME").expect("HOME is not set");
+            PathBuf::from(h).join(".cache/edgellm")
+        });
     home.join("models/SmolLM2-135M-Instruct.Q4_1.gguf")
 }
 
@@ -71,7 +73,7 @@ impl Raw {
     }
     /// Zero-pad to a multiple of `align`.
     pub fn pad(&mut self, align: usize) -> &mut Self {
-        while self.0.len() % align != 0 {
+        while !self.0.len().is_multiple_of(align) {
             self.0.push(0);
         }
         self

@@ -16,7 +16,12 @@ pub fn install() {
 }
 
 const KINDS: [&str; 4] = ["synchronous", "IRQ", "FIQ", "SError"];
-const ORIGINS: [&str; 4] = ["EL1 with SP_EL0", "EL1 with SP_ELx", "lower EL (AArch64)", "lower EL (AArch32)"];
+const ORIGINS: [&str; 4] = [
+    "EL1 with SP_EL0",
+    "EL1 with SP_ELx",
+    "lower EL (AArch64)",
+    "lower EL (AArch32)",
+];
 
 /// Name of an exception class (ESR_ELx.EC, bits [31:26]).
 pub fn class_name(ec: u64) -> &'static str {

@@ -24,7 +24,10 @@ struct Tables {
 }
 
 /// In `.bss`, so zero (all entries invalid) until [`mmu_init`] fills them.
-static mut TABLES: Tables = Tables { l1: [0; ENTRIES], l2: [[0; ENTRIES]; GIB] };
+static mut TABLES: Tables = Tables {
+    l1: [0; ENTRIES],
+    l2: [[0; ENTRIES]; GIB],
+};
 
 // MAIR_EL1 attribute indices.
 const ATTR_NORMAL: u64 = 0;
@@ -58,9 +61,7 @@ const SCTLR_RES1: u64 = (1 << 11) | (1 << 20) | (1 << 22) | (1 << 23) | (1 << 28
 fn block_descriptor(addr: u64, kind: MemoryKind) -> u64 {
     match kind {
         MemoryKind::Ram => addr | DESC_VALID | DESC_AF | DESC_SH_INNER | (ATTR_NORMAL << 2),
-        MemoryKind::Mmio => {
-            addr | DESC_VALID | DESC_AF | (ATTR_DEVICE << 2) | DESC_PXN | DESC_UXN
-        }
+        MemoryKind::Mmio => addr | DESC_VALID | DESC_AF | (ATTR_DEVICE << 2) | DESC_PXN | DESC_UXN,
         MemoryKind::Unmapped => 0,
     }
 }

@@ -160,8 +160,15 @@ pub(super) unsafe fn quantize_row_q8_k(x: &[f32], y: &mut [BlockQ8K]) {
         // SAFETY: NEON is the caller's promise; `x` has exactly 256 floats, every store
         // writes inside `b`.
         unsafe {
-            let v = load_block::<64>(x);
-            let amax = abs_max(&v);
+            // Two passes over memory (max, then quantize) rather than 64 vectors on the stack.
+            let (xc, _) = x.as_chunks::<16>();
+            let mut m = vdupq_n_f32(0.0);
+            for c in xc {
+                for &v in &load_block::<4>(c) {
+                    m = vmaxq_f32(m, vabsq_f32(v));
+                }
+            }
+            let amax = vmaxvq_f32(m);
             if amax == 0.0 {
                 b.d = 0.0;
                 b.qs = [0; QK_K];
@@ -180,9 +187,9 @@ pub(super) unsafe fn quantize_row_q8_k(x: &[f32], y: &mut [BlockQ8K]) {
             };
             let (out, _) = b.qs.as_chunks_mut::<16>();
             let max127 = vdupq_n_s32(127);
-            for (j, o) in out.iter_mut().enumerate() {
-                let q = [0, 1, 2, 3]
-                    .map(|k| vminq_s32(vcvtnq_s32_f32(vmulq_n_f32(v[4 * j + k], iscale)), max127));
+            for (j, (o, c)) in out.iter_mut().zip(xc).enumerate() {
+                let v = load_block::<4>(c);
+                let q = v.map(|v| vminq_s32(vcvtnq_s32_f32(vmulq_n_f32(v, iscale)), max127));
                 let lo = vcombine_s16(vqmovn_s32(q[0]), vqmovn_s32(q[1]));
                 let hi = vcombine_s16(vqmovn_s32(q[2]), vqmovn_s32(q[3]));
                 let q8 = vcombine_s8(vqmovn_s16(lo), vqmovn_s16(hi));

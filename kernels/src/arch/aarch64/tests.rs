@@ -287,8 +287,10 @@ fn row(block: usize) -> impl Strategy<Value = Vec<f32>> {
                     for (i, x) in v.iter_mut().enumerate() {
                         *x = if i % block == 0 {
                             127.0
-                        } else {
+                        } else if x.is_finite() {
                             (*x * 2.0).round().clamp(-254.0, 254.0) / 2.0
+                        } else {
+                            -2.5
                         };
                     }
                 }
@@ -429,4 +431,33 @@ fn dotprod_offered_iff_detected() {
     let best = KernelTable::detect().tier();
     assert_eq!(best, if has { Tier::Dotprod } else { Tier::Neon });
     eprintln!("cpu: dotprod = {has}; detected tier = {best}");
+}
+
+/// Bare-metal detection decodes the ID registers as the OS does: known register values, and
+/// the live registers (Linux and qemu-user emulate `mrs` of ID registers at EL0, HWCAP_CPUID)
+/// against `is_aarch64_feature_detected!`.
+#[test]
+fn id_register_detection() {
+    use crate::dispatch::CpuFeatures;
+    // Values read under qemu-aarch64 -cpu cortex-a53 and -cpu cortex-a76.
+    let a53 = CpuFeatures::from_aarch64_id_regs(0x11, 0x0001_1120);
+    assert!(a53.neon && !a53.dotprod);
+    let a76 = CpuFeatures::from_aarch64_id_regs(0x11_0011, 0x0000_1000_1021_1120);
+    assert!(a76.neon && a76.dotprod);
+    let no_simd = CpuFeatures::from_aarch64_id_regs(0xf0_0000, 0x0000_1000_0000_0000);
+    assert!(!no_simd.neon && !no_simd.dotprod);
+
+    let (pfr0, isar0): (u64, u64);
+    // SAFETY: reading ID registers has no side effects; at EL0 Linux (and qemu-user)
+    // emulate the access and return the sanitised system-wide values.
+    unsafe {
+        core::arch::asm!("mrs {}, ID_AA64PFR0_EL1", out(reg) pfr0, options(nomem, nostack));
+        core::arch::asm!("mrs {}, ID_AA64ISAR0_EL1", out(reg) isar0, options(nomem, nostack));
+    }
+    let live = CpuFeatures::from_aarch64_id_regs(pfr0, isar0);
+    assert_eq!(live.dotprod, std::arch::is_aarch64_feature_detected!("dotprod"));
+    assert!(live.neon);
+    // SAFETY: the features were read from this CPU.
+    let table = unsafe { KernelTable::from_features(live) };
+    assert_eq!(table.tier(), KernelTable::detect().tier());
 }

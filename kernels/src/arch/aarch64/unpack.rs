@@ -1,6 +1,7 @@
 //! Weight blocks unpacked to signed 8-bit lanes, and their exact integer dot products with
-//! one activation block. Each dot kernel (`dots.rs`) and each GEMM tile (`gemm.rs`) is
-//! "unpack the weight block once, dot it with one or more activation blocks, scale in f32".
+//! one activation block: the integer half of "unpack the weight block once, dot it with one
+//! or more activation blocks, scale in f32" (`formats.rs` adds the scaling, `tiles.rs` the
+//! loops).
 //!
 //! Every integer result is exactly the reference's integer block sum: products are formed
 //! by [`I8Dot`], which never overflows, and all sums stay within i32 (largest: Q6_K,

@@ -120,9 +120,33 @@ pub(super) fn lane0(v: f32) -> __m256 {
 #[derive(Copy, Clone)]
 pub(super) struct Unpacked32 {
     pub q: __m256i,
-    pub d: f32,
-    /// Q4_1's min `m` (0 for the other formats).
-    pub m: f32,
+    /// `[d, m, 0, 0]`: the scale and (Q4_1 only, else 0) the min.
+    pub dm: __m128,
+}
+
+/// `[f32(a), f32(b), 0, 0]` with one F16C conversion.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn f16x2(a: f16, b: f16) -> __m128 {
+    let bits = u32::from(a.to_bits()) | (u32::from(b.to_bits()) << 16);
+    _mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32))
+}
+
+/// The block scale `d_x * d_y` broadcast to 8 lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn scale32(x: &Unpacked32, yd: f16) -> __m256 {
+    _mm256_broadcastss_ps(_mm_mul_ss(x.dm, f16x2(yd, f16::ZERO)))
+}
+
+/// Q4_1's scales: `(d_x * d_y` broadcast, `m_x * s_y` in lane 0 and zeros elsewhere).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn scales_q4_1(x: &Unpacked32, y: &BlockQ8_1) -> (__m256, __m256) {
+    let p = _mm_mul_ps(x.dm, f16x2(y.d, y.s));
+    // insertps 0x4E: element 1 of p into element 0, elements 1..4 zeroed.
+    let c = _mm_insert_ps::<0x4E>(p, p);
+    (_mm256_broadcastss_ps(p), _mm256_zextps128_ps256(c))
 }
 
 #[inline]
@@ -130,8 +154,7 @@ pub(super) struct Unpacked32 {
 pub(super) fn unpack_q4_0(x: &BlockQ4_0) -> Unpacked32 {
     Unpacked32 {
         q: unpack_nibbles(&x.qs),
-        d: f16_to_f32(x.d),
-        m: 0.0,
+        dm: f16x2(x.d, f16::ZERO),
     }
 }
 
@@ -139,7 +162,7 @@ pub(super) fn unpack_q4_0(x: &BlockQ4_0) -> Unpacked32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 fn dot_q4_0(x: &Unpacked32, y: &BlockQ8_0) -> __m256 {
     let s = dot_u8_i8_offset(x.q, load32(&y.qs), 8);
-    _mm256_mul_ps(_mm256_set1_ps(x.d * f16_to_f32(y.d)), _mm256_cvtepi32_ps(s))
+    _mm256_mul_ps(scale32(x, y.d), _mm256_cvtepi32_ps(s))
 }
 
 #[inline]
@@ -147,8 +170,7 @@ fn dot_q4_0(x: &Unpacked32, y: &BlockQ8_0) -> __m256 {
 pub(super) fn unpack_q4_1(x: &BlockQ4_1) -> Unpacked32 {
     Unpacked32 {
         q: unpack_nibbles(&x.qs),
-        d: f16_to_f32(x.d),
-        m: f16_to_f32(x.m),
+        dm: f16x2(x.d, x.m),
     }
 }
 
@@ -158,11 +180,8 @@ fn dot_q4_1(x: &Unpacked32, y: &BlockQ8_1) -> __m256 {
     let p = _mm256_maddubs_epi16(x.q, load32(&y.qs));
     let s = _mm256_madd_epi16(p, _mm256_set1_epi16(1));
     // The min term m * sum(y) = m * s, with s = d_y * sum(qs_y) stored in the Q8_1 block.
-    _mm256_fmadd_ps(
-        _mm256_set1_ps(x.d * f16_to_f32(y.d)),
-        _mm256_cvtepi32_ps(s),
-        lane0(x.m * f16_to_f32(y.s)),
-    )
+    let (d, ms) = scales_q4_1(x, y);
+    _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), ms)
 }
 
 #[inline]
@@ -170,8 +189,7 @@ fn dot_q4_1(x: &Unpacked32, y: &BlockQ8_1) -> __m256 {
 pub(super) fn unpack_q5_0(x: &BlockQ5_0) -> Unpacked32 {
     Unpacked32 {
         q: _mm256_or_si256(unpack_nibbles(&x.qs), q5_high_bits(&x.qh)),
-        d: f16_to_f32(x.d),
-        m: 0.0,
+        dm: f16x2(x.d, f16::ZERO),
     }
 }
 
@@ -179,7 +197,7 @@ pub(super) fn unpack_q5_0(x: &BlockQ5_0) -> Unpacked32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 fn dot_q5_0(x: &Unpacked32, y: &BlockQ8_0) -> __m256 {
     let s = dot_u8_i8_offset(x.q, load32(&y.qs), 16);
-    _mm256_mul_ps(_mm256_set1_ps(x.d * f16_to_f32(y.d)), _mm256_cvtepi32_ps(s))
+    _mm256_mul_ps(scale32(x, y.d), _mm256_cvtepi32_ps(s))
 }
 
 #[inline]
@@ -187,8 +205,7 @@ fn dot_q5_0(x: &Unpacked32, y: &BlockQ8_0) -> __m256 {
 pub(super) fn unpack_q8_0(x: &BlockQ8_0) -> Unpacked32 {
     Unpacked32 {
         q: load32(&x.qs),
-        d: f16_to_f32(x.d),
-        m: 0.0,
+        dm: f16x2(x.d, f16::ZERO),
     }
 }
 
@@ -202,7 +219,7 @@ fn dot_q8_0(x: &Unpacked32, y: &BlockQ8_0) -> __m256 {
     let y_lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(qy));
     let y_hi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(qy));
     let s = _mm256_add_epi32(_mm256_madd_epi16(x_lo, y_lo), _mm256_madd_epi16(x_hi, y_hi));
-    _mm256_mul_ps(_mm256_set1_ps(x.d * f16_to_f32(y.d)), _mm256_cvtepi32_ps(s))
+    _mm256_mul_ps(scale32(x, y.d), _mm256_cvtepi32_ps(s))
 }
 
 // ---------------------------------------------------------------------------------------------

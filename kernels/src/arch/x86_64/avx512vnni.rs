@@ -12,8 +12,9 @@
 use core::arch::x86_64::*;
 
 use super::avx2::{
-    Unpacked32, UnpackedK4, UnpackedQ6K, f16_to_f32, lane0, load32, mins_dot_bsums, q8k_sub,
-    unpack_q4_0, unpack_q4_1, unpack_q4_k, unpack_q5_0, unpack_q5_k, unpack_q6_k, unpack_q8_0,
+    Unpacked32, UnpackedK4, UnpackedQ6K, lane0, load32, mins_dot_bsums, q8k_sub, scale32,
+    scales_q4_1, unpack_q4_0, unpack_q4_1, unpack_q4_k, unpack_q5_0, unpack_q5_k, unpack_q6_k,
+    unpack_q8_0,
 };
 use crate::blocks::{
     BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K, BlockQ8_0, BlockQ8_1, BlockQ8K,
@@ -34,47 +35,54 @@ fn dot_u8_i8_offset(q: __m256i, y: __m256i, offset: u8) -> __m256i {
     _mm256_sub_epi32(p, o)
 }
 
-/// `acc + d * f32(s)` lane-wise.
+/// `d * f32(s) + c` lane-wise.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn scale_acc(d: f32, s: __m256i, acc: __m256) -> __m256 {
-    _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc)
+fn scale(d: f32, s: __m256i, c: __m256) -> __m256 {
+    _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), c)
+}
+
+/// `d * f32(s)` lane-wise.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+fn scaled(d: f32, s: __m256i) -> __m256 {
+    _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s))
 }
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn dot_q4_0(x: &Unpacked32, y: &BlockQ8_0, acc: __m256) -> __m256 {
+fn dot_q4_0(x: &Unpacked32, y: &BlockQ8_0) -> __m256 {
     let s = dot_u8_i8_offset(x.q, load32(&y.qs), 8);
-    scale_acc(x.d * f16_to_f32(y.d), s, acc)
+    _mm256_mul_ps(scale32(x, y.d), _mm256_cvtepi32_ps(s))
 }
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn dot_q4_1(x: &Unpacked32, y: &BlockQ8_1, acc: __m256) -> __m256 {
+fn dot_q4_1(x: &Unpacked32, y: &BlockQ8_1) -> __m256 {
     let s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), x.q, load32(&y.qs));
-    let acc = scale_acc(x.d * f16_to_f32(y.d), s, acc);
-    _mm256_add_ps(acc, lane0(x.m * f16_to_f32(y.s)))
+    let (d, ms) = scales_q4_1(x, y);
+    _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), ms)
 }
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn dot_q5_0(x: &Unpacked32, y: &BlockQ8_0, acc: __m256) -> __m256 {
+fn dot_q5_0(x: &Unpacked32, y: &BlockQ8_0) -> __m256 {
     let s = dot_u8_i8_offset(x.q, load32(&y.qs), 16);
-    scale_acc(x.d * f16_to_f32(y.d), s, acc)
+    _mm256_mul_ps(scale32(x, y.d), _mm256_cvtepi32_ps(s))
 }
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn dot_q8_0(x: &Unpacked32, y: &BlockQ8_0, acc: __m256) -> __m256 {
+fn dot_q8_0(x: &Unpacked32, y: &BlockQ8_0) -> __m256 {
     // x + 128 is unsigned 0..=255 for every i8 x (flip the sign bit).
     let biased = _mm256_xor_si256(x.q, _mm256_set1_epi8(i8::MIN));
     let s = dot_u8_i8_offset(biased, load32(&y.qs), 128);
-    scale_acc(x.d * f16_to_f32(y.d), s, acc)
+    _mm256_mul_ps(scale32(x, y.d), _mm256_cvtepi32_ps(s))
 }
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn dot_q4_k(x: &UnpackedK4, y: &BlockQ8K, acc: __m256) -> __m256 {
+fn dot_q4_k(x: &UnpackedK4, y: &BlockQ8K) -> __m256 {
     let zero = _mm256_setzero_si256();
     let mut sumi = zero;
     for j in 0..8 {
@@ -86,13 +94,12 @@ fn dot_q4_k(x: &UnpackedK4, y: &BlockQ8K, acc: __m256) -> __m256 {
         );
     }
     let mins = mins_dot_bsums(&x.m, &y.bsums);
-    let acc = scale_acc(x.d * y.d, sumi, acc);
-    _mm256_sub_ps(acc, lane0(x.dmin * y.d * mins as f32))
+    scale(x.d * y.d, sumi, lane0(-(x.dmin * y.d * mins as f32)))
 }
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn dot_q6_k(x: &UnpackedQ6K, y: &BlockQ8K, acc: __m256) -> __m256 {
+fn dot_q6_k(x: &UnpackedQ6K, y: &BlockQ8K) -> __m256 {
     let mut sumi = _mm256_setzero_si256();
     for j in 0..8 {
         // Vector j holds sub-blocks 2j (lanes 0..4) and 2j+1 (lanes 4..8). The -32 offset
@@ -104,7 +111,7 @@ fn dot_q6_k(x: &UnpackedQ6K, y: &BlockQ8K, acc: __m256) -> __m256 {
         );
         sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(s, sc));
     }
-    scale_acc(x.d * y.d, sumi, acc)
+    scaled(x.d * y.d, sumi)
 }
 
 super::tiles! {

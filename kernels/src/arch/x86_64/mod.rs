@@ -14,8 +14,8 @@ pub(crate) mod avx2;
 pub(crate) mod avx512vnni;
 
 /// Builds, for each quantized weight format of a tier, from its `unpack` step (weight block →
-/// registers) and its `dot` step (unpacked block · activation block, accumulated into an
-/// `__m256`):
+/// registers) and its `dot` step (unpacked block · activation block → the block's value
+/// spread over an `__m256`, added to the tile's accumulator):
 /// - `$tile::tile::<R, T>`: the register tile `out[t][r] = dot(w[r], x[t])` for `R` weight
 ///   rows and `T` token rows: each weight block is unpacked once and dotted with `T`
 ///   activation blocks; the `R * T` accumulators stay in registers;
@@ -38,16 +38,27 @@ macro_rules! tiles {
             ) -> [[f32; R]; T] {
                 let nb = x[0].len();
                 assert!(w.iter().all(|r| r.len() == nb) && x.iter().all(|t| t.len() == nb));
-                let mut acc = [[_mm256_setzero_ps(); R]; T];
+                // A tile of one or two dots (the GEMV) would be bound by the latency of its
+                // accumulators' add chains: it alternates two accumulator sets, even and odd
+                // blocks. Larger tiles have enough independent chains (and registers) as is.
+                // (So a GEMM tile's float rounding may differ from the `vec_dot`'s.)
+                let split = R * T <= 2;
+                let mut acc = [[[_mm256_setzero_ps(); R]; T]; 2];
                 for b in 0..nb {
+                    let set = &mut acc[usize::from(split && b % 2 == 1)];
                     for r in 0..R {
                         let u = $unpack(&w[r][b]);
                         for t in 0..T {
-                            acc[t][r] = $dot(&u, &x[t][b], acc[t][r]);
+                            set[t][r] = _mm256_add_ps(set[t][r], $dot(&u, &x[t][b]));
                         }
                     }
                 }
-                acc.map(|row| row.map(|a| super::super::avx2::hsum_ps(a)))
+                let [even, odd] = acc;
+                core::array::from_fn(|t| {
+                    core::array::from_fn(|r| {
+                        super::super::avx2::hsum_ps(_mm256_add_ps(even[t][r], odd[t][r]))
+                    })
+                })
             }
 
             /// Rows `r0..r0+R` × tokens `t0..t0+T` of a GEMM tile of `mr` rows.

@@ -48,7 +48,11 @@ fn match_at(cps: &[char], pos: usize) -> usize {
 
     // ` ?X+` for X in \p{L}, \p{N}, [^\s\p{L}\p{N}]: the optional space is taken when the
     // class matches right after it.
-    let (skip, head) = if c == ' ' { (1, cps.get(pos + 1).copied()) } else { (0, Some(c)) };
+    let (skip, head) = if c == ' ' {
+        (1, cps.get(pos + 1).copied())
+    } else {
+        (0, Some(c))
+    };
     if let Some(h) = head {
         let class: Option<fn(char) -> bool> = if is_letter(h) {
             Some(is_letter)
@@ -90,9 +94,18 @@ mod tests {
     #[test]
     fn regex_cases() {
         assert_eq!(words("Hello world"), vec!["Hello", " world"]);
-        assert_eq!(words("Hello  world\n\n"), vec!["Hello", " ", " world", "\n\n"]);
-        assert_eq!(words("I'm don't they'LL"), vec!["I", "'m", " don", "'t", " they", "'", "LL"]);
-        assert_eq!(words("1234567890123 3.14"), vec!["1234567890123", " 3", ".", "14"]);
+        assert_eq!(
+            words("Hello  world\n\n"),
+            vec!["Hello", " ", " world", "\n\n"]
+        );
+        assert_eq!(
+            words("I'm don't they'LL"),
+            vec!["I", "'m", " don", "'t", " they", "'", "LL"]
+        );
+        assert_eq!(
+            words("1234567890123 3.14"),
+            vec!["1234567890123", " 3", ".", "14"]
+        );
         assert_eq!(words("x+=1;  y"), vec!["x", "+=", "1", ";", " ", " y"]);
         assert_eq!(words("a \u{A0}b"), vec!["a", " ", "\u{A0}", "b"]);
         assert_eq!(words("trailing   "), vec!["trailing", "   "]);

@@ -68,12 +68,20 @@ fn match_at(cps: &[char], pos: usize, max_digits: usize) -> usize {
 
     // \p{N}{1,max_digits}
     if is_number(c) {
-        let run = cps[pos..].iter().take(max_digits).take_while(|&&d| is_number(d)).count();
+        let run = cps[pos..]
+            .iter()
+            .take(max_digits)
+            .take_while(|&&d| is_number(d))
+            .count();
         return run;
     }
 
     // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
-    let (skip, head) = if c == ' ' { (1, cps.get(pos + 1).copied()) } else { (0, Some(c)) };
+    let (skip, head) = if c == ' ' {
+        (1, cps.get(pos + 1).copied())
+    } else {
+        (0, Some(c))
+    };
     if head.is_some_and(is_other) {
         let mut end = pos + skip;
         while end < n && is_other(cps[end]) {
@@ -112,7 +120,10 @@ mod tests {
     fn regex_cases() {
         assert_eq!(words("Hello world"), vec!["Hello", " world"]);
         assert_eq!(words("they'LL it's"), vec!["they", "'LL", " it", "'s"]);
-        assert_eq!(words("1234567890123"), vec!["123", "456", "789", "012", "3"]);
+        assert_eq!(
+            words("1234567890123"),
+            vec!["123", "456", "789", "012", "3"]
+        );
         assert_eq!(words("3.14159"), vec!["3", ".", "141", "59"]);
         assert_eq!(words(" 42"), vec![" ", "42"]);
         assert_eq!(words("\tTabbed"), vec!["\tTabbed"]);

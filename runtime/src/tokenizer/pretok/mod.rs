@@ -40,28 +40,35 @@ impl PreTokenizer {
     /// implement that expression. Only names whose llama.cpp expression is byte-for-byte one
     /// of the four implemented here are accepted.
     pub fn from_name(name: &str) -> Option<PreTokenizerSpec> {
-        let spec = |kind, ignore_merges, default_add_bos| PreTokenizerSpec { kind, ignore_merges, default_add_bos };
+        let spec = |kind, ignore_merges, default_add_bos| PreTokenizerSpec {
+            kind,
+            ignore_merges,
+            default_add_bos,
+        };
         Some(match name {
-            "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "falcon-h1" | "pixtral" | "midm-2.0" | "lfm2"
-            | "jina-v5-nano" => spec(PreTokenizer::Llama3, true, true),
+            "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "falcon-h1" | "pixtral"
+            | "midm-2.0" | "lfm2" | "jina-v5-nano" => spec(PreTokenizer::Llama3, true, true),
             "dbrx" | "smaug-bpe" => spec(PreTokenizer::Llama3, false, false),
-            "qwen2" | "deepseek-r1-qwen" | "kormo" | "f2llmv2" | "megrez" | "stablelm2" | "hunyuan" | "solar-open" => {
-                spec(PreTokenizer::Qwen2, false, false)
-            }
-            "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone" | "minerva-7b" | "mellum2" => {
-                spec(PreTokenizer::SmolLm, false, false)
-            }
-            "gpt-2" | "phi-2" | "jina-es" | "jina-de" | "gigachat" | "jina-v2-es" | "jina-v2-de" | "a.x-4.0"
-            | "mellum" | "modern-bert" | "mpt" | "olmo" | "jais" | "trillion" | "granite-docling" | "exaone4" => {
-                spec(PreTokenizer::Gpt2, false, false)
-            }
+            "qwen2" | "deepseek-r1-qwen" | "kormo" | "f2llmv2" | "megrez" | "stablelm2"
+            | "hunyuan" | "solar-open" => spec(PreTokenizer::Qwen2, false, false),
+            "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone"
+            | "minerva-7b" | "mellum2" => spec(PreTokenizer::SmolLm, false, false),
+            "gpt-2" | "phi-2" | "jina-es" | "jina-de" | "gigachat" | "jina-v2-es"
+            | "jina-v2-de" | "a.x-4.0" | "mellum" | "modern-bert" | "mpt" | "olmo" | "jais"
+            | "trillion" | "granite-docling" | "exaone4" => spec(PreTokenizer::Gpt2, false, false),
             _ => return None,
         })
     }
 
     /// Splits `text` into words and pushes their byte ranges (in order, covering `text`)
     /// onto `out`. `cps` and `lens` are scratch buffers, cleared here.
-    pub fn split(&self, text: &str, cps: &mut Vec<char>, lens: &mut Vec<usize>, out: &mut Vec<Range<usize>>) {
+    pub fn split(
+        &self,
+        text: &str,
+        cps: &mut Vec<char>,
+        lens: &mut Vec<usize>,
+        out: &mut Vec<Range<usize>>,
+    ) {
         cps.clear();
         cps.extend(text.chars());
         lens.clear();

@@ -26,7 +26,10 @@ mod tests {
     #[test]
     fn regex_cases() {
         let w = |s: &str| words_with(s, super::split);
-        assert_eq!(w("1,000,000"), vec!["1", ",", "0", "0", "0", ",", "0", "0", "0"]);
+        assert_eq!(
+            w("1,000,000"),
+            vec!["1", ",", "0", "0", "0", ",", "0", "0", "0"]
+        );
         assert_eq!(w("I'M here"), vec!["I", "'M", " here"]);
         assert_eq!(w("v2"), vec!["v", "2"]);
     }

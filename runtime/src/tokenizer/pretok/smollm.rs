@@ -28,7 +28,10 @@ pub fn split(cps: &[char], out: &mut Vec<usize>) {
             start += 1;
             continue;
         }
-        let end = cps[start..].iter().position(|&c| is_number(c)).map_or(n, |k| start + k);
+        let end = cps[start..]
+            .iter()
+            .position(|&c| is_number(c))
+            .map_or(n, |k| start + k);
         super::gpt2::split(&cps[start..end], out);
         start = end;
     }
@@ -44,8 +47,14 @@ mod tests {
     fn regex_cases() {
         let w = |s: &str| words_with(s, super::split);
         assert_eq!(w("1234"), vec!["1", "2", "3", "4"]);
-        assert_eq!(w("pi is 3.14159!"), vec!["pi", " is", " ", "3", ".", "1", "4", "1", "5", "9", "!"]);
-        assert_eq!(w("Call 555-0199"), vec!["Call", " ", "5", "5", "5", "-", "0", "1", "9", "9"]);
+        assert_eq!(
+            w("pi is 3.14159!"),
+            vec!["pi", " is", " ", "3", ".", "1", "4", "1", "5", "9", "!"]
+        );
+        assert_eq!(
+            w("Call 555-0199"),
+            vec!["Call", " ", "5", "5", "5", "-", "0", "1", "9", "9"]
+        );
         assert_eq!(w("x  1"), vec!["x", "  ", "1"]);
         assert_eq!(w("I'm ½ done"), vec!["I", "'m", " ", "½", " done"]);
         assert_eq!(w("Hello world"), vec!["Hello", " world"]);

@@ -1,0 +1,159 @@
+//! `edgellm chat`: a conversation rendered with the model's chat template, kept in the KV
+//! cache between turns so each turn only evaluates its new tokens.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::ops::ControlFlow;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use edgellm_runtime::generate::{Event, StopReason, generate};
+use edgellm_runtime::sampler::Sampler;
+
+use crate::chat_template::{ChatTemplate, Message};
+use crate::commands::run::{DEFAULT_CTX, SamplingArgs};
+use crate::engine::{self, ComputeArgs};
+use crate::model_arg::ModelArg;
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    pub model: ModelArg,
+
+    /// System message (otherwise the template's default, if it has one)
+    #[arg(long = "system", value_name = "TEXT")]
+    pub system: Option<String>,
+
+    /// Most tokens per reply
+    #[arg(short = 'n', long = "n-predict", value_name = "N", default_value_t = 512)]
+    pub n_predict: usize,
+
+    /// Context size in tokens for the whole conversation [default: 4096, at most the model's]
+    #[arg(short = 'c', long = "ctx-size", value_name = "N")]
+    pub ctx_size: Option<usize>,
+
+    /// Print each turn's rendered template text and token count to stderr
+    #[arg(long = "verbose-prompt")]
+    pub verbose_prompt: bool,
+
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+
+    #[command(flatten)]
+    pub compute: ComputeArgs,
+}
+
+pub fn run(args: ChatArgs) -> Result<()> {
+    let sampler_cfg = args.sampling.config()?;
+    let kernels = args.compute.kernel_table()?;
+    let pool = args.compute.pool()?;
+    let file = args.model.open()?;
+    let loaded = engine::load(&file, kernels)?;
+    let (tok, model) = (&loaded.tokenizer, &loaded.model);
+    let source = loaded.gguf.str("tokenizer.chat_template").with_context(|| {
+        format!("{}: no chat template; use `edgellm run` for plain prompts", file.path().display())
+    })?;
+    let piece = |id: Option<u32>| id.map(|i| tok.token_piece(i).to_string()).unwrap_or_default();
+    let template = ChatTemplate::new(source, &piece(tok.bos()), &piece(tok.eos()))?;
+
+    let ctx = args.ctx_size.unwrap_or(DEFAULT_CTX).min(model.config.context_length);
+    let mut state = model.new_state(ctx, 256)?;
+    let mut sampler = Sampler::new(sampler_cfg, tok.vocab_size());
+    let mut history: Vec<u32> = Vec::with_capacity(ctx);
+    let mut messages: Vec<Message> = Vec::new();
+    let mut cached_text = String::new(); // the text whose tokens the KV cache holds
+    let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        eprintln!("chat with {} — /clear starts over, /exit or Ctrl-D quits", file.display_name());
+    }
+
+    let mut lines = std::io::stdin().lock().lines();
+    loop {
+        if interactive {
+            eprint!("> ");
+        }
+        let Some(line) = lines.next() else { break };
+        let line = line.context("reading stdin")?;
+        match line.trim() {
+            "" => continue,
+            "/exit" | "/quit" => break,
+            "/clear" => {
+                messages.clear();
+                cached_text.clear();
+                history.clear();
+                state = model.new_state(ctx, 256)?;
+                eprintln!("(conversation cleared)");
+                continue;
+            }
+            _ => {}
+        }
+        if messages.is_empty() {
+            if let Some(system) = &args.system {
+                messages.push(Message { role: "system".into(), content: system.clone() });
+            }
+        }
+        messages.push(Message { role: "user".into(), content: line });
+        let full = template.render(&messages, true)?;
+        let delta = match full.strip_prefix(cached_text.as_str()) {
+            Some(rest) => rest.to_string(),
+            None => bail!("the chat template rendered an earlier turn differently; cannot continue"),
+        };
+        let ids = tok.encode(&delta, state.pos == 0, true);
+        if args.verbose_prompt {
+            eprintln!("[{} new tokens] {delta:?}", ids.len());
+        }
+        if state.pos + ids.len() + 1 > ctx {
+            messages.pop();
+            eprintln!(
+                "context is full: {} of {ctx} tokens used and this message needs {} more; /clear starts over (or raise -c)",
+                state.pos,
+                ids.len()
+            );
+            if !interactive {
+                bail!("context is full ({} of {ctx} tokens used)", state.pos);
+            }
+            continue;
+        }
+        let room = ctx - state.pos - ids.len();
+        let mut reply = String::new();
+        let mut last = None;
+        let result = pool.install(|| {
+            let mut out = std::io::stdout().lock();
+            generate(model, &mut state, tok, &mut sampler, &mut history, &ids, args.n_predict.min(room), &pool, |e| {
+                let text = match e {
+                    Event::Token { id, text } => {
+                        last = Some(id);
+                        text
+                    }
+                    Event::Tail { text } => text,
+                    Event::PromptDone => return ControlFlow::Continue(()),
+                };
+                reply.push_str(text);
+                if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+                    return ControlFlow::Break(());
+                }
+                ControlFlow::Continue(())
+            })
+        })?;
+        println!();
+        // The last sampled token has not been evaluated yet: put it in the cache too.
+        let mut text = full;
+        text.push_str(&reply);
+        if let Some(id) = last {
+            if tok.is_eog(id) {
+                text.push_str(tok.token_piece(id));
+            }
+            if state.pos < ctx {
+                model.forward(&mut state, &[id], &pool)?;
+            }
+        }
+        cached_text = text;
+        messages.push(Message { role: "assistant".into(), content: reply });
+        if result.stop == StopReason::ContextFull || state.pos >= ctx {
+            eprintln!("context is full ({ctx} tokens): /clear starts over (or raise -c)");
+            if !interactive {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
