@@ -76,6 +76,12 @@ impl Oracle {
         })
     }
 
+    /// Settings for the contexts created from now on (e.g. to evaluate the same text on
+    /// llama.cpp's default and its most precise path with one loaded model).
+    pub fn set_options(&mut self, options: ContextOptions) {
+        self.options = options;
+    }
+
     /// Vocabulary size: the length of one logits row.
     pub fn n_vocab(&self) -> usize {
         usize::try_from(self.model.n_vocab()).unwrap_or(0)
@@ -177,6 +183,17 @@ impl Oracle {
     /// on ties) for `n_predict` steps, stopping after an end-of-generation token. Returns the
     /// generated ids (the EOG token included when reached).
     pub fn greedy(&self, prompt: &[i32], n_predict: usize, n_ctx: u32) -> Result<Vec<i32>> {
+        let steps = self.greedy_steps(prompt, n_predict, n_ctx)?;
+        Ok(steps.into_iter().map(|s| s.id).collect())
+    }
+
+    /// [`Oracle::greedy`], also recording at each step how decisive the argmax was.
+    pub fn greedy_steps(
+        &self,
+        prompt: &[i32],
+        n_predict: usize,
+        n_ctx: u32,
+    ) -> Result<Vec<GreedyStep>> {
         ensure!(!prompt.is_empty(), "the prompt has no tokens");
         ensure!(
             prompt.len() + n_predict <= n_ctx as usize,
@@ -194,8 +211,12 @@ impl Oracle {
         let mut out = Vec::with_capacity(n_predict);
         let mut pos = prompt.len();
         while out.len() < n_predict {
-            let next = argmax(ctx.get_logits_ith(batch.n_tokens() - 1))?;
-            out.push(next);
+            let row = ctx.get_logits_ith(batch.n_tokens() - 1);
+            let next = argmax(row)?;
+            out.push(GreedyStep {
+                id: next,
+                margin: top2_margin(row),
+            });
             if self.is_eog(next) || out.len() == n_predict {
                 break;
             }
@@ -207,6 +228,29 @@ impl Oracle {
         }
         Ok(out)
     }
+}
+
+/// One step of a greedy continuation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GreedyStep {
+    /// The chosen (argmax) token.
+    pub id: i32,
+    /// Its logit minus the second-largest logit (>= 0; 0 on a tie).
+    pub margin: f32,
+}
+
+/// Largest minus second-largest value of `row` (0 for fewer than two values).
+pub fn top2_margin(row: &[f32]) -> f32 {
+    let (mut a, mut b) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
+    for &v in row {
+        if v > a {
+            b = a;
+            a = v;
+        } else if v > b {
+            b = v;
+        }
+    }
+    if b.is_finite() { a - b } else { 0.0 }
 }
 
 /// Index of the largest logit; the first one on ties. NaN rows are an error.

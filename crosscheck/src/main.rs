@@ -3,13 +3,22 @@
 //!
 //! - `tokenize`: token ids for every string of a corpus ([`tokenize`]),
 //! - `logits`: logits at every position of a text, as a small binary file ([`logits`]),
-//! - `greedy`: a greedy (argmax) continuation of a prompt ([`greedy`]).
+//! - `greedy`: a greedy (argmax) continuation of a prompt ([`greedy`]),
+//! - `compare`: edgellm against llama.cpp, with pass/fail targets ([`compare`]),
+//! - `golden`: small top-k logits and greedy golden files for edgellm's tests ([`golden`]),
+//! - `to-f16`: an F16 copy of a quantized model, written by edgellm's GGUF writer ([`to_f16`]).
 //!
-//! The llama.cpp calls live in [`llama`]; the rest is file handling.
+//! The llama.cpp calls live in [`llama`], the edgellm calls in [`edge`]; the rest is file
+//! handling and statistics ([`stats`]).
 
+mod compare;
+mod edge;
+mod golden;
 mod greedy;
 mod llama;
 mod logits;
+mod stats;
+mod to_f16;
 mod tokenize;
 
 use std::path::PathBuf;
@@ -87,6 +96,82 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// edgellm vs llama.cpp: per-position KL and top-1 agreement over a text, greedy
+    /// continuations of prompts, PASS/FAIL per target (exit code 2 on FAIL).
+    Compare {
+        /// GGUF model file.
+        #[arg(long)]
+        model: PathBuf,
+        /// UTF-8 text whose first --tokens tokens are evaluated.
+        #[arg(long, default_value = "/usr/share/common-licenses/GPL-3")]
+        text: PathBuf,
+        /// Positions of the text to compare.
+        #[arg(long, default_value_t = 256)]
+        tokens: usize,
+        /// A prompt to continue greedily (repeatable; default: five built-in prompts).
+        #[arg(short = 'p', long = "prompt")]
+        prompts: Vec<String>,
+        /// Tokens generated per prompt.
+        #[arg(short = 'n', long, default_value_t = 32)]
+        n_predict: usize,
+        /// Minimum context size (raised to fit the text or prompt).
+        #[arg(long, default_value_t = 64)]
+        ctx: u32,
+        /// Threshold set: auto (by weight type), quant or f16.
+        #[arg(long, value_enum, default_value = "auto")]
+        targets: compare::TargetSet,
+        /// Also write the JSON summary to this file (`-`: stdout, report on stderr).
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Also run edgellm's scalar reference kernels and report their distance to the SIMD
+        /// tier (edgellm's own rounding-noise floor; slow).
+        #[arg(long)]
+        self_noise: bool,
+    },
+    /// Golden files for runtime/tests/llamacpp_logits.rs (llama.cpp's precise path).
+    Golden {
+        /// GGUF model file.
+        #[arg(long)]
+        model: PathBuf,
+        /// UTF-8 text whose first --tokens tokens are evaluated.
+        #[arg(long, default_value = "/usr/share/common-licenses/GPL-3")]
+        text: PathBuf,
+        /// Positions to record.
+        #[arg(long, default_value_t = 64)]
+        tokens: usize,
+        /// Top tokens recorded per position.
+        #[arg(long, default_value_t = 5)]
+        top_k: usize,
+        /// A prompt to continue greedily (repeatable; default: the `compare` prompts).
+        #[arg(short = 'p', long = "prompt")]
+        prompts: Vec<String>,
+        /// Tokens generated per prompt.
+        #[arg(short = 'n', long, default_value_t = 32)]
+        n_predict: usize,
+        /// Output JSON: top-k log-probabilities per position.
+        #[arg(long)]
+        logits_out: PathBuf,
+        /// Output JSON: greedy continuations.
+        #[arg(long)]
+        greedy_out: PathBuf,
+    },
+    /// Write an F16 copy of a GGUF model (matrices F16, vectors F32) with edgellm's writer.
+    ToF16 {
+        /// Input GGUF model.
+        #[arg(long)]
+        model: PathBuf,
+        /// Output GGUF file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn prompts_or_default(prompts: Vec<String>) -> Vec<String> {
+    if prompts.is_empty() {
+        compare::DEFAULT_PROMPTS.iter().map(|p| (*p).to_owned()).collect()
+    } else {
+        prompts
+    }
 }
 
 fn main() -> ExitCode {
@@ -112,6 +197,56 @@ fn main() -> ExitCode {
             ctx,
             out,
         } => greedy::run(&model, &prompt, n_predict, ctx, out.as_deref(), options),
+        Command::Compare {
+            model,
+            text,
+            tokens,
+            prompts,
+            n_predict,
+            ctx,
+            targets,
+            json,
+            self_noise,
+        } => {
+            let args = compare::CompareArgs {
+                model,
+                text,
+                tokens,
+                prompts: prompts_or_default(prompts),
+                n_predict,
+                ctx,
+                targets,
+                json,
+                threads: cli.threads,
+                self_noise,
+            };
+            match compare::run(&args) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::from(2),
+                Err(e) => Err(e),
+            }
+        }
+        Command::Golden {
+            model,
+            text,
+            tokens,
+            top_k,
+            prompts,
+            n_predict,
+            logits_out,
+            greedy_out,
+        } => golden::run(&golden::GoldenArgs {
+            model: &model,
+            text: &text,
+            tokens,
+            top_k,
+            prompts: &prompts_or_default(prompts),
+            n_predict,
+            logits_out: &logits_out,
+            greedy_out: &greedy_out,
+            threads: cli.threads,
+        }),
+        Command::ToF16 { model, out } => to_f16::run(&model, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -94,9 +94,12 @@ pub fn read_line(max: usize) -> alloc::string::String {
         match b[0] {
             b'\r' | b'\n' => break,
             0x08 | 0x7f => {
-                if line.pop().is_some() {
-                    let _ = uart.write_all(b"\x08 \x08");
-                }
+                let echo: &[u8] = if line.pop().is_some() {
+                    b"\x08 \x08"
+                } else {
+                    b""
+                };
+                let _ = uart.write_all(echo);
             }
             c if line.len() < max => {
                 line.push(c);

@@ -25,8 +25,9 @@ unsafe impl defmt::Logger for Logger {
         if TAKEN.swap(true, Ordering::Acquire) {
             panic!("defmt logger re-entered");
         }
+        let encoder = &raw mut ENCODER;
         // SAFETY: TAKEN gives this frame exclusive use of ENCODER.
-        unsafe { (*(&raw mut ENCODER)).start_frame(emit) }
+        unsafe { (*encoder).start_frame(emit) }
     }
 
     unsafe fn flush() {
@@ -34,14 +35,16 @@ unsafe impl defmt::Logger for Logger {
     }
 
     unsafe fn release() {
+        let encoder = &raw mut ENCODER;
         // SAFETY: only called after `acquire`, which holds exclusive use of ENCODER.
-        unsafe { (*(&raw mut ENCODER)).end_frame(emit) };
+        unsafe { (*encoder).end_frame(emit) };
         TAKEN.store(false, Ordering::Release);
     }
 
     unsafe fn write(bytes: &[u8]) {
-        // SAFETY: only called between `acquire` and `release`.
-        unsafe { (*(&raw mut ENCODER)).write(bytes, emit) };
+        let encoder = &raw mut ENCODER;
+        // SAFETY: only called between `acquire` and `release`, which hold exclusive use.
+        unsafe { (*encoder).write(bytes, emit) };
     }
 }
 

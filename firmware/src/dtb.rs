@@ -41,7 +41,7 @@ impl<'a> Fdt<'a> {
     /// `addr` must be 0 or point into mapped RAM that stays unchanged while the result lives;
     /// at least 40 bytes (the header) must be readable there.
     pub unsafe fn from_addr(addr: usize) -> Option<Fdt<'a>> {
-        if addr == 0 || addr % 8 != 0 {
+        if addr == 0 || !addr.is_multiple_of(8) {
             return None;
         }
         // SAFETY: the caller guarantees 40 readable bytes at addr.

@@ -172,8 +172,13 @@ pub fn run(image: &'static [u8], isa: IsaFeatures) -> ExitCode {
 
     #[cfg(feature = "uart-prompt")]
     let prompt_text = {
-        say!("type a prompt and press Enter:");
-        console::read_line(1024)
+        say!("type a prompt and press Enter (empty: \"{}\"):", PROMPT);
+        let line = console::read_line(1024);
+        if line.trim().is_empty() {
+            String::from(PROMPT)
+        } else {
+            line
+        }
     };
     #[cfg(not(feature = "uart-prompt"))]
     let prompt_text = String::from(PROMPT);

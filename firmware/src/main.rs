@@ -99,33 +99,34 @@ pub fn kernel_main(dtb_addr: usize, entry_el: u8) -> ! {
 
     let ram = bsp::RAM;
     let firmware = memory::firmware_range();
-    // Only look for a device tree inside RAM (QEMU may pass 0 or nothing useful).
-    let fdt =
-        if ram.contains(&dtb_addr) && dtb_addr + 40 <= ram.end && !firmware.contains(&dtb_addr) {
-            // SAFETY: dtb_addr is inside RAM (mapped Normal memory) with room for the header;
-            // the boot loader put the tree there and nothing writes it.
+    // The device tree is only read here: it may lie where the heap goes later.
+    let model = {
+        // Only look for a tree inside RAM (QEMU may pass 0 or nothing useful).
+        let in_ram = ram.contains(&dtb_addr) && dtb_addr + 40 <= ram.end;
+        let fdt = if in_ram && !firmware.contains(&dtb_addr) {
+            // SAFETY: dtb_addr is inside RAM (mapped Normal memory) with room for the
+            // header; the boot loader put the tree there and nothing writes it while `fdt`
+            // lives (this block).
             unsafe { dtb::Fdt::from_addr(dtb_addr) }
         } else {
             None
         };
-    say!(
-        "device tree: {}",
-        if fdt.is_some() {
-            "found"
-        } else {
-            "none (image located by descriptor)"
-        }
-    );
-
-    let model = match image::locate(fdt.as_ref(), bsp::MODEL_ADDR, &ram, &firmware) {
-        Ok(m) => m,
-        Err(e) => {
-            say!("ERROR: {}", Show(&e));
-            exit(ExitCode::BadImage)
+        say!(
+            "device tree: {}",
+            if fdt.is_some() {
+                "found"
+            } else {
+                "none (image located by descriptor)"
+            }
+        );
+        match image::locate(fdt.as_ref(), bsp::MODEL_ADDR, &ram, &firmware) {
+            Ok(m) => m,
+            Err(e) => {
+                say!("ERROR: {}", Show(&e));
+                exit(ExitCode::BadImage)
+            }
         }
     };
-    // The tree may lie where the heap goes; nothing reads it after this point.
-    drop(fdt);
     let mr = model.range();
     say!(
         "model image: {} bytes at {:#x}..{:#x} (from {})",

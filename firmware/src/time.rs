@@ -3,7 +3,8 @@
 
 use crate::arch::timer;
 
-/// Microseconds since reset.
+/// Microseconds since reset (defmt timestamps).
+#[cfg(feature = "defmt")]
 pub fn uptime_micros() -> u64 {
     let f = timer::frequency().max(1);
     (u128::from(timer::ticks()) * 1_000_000 / u128::from(f)) as u64

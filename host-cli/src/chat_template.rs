@@ -30,7 +30,11 @@ impl ChatTemplate {
         });
         env.add_template_owned("chat", source.to_string())
             .context("the model's chat template does not compile")?;
-        Ok(ChatTemplate { env, bos_token: bos_token.into(), eos_token: eos_token.into() })
+        Ok(ChatTemplate {
+            env,
+            bos_token: bos_token.into(),
+            eos_token: eos_token.into(),
+        })
     }
 
     /// Render `messages`; with `add_generation_prompt` the text ends where the assistant's
@@ -54,7 +58,10 @@ mod tests {
     const SMOLLM2: &str = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
     fn user(s: &str) -> Message {
-        Message { role: "user".into(), content: s.into() }
+        Message {
+            role: "user".into(),
+            content: s.into(),
+        }
     }
 
     #[test]
@@ -76,7 +83,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.render(&[user("  x  ")], false).unwrap(), "x");
-        let bad = Message { role: "bad".into(), content: String::new() };
+        let bad = Message {
+            role: "bad".into(),
+            content: String::new(),
+        };
         let err = format!("{:#}", t.render(&[bad], false).unwrap_err());
         assert!(err.contains("no bad roles"), "{err}");
     }

@@ -43,7 +43,9 @@ pub fn kernel_table(name: &str) -> Result<KernelTable> {
     }
     let tier: Tier = name.parse().map_err(|e| anyhow!("--kernels {name}: {e}"))?;
     KernelTable::with_tier(tier).map_err(|e| {
-        let have: Vec<String> = KernelTable::available_tiers().map(|t| t.to_string()).collect();
+        let have: Vec<String> = KernelTable::available_tiers()
+            .map(|t| t.to_string())
+            .collect();
         anyhow!("--kernels {name}: {e} (this CPU runs: {})", have.join(", "))
     })
 }
@@ -69,5 +71,9 @@ pub fn load<'f>(file: &'f ModelFile, kernels: KernelTable) -> Result<Loaded<'f>>
             model.config.vocab_size
         );
     }
-    Ok(Loaded { gguf, tokenizer, model })
+    Ok(Loaded {
+        gguf,
+        tokenizer,
+        model,
+    })
 }

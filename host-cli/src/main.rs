@@ -15,6 +15,10 @@ mod model_arg;
 mod model_file;
 mod pip;
 mod pool;
+mod ppl;
+mod progress;
+mod quant_convert;
+mod quant_recipe;
 mod registry;
 
 use std::process::ExitCode;

@@ -54,11 +54,14 @@ pub fn download(python: &OsStr, requirement: &str, dir: &Path) -> Result<PathBuf
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => {
-                FetchError::PythonMissing {
-                    program: python.to_os_string(),
-                }
-            }
+            io::ErrorKind::NotFound => FetchError::PythonMissing {
+                program: python.to_os_string(),
+                reason: "program not found",
+            },
+            io::ErrorKind::PermissionDenied => FetchError::PythonMissing {
+                program: python.to_os_string(),
+                reason: "permission denied",
+            },
             _ => FetchError::Io {
                 path: PathBuf::from(python),
                 source: e,

@@ -44,12 +44,37 @@ impl Parallel for ThreadPool {
         if self.n == 1 || tasks.len() <= 1 {
             tasks.iter_mut().for_each(f);
         } else {
-            self.pool.install(|| tasks.par_iter_mut().with_max_len(1).for_each(f));
+            self.pool
+                .install(|| tasks.par_iter_mut().with_max_len(1).for_each(f));
         }
     }
 }
 
 /// Default thread count: the machine's available parallelism.
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_TASKS)
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_TASKS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tasks run exactly once each, whatever the thread count.
+    #[test]
+    fn every_task_runs_once() {
+        for n in [1, 2, 4] {
+            let pool = ThreadPool::new(n).unwrap();
+            let mut tasks = vec![0u32; 37];
+            pool.install(|| pool.run(&mut tasks, &|t| *t += 1));
+            assert!(tasks.iter().all(|&t| t == 1), "{n} threads");
+        }
+    }
+
+    #[test]
+    fn thread_count_is_checked() {
+        assert!(ThreadPool::new(0).is_err());
+        assert!(ThreadPool::new(MAX_TASKS + 1).is_err());
+    }
 }

@@ -372,7 +372,8 @@ unsafe fn kernels_for(tier: Tier) -> Option<Kernels> {
             gemm_q4_0_q8_0(w, x, nb, out), gemm_q4_1_q8_1(w, x, nb, out),
             gemm_q5_0_q8_0(w, x, nb, out), gemm_q8_0_q8_0(w, x, nb, out),
             gemm_q4_k_q8_k(w, x, nb, out), gemm_q5_k_q8_k(w, x, nb, out),
-            gemm_q6_k_q8_k(w, x, nb, out),
+            gemm_q6_k_q8_k(w, x, nb, out), gemm_f32(w, x, nb, out),
+            gemm_f16_f32(w, x, nb, out), gemm_bf16_f32(w, x, nb, out),
         }),
         #[cfg(target_arch = "x86_64")]
         Tier::Avx512Vnni => override_kernels!(k, crate::arch::x86_64::avx512vnni {
@@ -385,7 +386,8 @@ unsafe fn kernels_for(tier: Tier) -> Option<Kernels> {
             gemm_q4_0_q8_0(w, x, nb, out), gemm_q4_1_q8_1(w, x, nb, out),
             gemm_q5_0_q8_0(w, x, nb, out), gemm_q8_0_q8_0(w, x, nb, out),
             gemm_q4_k_q8_k(w, x, nb, out), gemm_q5_k_q8_k(w, x, nb, out),
-            gemm_q6_k_q8_k(w, x, nb, out),
+            gemm_q6_k_q8_k(w, x, nb, out), gemm_f32(w, x, nb, out),
+            gemm_f16_f32(w, x, nb, out), gemm_bf16_f32(w, x, nb, out),
         }),
         #[cfg(target_arch = "aarch64")]
         Tier::Neon => override_kernels!(k, crate::arch::aarch64::neon {

@@ -61,7 +61,10 @@ pub fn generate<P: Parallel>(
     let mut logits = model.forward(state, prompt, par)?;
     history.extend_from_slice(prompt);
     if on_event(Event::PromptDone).is_break() {
-        return Ok(Generated { n_generated: 0, stop: StopReason::Caller });
+        return Ok(Generated {
+            n_generated: 0,
+            stop: StopReason::Caller,
+        });
     }
     let mut stream = TokenStream::new();
     let mut n = 0;
@@ -72,7 +75,10 @@ pub fn generate<P: Parallel>(
         let eog = tokenizer.is_eog(id);
         let text = if eog { "" } else { stream.push(tokenizer, id) };
         if on_event(Event::Token { id, text }).is_break() {
-            return Ok(Generated { n_generated: n, stop: StopReason::Caller });
+            return Ok(Generated {
+                n_generated: n,
+                stop: StopReason::Caller,
+            });
         }
         let stop = if eog {
             StopReason::EndOfGeneration
@@ -89,6 +95,9 @@ pub fn generate<P: Parallel>(
             // The caller is stopping anyway; its answer does not matter here.
             let _ = on_event(Event::Tail { text: tail });
         }
-        return Ok(Generated { n_generated: n, stop });
+        return Ok(Generated {
+            n_generated: n,
+            stop,
+        });
     }
 }

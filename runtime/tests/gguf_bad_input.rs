@@ -138,6 +138,33 @@ fn tensor_data_out_of_bounds() {
 }
 
 #[test]
+fn empty_tensor_needs_the_data_section_in_the_file() {
+    // Found by the fuzzer: a 0-element tensor in a file that ends before the aligned data
+    // section; its byte range would start past the end of the file.
+    let mut bytes = one_tensor(&[0], 0, 0, 0);
+    assert_eq!(bytes.len(), 64);
+    let g = Gguf::parse(&bytes).unwrap();
+    assert_eq!(g.tensors()[0].byte_range(), 64..64);
+    assert!(g.tensor_data(&g.tensors()[0]).is_empty());
+    bytes.pop();
+    let e = err(&bytes);
+    assert!(
+        matches!(
+            e,
+            GgufError::TensorOutOfBounds {
+                data_offset: 64,
+                data_len: 0,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // Without tensors the data section may be missing altogether.
+    let bytes = Raw::header(3, 0, 0).0;
+    assert_eq!(Gguf::parse(&bytes).unwrap().data_offset(), 32);
+}
+
+#[test]
 fn tensor_data_misaligned() {
     let e = err(&one_tensor(&[8], 0, 16, 64));
     assert_eq!(

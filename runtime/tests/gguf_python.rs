@@ -138,3 +138,91 @@ fn py_repr(v: &M) -> String {
         ),
     }
 }
+
+const WRITE_SCRIPT: &str = r#"
+import sys
+try:
+    import numpy as np
+    import gguf
+except ImportError as e:
+    print("MISSING:", e)
+    sys.exit(3)
+w = gguf.GGUFWriter(sys.argv[1], "llama")
+w.add_uint32("t.u32", 70000)
+w.add_int64("t.i64", -(1 << 40))
+w.add_float64("t.f64", -0.25)
+w.add_bool("t.bool", True)
+w.add_string("t.str", "héllo")
+w.add_array("t.strings", ["a", "bc", ""])
+w.add_array("t.nested", [[1, 2], [3]])
+w.add_tensor("f32", np.arange(8, dtype=np.float32))
+w.add_tensor("f16", np.arange(32, dtype=np.float16).reshape(2, 16))
+w.add_tensor("q8_0", np.full((1, 68), 7, dtype=np.uint8), raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+w.write_header_to_file()
+w.write_kv_data_to_file()
+w.write_tensors_to_file()
+w.close()
+"#;
+
+/// The other direction: a file written by gguf-py (nested array included) parses here with
+/// the values and tensors it was given.
+#[test]
+fn we_read_a_file_python_gguf_wrote() {
+    use edgellm_runtime::gguf::Gguf;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("py.gguf");
+    let out = Command::new("python3")
+        .args(["-c", WRITE_SCRIPT])
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("python3 is required for this test (pip install gguf): {e}"));
+    assert!(
+        out.status.success(),
+        "python gguf failed (install it with `pip install gguf`):\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&path).unwrap();
+    let g = Gguf::parse(&bytes).unwrap();
+    assert_eq!(g.str("general.architecture").unwrap(), "llama");
+    assert_eq!(g.u32("t.u32").unwrap(), 70000);
+    assert_eq!(g.get("t.i64").unwrap().as_i64(), Some(-(1 << 40)));
+    assert_eq!(g.f32("t.f64").unwrap(), -0.25);
+    assert!(g.bool("t.bool").unwrap());
+    assert_eq!(g.str("t.str").unwrap(), "héllo");
+    let s: Vec<&str> = g.array("t.strings").unwrap().strings().unwrap().collect();
+    assert_eq!(s, ["a", "bc", ""]);
+    let nested = g.array("t.nested").unwrap();
+    assert_eq!(nested.elem_type(), ValueType::Array);
+    let inner: Vec<Vec<i128>> = nested
+        .iter()
+        .map(|v| {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_i128().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(inner, [vec![1, 2], vec![3]]);
+    let names: Vec<(&str, &[u64], GgmlType)> = g
+        .tensors()
+        .iter()
+        .map(|t| (t.name, t.dims(), t.ty))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("f32", &[8u64][..], GgmlType::F32),
+            ("f16", &[16, 2][..], GgmlType::F16),
+            ("q8_0", &[64, 1][..], GgmlType::Q8_0),
+        ]
+    );
+    let f32s: Vec<f32> = g
+        .tensor_data(&g.tensors()[0])
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(f32s, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+    assert!(g.tensor_data(&g.tensors()[2]).iter().all(|&b| b == 7));
+}

@@ -40,5 +40,8 @@ fn greedy_continuation_is_sensible() {
     let out = greedy(&model, &prompt, 8);
     let text = tok.decode(&out);
     println!("{prompt:?} -> {out:?} {text:?}");
-    assert!(text.contains("Paris"), "greedy continuation {text:?} does not name Paris");
+    assert!(
+        text.contains("Paris"),
+        "greedy continuation {text:?} does not name Paris"
+    );
 }

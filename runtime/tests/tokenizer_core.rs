@@ -253,3 +253,25 @@ fn unknown_inputs_are_typed_errors() {
     .unwrap();
     assert_eq!(e.vocab_size(), texts.len());
 }
+
+proptest::proptest! {
+    /// Any text round-trips through every pre-tokenizer family of a byte-level vocabulary,
+    /// with and without special-token parsing, and the splitters cover the text exactly.
+    #[test]
+    fn byte_level_roundtrips_any_text(s in "\\PC*|[ \\t\\r\\n'sStT0-9\u{a0}\u{3000}a-z<|>_]*") {
+        for pre in ["gpt-2", "smollm", "llama3", "qwen2"] {
+            let (texts, spec) = bpe_spec(pre, &["he", "ll"], &["h e", "l l"]);
+            let tok = build(&texts, spec).unwrap();
+            for parse_special in [false, true] {
+                let ids = tok.encode(&s, false, parse_special);
+                proptest::prop_assert_eq!(tok.decode(&ids), s.clone());
+            }
+            let kind = tok.pre_tokenizer().unwrap();
+            let (mut cps, mut lens, mut words) = (Vec::new(), Vec::new(), Vec::new());
+            kind.split(&s, &mut cps, &mut lens, &mut words);
+            let joined: String = words.iter().map(|r| &s[r.clone()]).collect();
+            proptest::prop_assert_eq!(joined, s.clone());
+            proptest::prop_assert!(words.iter().all(|r| !r.is_empty()));
+        }
+    }
+}

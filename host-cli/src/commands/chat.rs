@@ -24,7 +24,12 @@ pub struct ChatArgs {
     pub system: Option<String>,
 
     /// Most tokens per reply
-    #[arg(short = 'n', long = "n-predict", value_name = "N", default_value_t = 512)]
+    #[arg(
+        short = 'n',
+        long = "n-predict",
+        value_name = "N",
+        default_value_t = 512
+    )]
     pub n_predict: usize,
 
     /// Context size in tokens for the whole conversation [default: 4096, at most the model's]
@@ -49,13 +54,25 @@ pub fn run(args: ChatArgs) -> Result<()> {
     let file = args.model.open()?;
     let loaded = engine::load(&file, kernels)?;
     let (tok, model) = (&loaded.tokenizer, &loaded.model);
-    let source = loaded.gguf.str("tokenizer.chat_template").with_context(|| {
-        format!("{}: no chat template; use `edgellm run` for plain prompts", file.path().display())
-    })?;
-    let piece = |id: Option<u32>| id.map(|i| tok.token_piece(i).to_string()).unwrap_or_default();
+    let source = loaded
+        .gguf
+        .str("tokenizer.chat_template")
+        .with_context(|| {
+            format!(
+                "{}: no chat template; use `edgellm run` for plain prompts",
+                file.path().display()
+            )
+        })?;
+    let piece = |id: Option<u32>| {
+        id.map(|i| tok.token_piece(i).to_string())
+            .unwrap_or_default()
+    };
     let template = ChatTemplate::new(source, &piece(tok.bos()), &piece(tok.eos()))?;
 
-    let ctx = args.ctx_size.unwrap_or(DEFAULT_CTX).min(model.config.context_length);
+    let ctx = args
+        .ctx_size
+        .unwrap_or(DEFAULT_CTX)
+        .min(model.config.context_length);
     let mut state = model.new_state(ctx, 256)?;
     let mut sampler = Sampler::new(sampler_cfg, tok.vocab_size());
     let mut history: Vec<u32> = Vec::with_capacity(ctx);
@@ -63,7 +80,10 @@ pub fn run(args: ChatArgs) -> Result<()> {
     let mut cached_text = String::new(); // the text whose tokens the KV cache holds
     let interactive = std::io::stdin().is_terminal();
     if interactive {
-        eprintln!("chat with {} — /clear starts over, /exit or Ctrl-D quits", file.display_name());
+        eprintln!(
+            "chat with {} — /clear starts over, /exit or Ctrl-D quits",
+            file.display_name()
+        );
     }
 
     let mut lines = std::io::stdin().lock().lines();
@@ -86,16 +106,22 @@ pub fn run(args: ChatArgs) -> Result<()> {
             }
             _ => {}
         }
-        if messages.is_empty() {
-            if let Some(system) = &args.system {
-                messages.push(Message { role: "system".into(), content: system.clone() });
-            }
+        if let (true, Some(system)) = (messages.is_empty(), &args.system) {
+            messages.push(Message {
+                role: "system".into(),
+                content: system.clone(),
+            });
         }
-        messages.push(Message { role: "user".into(), content: line });
+        messages.push(Message {
+            role: "user".into(),
+            content: line,
+        });
         let full = template.render(&messages, true)?;
         let delta = match full.strip_prefix(cached_text.as_str()) {
             Some(rest) => rest.to_string(),
-            None => bail!("the chat template rendered an earlier turn differently; cannot continue"),
+            None => {
+                bail!("the chat template rendered an earlier turn differently; cannot continue")
+            }
         };
         let ids = tok.encode(&delta, state.pos == 0, true);
         if args.verbose_prompt {
@@ -118,21 +144,35 @@ pub fn run(args: ChatArgs) -> Result<()> {
         let mut last = None;
         let result = pool.install(|| {
             let mut out = std::io::stdout().lock();
-            generate(model, &mut state, tok, &mut sampler, &mut history, &ids, args.n_predict.min(room), &pool, |e| {
-                let text = match e {
-                    Event::Token { id, text } => {
-                        last = Some(id);
-                        text
+            generate(
+                model,
+                &mut state,
+                tok,
+                &mut sampler,
+                &mut history,
+                &ids,
+                args.n_predict.min(room),
+                &pool,
+                |e| {
+                    let text = match e {
+                        Event::Token { id, text } => {
+                            last = Some(id);
+                            text
+                        }
+                        Event::Tail { text } => text,
+                        Event::PromptDone => return ControlFlow::Continue(()),
+                    };
+                    reply.push_str(text);
+                    if out
+                        .write_all(text.as_bytes())
+                        .and_then(|()| out.flush())
+                        .is_err()
+                    {
+                        return ControlFlow::Break(());
                     }
-                    Event::Tail { text } => text,
-                    Event::PromptDone => return ControlFlow::Continue(()),
-                };
-                reply.push_str(text);
-                if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
-                    return ControlFlow::Break(());
-                }
-                ControlFlow::Continue(())
-            })
+                    ControlFlow::Continue(())
+                },
+            )
         })?;
         println!();
         // The last sampled token has not been evaluated yet: put it in the cache too.
@@ -147,7 +187,10 @@ pub fn run(args: ChatArgs) -> Result<()> {
             }
         }
         cached_text = text;
-        messages.push(Message { role: "assistant".into(), content: reply });
+        messages.push(Message {
+            role: "assistant".into(),
+            content: reply,
+        });
         if result.stop == StopReason::ContextFull || state.pos >= ctx {
             eprintln!("context is full ({ctx} tokens): /clear starts over (or raise -c)");
             if !interactive {

@@ -7,6 +7,8 @@ use clap::Subcommand;
 pub mod chat;
 pub mod fetch;
 pub mod inspect;
+pub mod perplexity;
+pub mod quantize;
 pub mod run;
 pub mod tokenize;
 
@@ -48,6 +50,21 @@ pub enum Command {
     /// turn evaluates only its new tokens, and says when the context is full. /clear starts
     /// over; /exit or end of input quits. Replies stream to stdout.
     Chat(chat::ChatArgs),
+    /// Convert a GGUF model to another quantization type or llama.cpp mix (Q4_K_M, ...)
+    ///
+    /// Tensor types follow llama.cpp's llama-quantize recipe (per-layer Q6_K for attn_v and
+    /// ffn_down in the _M mixes, Q8_0/Q6_K for the output and tied embeddings, fallbacks for
+    /// rows that are not a multiple of the block size, 1-D tensors kept). Already quantized
+    /// tensors are only converted with --allow-requantize. Output is byte-identical for any
+    /// thread count; a summary of types, sizes and bits per weight goes to stdout.
+    Quantize(quantize::QuantizeArgs),
+    /// Measure perplexity on a text file, and KL divergence against a saved reference
+    ///
+    /// Like llama-perplexity: the text is split into chunks of -c tokens, each evaluated from
+    /// an empty cache, scoring the second half of each chunk. Prints the running PPL per
+    /// chunk and "Final estimate: PPL = X +/- U". --save-logits stores the reference
+    /// log-probabilities; --kl-divergence compares this model against such a file.
+    Perplexity(perplexity::PerplexityArgs),
 }
 
 impl Command {
@@ -58,6 +75,8 @@ impl Command {
             Command::Run(args) => run::run(args),
             Command::Tokenize(args) => tokenize::run(args),
             Command::Chat(args) => chat::run(args),
+            Command::Quantize(args) => quantize::run(args),
+            Command::Perplexity(args) => perplexity::run(args),
         }
     }
 }

@@ -19,7 +19,12 @@ pub struct RunArgs {
     pub model: ModelArg,
 
     /// Prompt text (used as is: no chat template; see `edgellm chat`)
-    #[arg(short = 'p', long = "prompt", value_name = "TEXT", conflicts_with = "file")]
+    #[arg(
+        short = 'p',
+        long = "prompt",
+        value_name = "TEXT",
+        conflicts_with = "file"
+    )]
     pub prompt: Option<String>,
 
     /// Read the prompt from a UTF-8 text file
@@ -27,7 +32,12 @@ pub struct RunArgs {
     pub file: Option<PathBuf>,
 
     /// Tokens to generate at most (generation also stops at an end-of-generation token)
-    #[arg(short = 'n', long = "n-predict", value_name = "N", default_value_t = 128)]
+    #[arg(
+        short = 'n',
+        long = "n-predict",
+        value_name = "N",
+        default_value_t = 128
+    )]
     pub n_predict: usize,
 
     #[command(flatten)]
@@ -38,7 +48,12 @@ pub struct RunArgs {
     pub ctx_size: Option<usize>,
 
     /// Tokens evaluated per prompt batch (prefill)
-    #[arg(short = 'b', long = "batch-size", value_name = "N", default_value_t = 256)]
+    #[arg(
+        short = 'b',
+        long = "batch-size",
+        value_name = "N",
+        default_value_t = 256
+    )]
     pub batch_size: usize,
 
     #[command(flatten)]
@@ -79,7 +94,11 @@ impl SamplingArgs {
             ("--temp", self.temp, self.temp >= 0.0),
             ("--top-p", self.top_p, (0.0..=1.0).contains(&self.top_p)),
             ("--min-p", self.min_p, (0.0..=1.0).contains(&self.min_p)),
-            ("--repeat-penalty", self.repeat_penalty, self.repeat_penalty > 0.0),
+            (
+                "--repeat-penalty",
+                self.repeat_penalty,
+                self.repeat_penalty > 0.0,
+            ),
         ] {
             if !ok || !v.is_finite() {
                 bail!("{name} {v}: out of range");
@@ -135,7 +154,10 @@ pub fn run(args: RunArgs) -> Result<()> {
     if ids.is_empty() {
         bail!("the prompt is empty: it encodes to 0 tokens");
     }
-    let ctx = args.ctx_size.unwrap_or(DEFAULT_CTX).min(model.config.context_length);
+    let ctx = args
+        .ctx_size
+        .unwrap_or(DEFAULT_CTX)
+        .min(model.config.context_length);
     if ids.len() >= ctx {
         bail!(
             "the prompt has {} tokens but the context holds {ctx} (raise -c, at most {})",

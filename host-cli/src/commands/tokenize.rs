@@ -17,7 +17,12 @@ pub struct TokenizeArgs {
     pub model: ModelArg,
 
     /// Text to tokenize
-    #[arg(short = 'p', long = "prompt", value_name = "TEXT", conflicts_with = "file")]
+    #[arg(
+        short = 'p',
+        long = "prompt",
+        value_name = "TEXT",
+        conflicts_with = "file"
+    )]
     pub prompt: Option<String>,
 
     /// Read the text from a UTF-8 file

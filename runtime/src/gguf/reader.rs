@@ -191,8 +191,8 @@ impl<'a> Gguf<'a> {
         self.alignment
     }
 
-    /// Absolute offset of the data section (end of the tensor table, aligned). May exceed the
-    /// file length only for a file whose tensors are all empty.
+    /// Absolute offset of the data section (end of the tensor table, aligned). Exceeds the
+    /// file length only for a file without tensors.
     pub fn data_offset(&self) -> usize {
         self.data_offset
     }
@@ -375,6 +375,9 @@ fn check_placement(
     alignment: usize,
 ) -> Result<(), GgufError> {
     let data_len = file_len.saturating_sub(data_offset) as u64;
+    // Even empty tensors need the data section to start inside the file, so that every
+    // `byte_range` lies inside the file.
+    let missing_data = data_offset > file_len;
     for t in tensors {
         if t.offset % alignment as u64 != 0 {
             return Err(GgufError::MisalignedTensor {
@@ -385,7 +388,7 @@ fn check_placement(
             });
         }
         match t.rel_end() {
-            Some(end) if end <= data_len => {}
+            Some(end) if end <= data_len && !missing_data => {}
             end => {
                 return Err(GgufError::TensorOutOfBounds {
                     offset: t.info_offset(),

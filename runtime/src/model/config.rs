@@ -64,7 +64,10 @@ impl Config {
         };
         let positive = |k: &str, v: usize| -> Result<usize, ModelError> {
             if v == 0 {
-                return Err(ModelError::BadConfig { key: key(k), problem: "must be positive".into() });
+                return Err(ModelError::BadConfig {
+                    key: key(k),
+                    problem: "must be positive".into(),
+                });
             }
             Ok(v)
         };
@@ -104,7 +107,11 @@ impl Config {
         let norm_eps = g.f32(&key("attention.layer_norm_rms_epsilon"))?;
         let vocab_size = match g.tensor("token_embd.weight") {
             Some(t) if t.dims().len() == 2 => t.dims()[1] as usize,
-            _ => return Err(ModelError::MissingTensor { name: "token_embd.weight".into() }),
+            _ => {
+                return Err(ModelError::MissingTensor {
+                    name: "token_embd.weight".into(),
+                });
+            }
         };
         Ok(Config {
             hidden_dim: positive("feed_forward_length", usize_of("feed_forward_length")?)?,

@@ -18,9 +18,17 @@ pub enum ModelError {
     #[error("tensor \"{name}\" is missing")]
     MissingTensor { name: String },
     #[error("tensor \"{name}\" has shape {found:?}, expected {expected:?} from the metadata")]
-    TensorShape { name: String, expected: [u64; 2], found: alloc::vec::Vec<u64> },
+    TensorShape {
+        name: String,
+        expected: [u64; 2],
+        found: alloc::vec::Vec<u64>,
+    },
     #[error("tensor \"{name}\" has type {ty}, which edgellm cannot use here ({why})")]
-    TensorType { name: String, ty: GgmlType, why: &'static str },
+    TensorType {
+        name: String,
+        ty: GgmlType,
+        why: &'static str,
+    },
     #[error("tensor \"{name}\": {problem}")]
     TensorData { name: String, problem: String },
     #[error("token id {id} is outside the vocabulary of {vocab} tokens")]

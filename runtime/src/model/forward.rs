@@ -7,9 +7,9 @@
 
 use core::array;
 
-use edgellm_kernels::{GgmlType, rope};
 use edgellm_kernels::matrix::{Activations, WeightMatrix};
 use edgellm_kernels::parts::{ColumnsMut, split_columns};
+use edgellm_kernels::{GgmlType, rope};
 
 use crate::parallel::{MAX_TASKS, Parallel};
 
@@ -50,16 +50,26 @@ impl Transformer<'_> {
         // RoPE angles of this batch's positions, shared by every head of every layer.
         let half = c.rope_dim / 2;
         for t in 0..n {
-            let (cos, sin) = (&mut s.rope_cos[t * half..][..half], &mut s.rope_sin[t * half..][..half]);
+            let (cos, sin) = (
+                &mut s.rope_cos[t * half..][..half],
+                &mut s.rope_sin[t * half..][..half],
+            );
             rope::rope_cache(pos + t, c.rope_theta, cos, sin);
         }
 
         // Token embedding: x[t] = token_embd.row(tokens[t]).
         for (t, &tok) in tokens.iter().enumerate() {
             if tok as usize >= c.vocab_size {
-                return Err(ModelError::TokenOutOfRange { id: tok, vocab: c.vocab_size });
+                return Err(ModelError::TokenOutOfRange {
+                    id: tok,
+                    vocab: c.vocab_size,
+                });
             }
-            k.dequantize_row(&w.token_embd, tok as usize, &mut s.x[t * dim..(t + 1) * dim]);
+            k.dequantize_row(
+                &w.token_embd,
+                tok as usize,
+                &mut s.x[t * dim..(t + 1) * dim],
+            );
         }
 
         for (l, lw) in w.layers.iter().enumerate() {
@@ -75,14 +85,38 @@ impl Transformer<'_> {
                 quantize_once(&mut s.acts, k, m, xb, &[&lw.wq, &lw.wk, &lw.wv]);
             }
             let acts = &s.acts;
-            matmul(self, par, &lw.wq, acts.view(act_type(&lw.wq), xb), &mut s.q[..n * q_dim], n);
-            matmul(self, par, &lw.wk, acts.view(act_type(&lw.wk), xb), &mut s.k[..n * kv_dim], n);
-            matmul(self, par, &lw.wv, acts.view(act_type(&lw.wv), xb), &mut s.v[..n * kv_dim], n);
+            matmul(
+                self,
+                par,
+                &lw.wq,
+                acts.view(act_type(&lw.wq), xb),
+                &mut s.q[..n * q_dim],
+                n,
+            );
+            matmul(
+                self,
+                par,
+                &lw.wk,
+                acts.view(act_type(&lw.wk), xb),
+                &mut s.k[..n * kv_dim],
+                n,
+            );
+            matmul(
+                self,
+                par,
+                &lw.wv,
+                acts.view(act_type(&lw.wv), xb),
+                &mut s.v[..n * kv_dim],
+                n,
+            );
 
             // RoPE: rotate the first rope_dim values of each query and key head by its position.
             let half = c.rope_dim / 2;
             for t in 0..n {
-                let (cos, sin) = (&s.rope_cos[t * half..][..half], &s.rope_sin[t * half..][..half]);
+                let (cos, sin) = (
+                    &s.rope_cos[t * half..][..half],
+                    &s.rope_sin[t * half..][..half],
+                );
                 let q = s.q[t * q_dim..(t + 1) * q_dim].chunks_exact_mut(c.head_dim);
                 let kk = s.k[t * kv_dim..(t + 1) * kv_dim].chunks_exact_mut(c.head_dim);
                 for head in q.chain(kk) {
@@ -105,7 +139,14 @@ impl Transformer<'_> {
             // Output projection and residual connection back into x.
             let xb = &s.xb[..n * q_dim];
             s.acts.quantize(k, act_type(&lw.wo), xb);
-            matmul(self, par, &lw.wo, s.acts.view(act_type(&lw.wo), xb), &mut s.xb2[..n * dim], n);
+            matmul(
+                self,
+                par,
+                &lw.wo,
+                s.acts.view(act_type(&lw.wo), xb),
+                &mut s.xb2[..n * dim],
+                n,
+            );
             k.add(&mut s.x[..n * dim], &s.xb2[..n * dim]);
 
             // FFN rmsnorm: xb = rmsnorm(x) * ffn_norm.
@@ -120,12 +161,33 @@ impl Transformer<'_> {
                 quantize_once(&mut s.acts, k, m, xb, &[&lw.w_gate, &lw.w_up]);
             }
             let acts = &s.acts;
-            matmul(self, par, &lw.w_gate, acts.view(act_type(&lw.w_gate), xb), &mut s.hb[..n * hidden], n);
-            matmul(self, par, &lw.w_up, acts.view(act_type(&lw.w_up), xb), &mut s.hb2[..n * hidden], n);
+            matmul(
+                self,
+                par,
+                &lw.w_gate,
+                acts.view(act_type(&lw.w_gate), xb),
+                &mut s.hb[..n * hidden],
+                n,
+            );
+            matmul(
+                self,
+                par,
+                &lw.w_up,
+                acts.view(act_type(&lw.w_up), xb),
+                &mut s.hb2[..n * hidden],
+                n,
+            );
             k.silu_mul(&mut s.hb[..n * hidden], &s.hb2[..n * hidden]);
             let hb = &s.hb[..n * hidden];
             s.acts.quantize(k, act_type(&lw.w_down), hb);
-            matmul(self, par, &lw.w_down, s.acts.view(act_type(&lw.w_down), hb), &mut s.xb2[..n * dim], n);
+            matmul(
+                self,
+                par,
+                &lw.w_down,
+                s.acts.view(act_type(&lw.w_down), hb),
+                &mut s.xb2[..n * dim],
+                n,
+            );
 
             // Residual connection.
             k.add(&mut s.x[..n * dim], &s.xb2[..n * dim]);
@@ -146,7 +208,14 @@ impl Transformer<'_> {
         }
         let xb = &s.xb[..rows * dim];
         s.acts.quantize(k, act_type(&w.output), xb);
-        matmul(self, par, &w.output, s.acts.view(act_type(&w.output), xb), &mut out[..rows * c.vocab_size], rows);
+        matmul(
+            self,
+            par,
+            &w.output,
+            s.acts.view(act_type(&w.output), xb),
+            &mut out[..rows * c.vocab_size],
+            rows,
+        );
         Ok(())
     }
 
@@ -160,7 +229,7 @@ impl Transformer<'_> {
         let end = s.pos + n; // positions cached so far, this batch included
         let first = s.pos; // position of the batch's first token
         let group = c.n_heads / c.n_kv_heads; // query heads per key/value head
-        let scale = 1.0 / (hd as f32).sqrt();
+        let scale = 1.0 / libm::sqrtf(hd as f32);
         let (keys, values) = s.kv.layer(l, end);
         let q = &s.q[..n * q_dim];
 
@@ -174,7 +243,9 @@ impl Transformer<'_> {
             array::from_fn(|i| (outs[i].take(), atts[i].take()));
 
         par.run(&mut work[..made], &|(out, att)| {
-            let (Some(out), Some(att)) = (out, att) else { return };
+            let (Some(out), Some(att)) = (out, att) else {
+                return;
+            };
             let heads = out.cols().start / hd..out.cols().end / hd;
             for t in 0..n {
                 let p = first + t; // this token attends to positions 0..=p
@@ -201,7 +272,9 @@ impl Transformer<'_> {
 
 /// The activation type matrix `m` multiplies with.
 fn act_type(m: &WeightMatrix<'_>) -> GgmlType {
-    m.ty().vec_dot_type().expect("WeightMatrix::new accepts only types with kernels")
+    m.ty()
+        .vec_dot_type()
+        .expect("WeightMatrix::new accepts only types with kernels")
 }
 
 /// Quantize `x` for `m` unless an earlier matrix in `group` (before `m`) has the same
@@ -214,7 +287,10 @@ fn quantize_once(
     group: &[&WeightMatrix<'_>],
 ) {
     let ty = act_type(m);
-    let earlier = group.iter().take_while(|g| !core::ptr::eq(**g, m)).any(|g| act_type(g) == ty);
+    let earlier = group
+        .iter()
+        .take_while(|g| !core::ptr::eq(**g, m))
+        .any(|g| act_type(g) == ty);
     if !earlier {
         acts.quantize(k, ty, x);
     }

@@ -19,7 +19,13 @@ pub struct KvCache {
 impl KvCache {
     pub fn new(n_layers: usize, ctx: usize, kv_dim: usize) -> KvCache {
         let n = n_layers * ctx * kv_dim;
-        KvCache { n_layers, ctx, kv_dim, keys: vec![0.0; n], values: vec![0.0; n] }
+        KvCache {
+            n_layers,
+            ctx,
+            kv_dim,
+            keys: vec![0.0; n],
+            values: vec![0.0; n],
+        }
     }
 
     /// Positions the cache holds.

@@ -37,7 +37,11 @@ impl<'a> Transformer<'a> {
     pub fn from_gguf(g: &Gguf<'a>, kernels: KernelTable) -> Result<Transformer<'a>, ModelError> {
         let config = Config::from_gguf(g)?;
         let weights = Weights::from_gguf(g, &config)?;
-        Ok(Transformer { config, weights, kernels })
+        Ok(Transformer {
+            config,
+            weights,
+            kernels,
+        })
     }
 
     /// The kernel table this model runs on.
@@ -71,7 +75,11 @@ impl<'a> Transformer<'a> {
         self.check_room(s, tokens.len())?;
         let chunks = tokens.len().div_ceil(s.max_batch);
         for (i, chunk) in tokens.chunks(s.max_batch).enumerate() {
-            let want = if i + 1 == chunks { Logits::Last } else { Logits::None };
+            let want = if i + 1 == chunks {
+                Logits::Last
+            } else {
+                Logits::None
+            };
             self.step(s, chunk, par, want)?;
         }
         Ok(&s.logits)
@@ -88,8 +96,15 @@ impl<'a> Transformer<'a> {
     ) -> Result<(), ModelError> {
         self.check_room(s, tokens.len())?;
         let vocab = self.config.vocab_size;
-        assert_eq!(out.len(), tokens.len() * vocab, "logits buffer is not tokens × vocab");
-        for (chunk, out) in tokens.chunks(s.max_batch).zip(out.chunks_mut(s.max_batch * vocab)) {
+        assert_eq!(
+            out.len(),
+            tokens.len() * vocab,
+            "logits buffer is not tokens × vocab"
+        );
+        for (chunk, out) in tokens
+            .chunks(s.max_batch)
+            .zip(out.chunks_mut(s.max_batch * vocab))
+        {
             self.step(s, chunk, par, Logits::All(out))?;
         }
         Ok(())
@@ -100,7 +115,10 @@ impl<'a> Transformer<'a> {
             return Err(ModelError::EmptyInput);
         }
         if s.pos + n > s.kv.ctx() {
-            return Err(ModelError::ContextFull { needed: s.pos + n, limit: s.kv.ctx() });
+            return Err(ModelError::ContextFull {
+                needed: s.pos + n,
+                limit: s.kv.ctx(),
+            });
         }
         Ok(())
     }

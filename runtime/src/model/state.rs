@@ -3,11 +3,11 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+use bytemuck::Zeroable;
 use edgellm_kernels::blocks::{BlockQ8_0, BlockQ8_1, BlockQ8K};
 use edgellm_kernels::matrix::Activations;
-use edgellm_kernels::types::{QK8_0, QK8_1, QK_K};
+use edgellm_kernels::types::{QK_K, QK8_0, QK8_1};
 use edgellm_kernels::{GgmlType, KernelTable};
-use bytemuck::Zeroable;
 
 use super::{Config, KvCache};
 

@@ -108,8 +108,15 @@ impl<'a> Weights<'a> {
     }
 }
 
-fn tensor_bytes<'a>(g: &Gguf<'a>, name: &str, rows: usize, cols: usize) -> Result<(GgmlType, &'a [u8]), ModelError> {
-    let t = g.tensor(name).ok_or_else(|| ModelError::MissingTensor { name: name.to_string() })?;
+fn tensor_bytes<'a>(
+    g: &Gguf<'a>,
+    name: &str,
+    rows: usize,
+    cols: usize,
+) -> Result<(GgmlType, &'a [u8]), ModelError> {
+    let t = g.tensor(name).ok_or_else(|| ModelError::MissingTensor {
+        name: name.to_string(),
+    })?;
     let dims = t.dims();
     let matches = match dims {
         [c] => rows == 1 && *c == cols as u64,
@@ -127,20 +134,35 @@ fn tensor_bytes<'a>(g: &Gguf<'a>, name: &str, rows: usize, cols: usize) -> Resul
 }
 
 /// A (rows, cols) weight matrix that the kernels can multiply with.
-fn matrix<'a>(g: &Gguf<'a>, name: &str, rows: usize, cols: usize) -> Result<WeightMatrix<'a>, ModelError> {
+fn matrix<'a>(
+    g: &Gguf<'a>,
+    name: &str,
+    rows: usize,
+    cols: usize,
+) -> Result<WeightMatrix<'a>, ModelError> {
     let (ty, data) = tensor_bytes(g, name, rows, cols)?;
     if !ty.has_kernels() {
-        return Err(ModelError::TensorType { name: name.to_string(), ty, why: "no kernels for this type" });
+        return Err(ModelError::TensorType {
+            name: name.to_string(),
+            ty,
+            why: "no kernels for this type",
+        });
     }
-    WeightMatrix::new(ty, rows, cols, data)
-        .map_err(|e| ModelError::TensorData { name: name.to_string(), problem: format!("{e}") })
+    WeightMatrix::new(ty, rows, cols, data).map_err(|e| ModelError::TensorData {
+        name: name.to_string(),
+        problem: format!("{e}"),
+    })
 }
 
 /// An F32 vector of `len` elements (norm weights).
 fn vector<'a>(g: &Gguf<'a>, name: &str, len: usize) -> Result<&'a [f32], ModelError> {
     let (ty, data) = tensor_bytes(g, name, 1, len)?;
     if ty != GgmlType::F32 {
-        return Err(ModelError::TensorType { name: name.to_string(), ty, why: "norm weights must be F32" });
+        return Err(ModelError::TensorType {
+            name: name.to_string(),
+            ty,
+            why: "norm weights must be F32",
+        });
     }
     bytemuck::try_cast_slice(data).map_err(|e| ModelError::TensorData {
         name: name.to_string(),

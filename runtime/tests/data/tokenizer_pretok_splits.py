@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Expected pre-tokenizer splits of tokenizer_corpus.json, computed with the Python `regex`
+"""Expected pre-tokenizer splits of tokenizer_corpus.json (and 400 seeded random strings), computed with the Python `regex`
 module (an independent regex engine with \\p{..} classes) from the exact expressions
 llama.cpp uses (src/llama-vocab.cpp). Each expression is applied like llama.cpp's
 `unicode_regex_split`: every match AND every unmatched gap between matches becomes a word,
@@ -10,6 +10,7 @@ and a list of expressions is applied in sequence, each to the previous one's wor
 """
 import json
 import os
+import random
 
 import regex
 
@@ -46,6 +47,17 @@ def split(text, exprs):
 
 here = os.path.dirname(os.path.abspath(__file__))
 corpus = json.load(open(os.path.join(here, "tokenizer_corpus.json"), encoding="utf-8"))
+
+# Plus seeded random strings over an alphabet of the characters the expressions treat
+# specially: apostrophe contractions in both cases, every whitespace kind (\r, \n, \t,
+# NBSP, U+3000), digits of several scripts, letters, marks, symbols, emoji.
+ALPHABET = ["'", "s", "S", "t", "T", "r", "e", "v", "l", "L", "m", "d", "D", "a", "Z",
+            " ", " ", " ", "\n", "\r", "\t", "\u00a0", "\u3000", "\u200b", "\u000b",
+            "0", "7", "\u00bd", "\u0663", "\u2167", "x", "\u00e9", "\u0301", "\u4e2d",
+            "!", ".", ",", "-", "_", "(", "\u20ac", "\U0001F44D", "\U0001F3FD", "\u200d"]
+rng = random.Random(20251128)
+for _ in range(400):
+    corpus.append("".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 24))))
 cases = [
     {
         "text": t,

@@ -5,5 +5,6 @@ pub mod boot;
 pub mod cpu;
 pub mod exception;
 pub mod mmu;
+#[cfg(feature = "qemu")]
 pub mod semihosting;
 pub mod timer;

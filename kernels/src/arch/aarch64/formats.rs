@@ -1,13 +1,17 @@
 //! Each quantized weight format as "unpack once, dot with many activation blocks":
 //! [`QuantBlock::unpack`] turns one weight block into registers, [`QuantBlock::dot`] returns
-//! that block's f32 contribution against one activation block.
+//! that block's f32 term against one activation block, [`QuantBlock::dot4`] the four terms
+//! against four activation blocks (four tokens of a GEMM tile) as one vector.
 //!
-//! The contribution is the reference's per-block expression (`reference::vec_dot`) with the
-//! same float operations in the same order, on an exactly equal integer sum, so any kernel
-//! that adds contributions in block order (the dots and every GEMM tile) equals the
-//! reference bit for bit.
+//! A term is the reference's per-block expression (`reference::vec_dot`) with the same float
+//! operations in the same order, on an exactly equal integer sum; `dot4` does the very same
+//! operations lane-wise (IEEE operations are per lane, and multiplication and addition are
+//! commutative, so `dy * dx` is `dx * dy`). So any kernel that adds terms in block order —
+//! the dots and every GEMM tile — equals the reference bit for bit.
 
-use super::simd::{I8Dot, f16_to_f32};
+use core::arch::aarch64::*;
+
+use super::simd::{I8Dot, f16_to_f32, f16x4_from, f32x4_from, hsum4};
 use super::unpack::{self, Unpacked32, Unpacked256};
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K};
 use crate::blocks::{BlockQ8_0, BlockQ8_1, BlockQ8K};
@@ -29,27 +33,104 @@ pub(super) trait QuantBlock: Copy {
     /// # Safety
     /// NEON and `D`'s features.
     unsafe fn dot<D: I8Dot>(&self, u: &Self::Unpacked, y: &Self::Act) -> f32;
+
+    /// Lane `t` = `self.dot(u, y[t])`, bit for bit.
+    ///
+    /// # Safety
+    /// NEON and `D`'s features.
+    unsafe fn dot4<D: I8Dot>(&self, u: &Self::Unpacked, y: [&Self::Act; 4]) -> float32x4_t;
 }
 
-impl QuantBlock for BlockQ4_0 {
-    type Act = BlockQ8_0;
-    type Unpacked = Unpacked32;
+/// `isums4!(y, |v| isum)`: the integer sums `isum` (lane vectors) for `v = y[0..4]`, reduced
+/// to lane `t` for `y[t]` and converted to f32. A macro, not a closure: a closure is its own
+/// function without the tier's `#[target_feature]`, and `sdot` would not assemble in it.
+macro_rules! isums4 {
+    ($y:expr, |$v:ident| $isum:expr) => {{
+        let y = $y;
+        let sums = [
+            {
+                let $v = y[0];
+                $isum
+            },
+            {
+                let $v = y[1];
+                $isum
+            },
+            {
+                let $v = y[2];
+                $isum
+            },
+            {
+                let $v = y[3];
+                $isum
+            },
+        ];
+        vcvtq_f32_s32(hsum4(sums))
+    }};
+}
 
-    #[inline(always)]
-    unsafe fn unpack(&self) -> Unpacked32 {
-        // SAFETY: forwarded contract.
-        unsafe { unpack::q4_0(self) }
-    }
+/// Q4_0, Q5_0 and Q8_0 share Q8_0 activations and differ in unpacking, weight range and the
+/// order of the reference's scale product.
+macro_rules! q8_0_act_format {
+    ($W:ty, $unpack:path, $isum:ident, |$s:ident, $dx:ident, $dy:ident| $term:expr, |$vs:ident, $vdx:ident, $vdy:ident| $vterm:expr) => {
+        impl QuantBlock for $W {
+            type Act = BlockQ8_0;
+            type Unpacked = Unpacked32;
 
-    #[inline(always)]
-    unsafe fn dot<D: I8Dot>(&self, u: &Unpacked32, y: &BlockQ8_0) -> f32 {
-        // SAFETY: forwarded contract; Q4_0 weights are in -8..=7.
-        unsafe {
-            let sumi = unpack::isum32_bounded::<D>(u, &y.qs);
-            sumi as f32 * f16_to_f32(self.d) * f16_to_f32(y.d)
+            #[inline(always)]
+            unsafe fn unpack(&self) -> Unpacked32 {
+                // SAFETY: forwarded contract.
+                unsafe { $unpack(self) }
+            }
+
+            #[inline(always)]
+            unsafe fn dot<D: I8Dot>(&self, u: &Unpacked32, y: &BlockQ8_0) -> f32 {
+                // SAFETY: forwarded contract; `$isum` is the bounded variant only for weights
+                // in -127..=127 (Q4_0, Q5_0).
+                unsafe {
+                    let $s = vaddvq_s32(unpack::$isum::<D>(u, &y.qs)) as f32;
+                    let ($dx, $dy) = (f16_to_f32(self.d), f16_to_f32(y.d));
+                    $term
+                }
+            }
+
+            #[inline(always)]
+            unsafe fn dot4<D: I8Dot>(&self, u: &Unpacked32, y: [&BlockQ8_0; 4]) -> float32x4_t {
+                // SAFETY: as `dot`.
+                unsafe {
+                    let $vs = isums4!(y, |y| unpack::$isum::<D>(u, &y.qs));
+                    let ($vdx, $vdy) = (f16_to_f32(self.d), f16x4_from(y.map(|y| y.d)));
+                    $vterm
+                }
+            }
         }
-    }
+    };
 }
+
+// Reference: `sumi as f32 * d_x * d_y`.
+q8_0_act_format!(
+    BlockQ4_0,
+    unpack::q4_0,
+    isum32_bounded,
+    |s, dx, dy| s * dx * dy,
+    |s, dx, dy| vmulq_f32(vmulq_n_f32(s, dx), dy)
+);
+// Reference: `(d_x * d_y) * sumi as f32`.
+q8_0_act_format!(
+    BlockQ5_0,
+    unpack::q5_0,
+    isum32_bounded,
+    |s, dx, dy| (dx * dy) * s,
+    |s, dx, dy| vmulq_f32(vmulq_n_f32(dy, dx), s)
+);
+// Reference: `sumi as f32 * (d_x * d_y)`; Q8_0 weights may be -128: unbounded dot.
+q8_0_act_format!(
+    BlockQ8_0,
+    unpack::q8_0,
+    isum32,
+    |s, dx, dy| s * (dx * dy),
+    |s, dx, dy| vmulq_f32(s, vmulq_n_f32(dy, dx))
+);
 
 impl QuantBlock for BlockQ4_1 {
     type Act = BlockQ8_1;
@@ -61,53 +142,24 @@ impl QuantBlock for BlockQ4_1 {
         unsafe { unpack::q4_1(self) }
     }
 
+    /// Reference: `(d_x * d_y) * sumi as f32 + m_x * s_y`.
     #[inline(always)]
     unsafe fn dot<D: I8Dot>(&self, u: &Unpacked32, y: &BlockQ8_1) -> f32 {
         // SAFETY: forwarded contract; Q4_1 weights are in 0..=15.
         unsafe {
-            let sumi = unpack::isum32_bounded::<D>(u, &y.qs);
-            (f16_to_f32(self.d) * f16_to_f32(y.d)) * sumi as f32
-                + f16_to_f32(self.m) * f16_to_f32(y.s)
+            let s = vaddvq_s32(unpack::isum32_bounded::<D>(u, &y.qs)) as f32;
+            (f16_to_f32(self.d) * f16_to_f32(y.d)) * s + f16_to_f32(self.m) * f16_to_f32(y.s)
         }
     }
-}
-
-impl QuantBlock for BlockQ5_0 {
-    type Act = BlockQ8_0;
-    type Unpacked = Unpacked32;
 
     #[inline(always)]
-    unsafe fn unpack(&self) -> Unpacked32 {
-        // SAFETY: forwarded contract.
-        unsafe { unpack::q5_0(self) }
-    }
-
-    #[inline(always)]
-    unsafe fn dot<D: I8Dot>(&self, u: &Unpacked32, y: &BlockQ8_0) -> f32 {
-        // SAFETY: forwarded contract; Q5_0 weights are in -16..=15.
+    unsafe fn dot4<D: I8Dot>(&self, u: &Unpacked32, y: [&BlockQ8_1; 4]) -> float32x4_t {
+        // SAFETY: as `dot`.
         unsafe {
-            let sumi = unpack::isum32_bounded::<D>(u, &y.qs);
-            (f16_to_f32(self.d) * f16_to_f32(y.d)) * sumi as f32
-        }
-    }
-}
-
-impl QuantBlock for BlockQ8_0 {
-    type Act = BlockQ8_0;
-    type Unpacked = Unpacked32;
-
-    #[inline(always)]
-    unsafe fn unpack(&self) -> Unpacked32 {
-        // SAFETY: forwarded contract.
-        unsafe { unpack::q8_0(self) }
-    }
-
-    #[inline(always)]
-    unsafe fn dot<D: I8Dot>(&self, u: &Unpacked32, y: &BlockQ8_0) -> f32 {
-        // SAFETY: forwarded contract; `isum32` takes any i8, -128 included.
-        unsafe {
-            let sumi = unpack::isum32::<D>(u, &y.qs);
-            sumi as f32 * (f16_to_f32(self.d) * f16_to_f32(y.d))
+            let s = isums4!(y, |y| unpack::isum32_bounded::<D>(u, &y.qs));
+            let dxdy = vmulq_n_f32(f16x4_from(y.map(|y| y.d)), f16_to_f32(self.d));
+            let msy = vmulq_n_f32(f16x4_from(y.map(|y| y.s)), f16_to_f32(self.m));
+            vaddq_f32(vmulq_f32(dxdy, s), msy)
         }
     }
 }
@@ -115,60 +167,49 @@ impl QuantBlock for BlockQ8_0 {
 /// A Q4_K/Q5_K super-block in registers with its decoded sub-block scales and mins.
 pub(super) type UnpackedKMin = (Unpacked256, [u8; 8], [u8; 8]);
 
-impl QuantBlock for BlockQ4K {
-    type Act = BlockQ8K;
-    type Unpacked = UnpackedKMin;
+/// Q4_K and Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins; the mins act through the
+/// activation's `bsums`. Reference: `(d_x * d_y) * sumi - (dmin_x * d_y) * summ`.
+macro_rules! k_min_format {
+    ($W:ty, $unpack:path) => {
+        impl QuantBlock for $W {
+            type Act = BlockQ8K;
+            type Unpacked = UnpackedKMin;
 
-    #[inline(always)]
-    unsafe fn unpack(&self) -> UnpackedKMin {
-        let (sc, m) = scales_mins_k4(&self.scales);
-        // SAFETY: forwarded contract.
-        (unsafe { unpack::q4_k(self) }, sc, m)
-    }
+            #[inline(always)]
+            unsafe fn unpack(&self) -> UnpackedKMin {
+                let (sc, m) = scales_mins_k4(&self.scales);
+                // SAFETY: forwarded contract.
+                (unsafe { $unpack(self) }, sc, m)
+            }
 
-    #[inline(always)]
-    unsafe fn dot<D: I8Dot>(&self, u: &UnpackedKMin, y: &BlockQ8K) -> f32 {
-        // SAFETY: forwarded contract.
-        unsafe { k_min_term::<D>(u, y, self.d, self.dmin) }
-    }
+            #[inline(always)]
+            unsafe fn dot<D: I8Dot>(&self, u: &UnpackedKMin, y: &BlockQ8K) -> f32 {
+                // SAFETY: forwarded contract; Q4_K/Q5_K weights are in 0..=31.
+                unsafe {
+                    let s = vaddvq_s32(unpack::isum256_scaled32::<D>(&u.0, &u.1, y)) as f32;
+                    let m = vaddvq_s32(unpack::mins_dot_bsums(&u.2, &y.bsums)) as f32;
+                    (f16_to_f32(self.d) * y.d) * s - (f16_to_f32(self.dmin) * y.d) * m
+                }
+            }
+
+            #[inline(always)]
+            unsafe fn dot4<D: I8Dot>(&self, u: &UnpackedKMin, y: [&BlockQ8K; 4]) -> float32x4_t {
+                // SAFETY: as `dot`.
+                unsafe {
+                    let s = isums4!(y, |y| unpack::isum256_scaled32::<D>(&u.0, &u.1, y));
+                    let m = isums4!(y, |y| unpack::mins_dot_bsums(&u.2, &y.bsums));
+                    let dy = f32x4_from(y.map(|y| y.d));
+                    let d = vmulq_n_f32(dy, f16_to_f32(self.d));
+                    let dmin = vmulq_n_f32(dy, f16_to_f32(self.dmin));
+                    vsubq_f32(vmulq_f32(d, s), vmulq_f32(dmin, m))
+                }
+            }
+        }
+    };
 }
 
-impl QuantBlock for BlockQ5K {
-    type Act = BlockQ8K;
-    type Unpacked = UnpackedKMin;
-
-    #[inline(always)]
-    unsafe fn unpack(&self) -> UnpackedKMin {
-        let (sc, m) = scales_mins_k4(&self.scales);
-        // SAFETY: forwarded contract.
-        (unsafe { unpack::q5_k(self) }, sc, m)
-    }
-
-    #[inline(always)]
-    unsafe fn dot<D: I8Dot>(&self, u: &UnpackedKMin, y: &BlockQ8K) -> f32 {
-        // SAFETY: forwarded contract.
-        unsafe { k_min_term::<D>(u, y, self.d, self.dmin) }
-    }
-}
-
-/// Q4_K/Q5_K term: `(d_x*d_y) * sumi - (dmin_x*d_y) * summ`.
-///
-/// # Safety
-/// NEON and `D`'s features.
-#[inline(always)]
-unsafe fn k_min_term<D: I8Dot>(
-    u: &UnpackedKMin,
-    y: &BlockQ8K,
-    d: half::f16,
-    dmin: half::f16,
-) -> f32 {
-    // SAFETY: forwarded contract; Q4_K/Q5_K weights are in 0..=31.
-    unsafe {
-        let sumi = unpack::isum256_scaled32::<D>(&u.0, &u.1, y);
-        let summ = unpack::mins_dot_bsums(&u.2, &y.bsums);
-        (f16_to_f32(d) * y.d) * sumi as f32 - (f16_to_f32(dmin) * y.d) * summ as f32
-    }
-}
+k_min_format!(BlockQ4K, unpack::q4_k);
+k_min_format!(BlockQ5K, unpack::q5_k);
 
 impl QuantBlock for BlockQ6K {
     type Act = BlockQ8K;
@@ -180,12 +221,25 @@ impl QuantBlock for BlockQ6K {
         unsafe { unpack::q6_k(self) }
     }
 
+    /// Reference: `(d_x * d_y) * sumi as f32`.
     #[inline(always)]
     unsafe fn dot<D: I8Dot>(&self, u: &Unpacked256, y: &BlockQ8K) -> f32 {
         // SAFETY: forwarded contract; Q6_K weights are in -32..=31.
         unsafe {
-            let sumi = unpack::isum256_scaled16::<D>(u, &self.scales, y);
-            (f16_to_f32(self.d) * y.d) * sumi as f32
+            let s = vaddvq_s32(unpack::isum256_scaled16::<D>(u, &self.scales, y)) as f32;
+            (f16_to_f32(self.d) * y.d) * s
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn dot4<D: I8Dot>(&self, u: &Unpacked256, y: [&BlockQ8K; 4]) -> float32x4_t {
+        // SAFETY: as `dot`.
+        unsafe {
+            let s = isums4!(y, |y| unpack::isum256_scaled16::<D>(u, &self.scales, y));
+            vmulq_f32(
+                vmulq_n_f32(f32x4_from(y.map(|y| y.d)), f16_to_f32(self.d)),
+                s,
+            )
         }
     }
 }

@@ -179,3 +179,38 @@ pub(super) unsafe fn f16x4_to_f32(h: uint16x4_t) -> float32x4_t {
     }
     out
 }
+
+/// Four lane-vectors reduced at once: lane `t` of the result is the sum of `p[t]`'s lanes
+/// (two rounds of pairwise adds instead of four `addv`).
+///
+/// # Safety
+/// The CPU must support NEON.
+#[inline(always)]
+pub(super) unsafe fn hsum4(p: [int32x4_t; 4]) -> int32x4_t {
+    // SAFETY: NEON is the caller's promise; register-only operations.
+    unsafe { vpaddq_s32(vpaddq_s32(p[0], p[1]), vpaddq_s32(p[2], p[3])) }
+}
+
+/// Four halves (from four blocks) widened to one f32 vector, exactly.
+///
+/// # Safety
+/// The CPU must support NEON.
+#[inline(always)]
+pub(super) unsafe fn f16x4_from(h: [half::f16; 4]) -> float32x4_t {
+    let bits = h
+        .iter()
+        .rev()
+        .fold(0u64, |acc, v| (acc << 16) | u64::from(v.to_bits()));
+    // SAFETY: NEON is the caller's promise; register-only operations.
+    unsafe { f16x4_to_f32(vcreate_u16(bits)) }
+}
+
+/// Four f32 (from four blocks) as one vector.
+///
+/// # Safety
+/// The CPU must support NEON.
+#[inline(always)]
+pub(super) unsafe fn f32x4_from(v: [f32; 4]) -> float32x4_t {
+    // SAFETY: NEON is the caller's promise; the array holds 4 readable floats.
+    unsafe { load_f32(&v) }
+}

@@ -455,7 +455,10 @@ fn id_register_detection() {
         core::arch::asm!("mrs {}, ID_AA64ISAR0_EL1", out(reg) isar0, options(nomem, nostack));
     }
     let live = CpuFeatures::from_aarch64_id_regs(pfr0, isar0);
-    assert_eq!(live.dotprod, std::arch::is_aarch64_feature_detected!("dotprod"));
+    assert_eq!(
+        live.dotprod,
+        std::arch::is_aarch64_feature_detected!("dotprod")
+    );
     assert!(live.neon);
     // SAFETY: the features were read from this CPU.
     let table = unsafe { KernelTable::from_features(live) };

@@ -7,6 +7,8 @@
 //! memory-bound stream in decode and prefill) are read and decoded once per `T` tokens.
 //! Every output is its blocks' terms added in block order, exactly as the reference dot.
 
+use core::arch::aarch64::*;
+
 use super::formats::QuantBlock;
 use super::simd::I8Dot;
 
@@ -34,6 +36,28 @@ unsafe fn tile<D: I8Dot, W: QuantBlock, const R: usize, const T: usize>(
         }
     }
     acc
+}
+
+/// `out[t] = Σ_b w[b] · x[t][b]` for one weight row and 4 activation rows: each weight
+/// block is unpacked once, its four terms come as one vector ([`QuantBlock::dot4`]) and
+/// lane `t` accumulates token `t`'s terms in block order.
+///
+/// # Safety
+/// NEON and `D`'s features.
+#[inline(always)]
+unsafe fn row_x4<D: I8Dot, W: QuantBlock>(w: &[W], x: [&[W::Act]; 4], nb: usize) -> [f32; 4] {
+    let (w, x) = (&w[..nb], x.map(|x| &x[..nb]));
+    // SAFETY: forwarded contract; the lane store writes into a local 4-float array.
+    unsafe {
+        let mut acc = vdupq_n_f32(0.0);
+        for b in 0..nb {
+            let u = w[b].unpack();
+            acc = vaddq_f32(acc, w[b].dot4::<D>(&u, x.map(|x| &x[b])));
+        }
+        let mut out = [0.0f32; 4];
+        vst1q_f32(out.as_mut_ptr(), acc);
+        out
+    }
 }
 
 /// One dot product with the reference's contract.
@@ -95,8 +119,7 @@ pub(super) unsafe fn gemm_tile<D: I8Dot, W: QuantBlock>(
             }
             4 => {
                 // SAFETY: forwarded contract.
-                let o = unsafe { tile::<D, W, 1, 4>(wr, [xrow(0), xrow(1), xrow(2), xrow(3)], nb) };
-                [o[0][0], o[1][0], o[2][0], o[3][0]]
+                unsafe { row_x4::<D, W>(wr[0], [xrow(0), xrow(1), xrow(2), xrow(3)], nb) }
             }
             _ => panic!("gemm tile: {nt} tokens, at most 4"),
         };

@@ -3,7 +3,9 @@
 //! or more activation blocks, scale in f32" (`formats.rs` adds the scaling, `tiles.rs` the
 //! loops).
 //!
-//! Every integer result is exactly the reference's integer block sum: products are formed
+//! The integer results are vectors whose four i32 lanes sum to the block's integer sum
+//! (reduce one with `vaddvq_s32`, four at once with `simd::hsum4`). Every such sum is exactly
+//! the reference's integer block sum: products are formed
 //! by [`I8Dot`], which never overflows, and all sums stay within i32 (largest: Q6_K,
 //! `16 sub-blocks × |scale| 128 × 16 × 32 × 128 < 2^27`).
 
@@ -86,40 +88,40 @@ pub(super) unsafe fn q8_0(b: &BlockQ8_0) -> Unpacked32 {
     unsafe { [load_i8(chunk(&b.qs, 0)), load_i8(chunk(&b.qs, 1))] }
 }
 
-/// `Σ w[i] * y[i]` over one 32-weight block whose weights are all in -127..=127.
+/// `Σ w[i] * y[i]` (as lanes) over one 32-weight block whose weights are all in -127..=127.
 ///
 /// # Safety
 /// NEON and `D`'s features; no lane of `w` is -128.
 #[inline(always)]
-pub(super) unsafe fn isum32_bounded<D: I8Dot>(w: &Unpacked32, y: &[i8; 32]) -> i32 {
+pub(super) unsafe fn isum32_bounded<D: I8Dot>(w: &Unpacked32, y: &[i8; 32]) -> int32x4_t {
     // SAFETY: the caller's promises, forwarded.
     unsafe {
         let acc = D::dot_bounded(vdupq_n_s32(0), w[0], load_i8(chunk(y, 0)));
-        vaddvq_s32(D::dot_bounded(acc, w[1], load_i8(chunk(y, 1))))
+        D::dot_bounded(acc, w[1], load_i8(chunk(y, 1)))
     }
 }
 
-/// `Σ w[i] * y[i]` over one 32-weight block, any i8 weights.
+/// `Σ w[i] * y[i]` (as lanes) over one 32-weight block, any i8 weights.
 ///
 /// # Safety
 /// NEON and `D`'s features.
 #[inline(always)]
-pub(super) unsafe fn isum32<D: I8Dot>(w: &Unpacked32, y: &[i8; 32]) -> i32 {
+pub(super) unsafe fn isum32<D: I8Dot>(w: &Unpacked32, y: &[i8; 32]) -> int32x4_t {
     // SAFETY: the caller's promises, forwarded.
     unsafe {
         let acc = D::dot(vdupq_n_s32(0), w[0], load_i8(chunk(y, 0)));
-        vaddvq_s32(D::dot(acc, w[1], load_i8(chunk(y, 1))))
+        D::dot(acc, w[1], load_i8(chunk(y, 1)))
     }
 }
 
-/// `Σ_j mins[j] * (bsums[2j] + bsums[2j+1])`: the integer part of a Q4_K/Q5_K block's
+/// `Σ_j mins[j] * (bsums[2j] + bsums[2j+1])` (as lanes): the integer part of a Q4_K/Q5_K block's
 /// minimum term, from the activation's precomputed 16-quant sums (widened to i32 before any
 /// addition, since `bsums` is arbitrary i16 data).
 ///
 /// # Safety
 /// The CPU must support NEON.
 #[inline(always)]
-pub(super) unsafe fn mins_dot_bsums(mins: &[u8; 8], bsums: &[i16; 16]) -> i32 {
+pub(super) unsafe fn mins_dot_bsums(mins: &[u8; 8], bsums: &[i16; 16]) -> int32x4_t {
     // SAFETY: NEON is the caller's promise; loads read whole arrays.
     unsafe {
         let (b, _) = bsums.as_chunks::<8>();
@@ -128,7 +130,7 @@ pub(super) unsafe fn mins_dot_bsums(mins: &[u8; 8], bsums: &[i16; 16]) -> i32 {
         let m = vmovl_u8(vld1_u8(mins.as_ptr()));
         let m0 = vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(m)));
         let m1 = vreinterpretq_s32_u32(vmovl_high_u16(m));
-        vaddvq_s32(vmlaq_s32(vmulq_s32(s0, m0), s1, m1))
+        vmlaq_s32(vmulq_s32(s0, m0), s1, m1)
     }
 }
 
@@ -231,7 +233,7 @@ pub(super) unsafe fn q6_k(b: &BlockQ6K) -> Unpacked256 {
     }
 }
 
-/// `Σ_j scale[j] * Σ_{i in sub-block j} w[i] * y[i]` over a super-block with 8 sub-blocks of
+/// `Σ_j scale[j] * Σ_{i in sub-block j} w[i] * y[i]` (as lanes) over a super-block with 8 sub-blocks of
 /// 32 (Q4_K, Q5_K; scales 0..=63, weights 0..=31).
 ///
 /// # Safety
@@ -241,7 +243,7 @@ pub(super) unsafe fn isum256_scaled32<D: I8Dot>(
     w: &Unpacked256,
     scales: &[u8; 8],
     y: &BlockQ8K,
-) -> i32 {
+) -> int32x4_t {
     // SAFETY: the caller's promises, forwarded; weights are in 0..=31, so bounded.
     unsafe {
         let mut acc = vdupq_n_s32(0);
@@ -250,11 +252,11 @@ pub(super) unsafe fn isum256_scaled32<D: I8Dot>(
             let p = D::dot_bounded(p, w[2 * j + 1], load_i8(chunk(&y.qs, 2 * j + 1)));
             acc = vmlaq_n_s32(acc, p, i32::from(scales[j]));
         }
-        vaddvq_s32(acc)
+        acc
     }
 }
 
-/// `Σ_j scale[j] * Σ_{i in sub-block j} w[i] * y[i]` over a super-block with 16 sub-blocks of
+/// `Σ_j scale[j] * Σ_{i in sub-block j} w[i] * y[i]` (as lanes) over a super-block with 16 sub-blocks of
 /// 16 (Q6_K; signed scales, weights -32..=31).
 ///
 /// # Safety
@@ -264,7 +266,7 @@ pub(super) unsafe fn isum256_scaled16<D: I8Dot>(
     w: &Unpacked256,
     scales: &[i8; 16],
     y: &BlockQ8K,
-) -> i32 {
+) -> int32x4_t {
     // SAFETY: the caller's promises, forwarded; weights are in -32..=31, so bounded.
     unsafe {
         let mut acc = vdupq_n_s32(0);
@@ -272,6 +274,6 @@ pub(super) unsafe fn isum256_scaled16<D: I8Dot>(
             let p = D::dot_bounded(vdupq_n_s32(0), w[j], load_i8(chunk(&y.qs, j)));
             acc = vmlaq_n_s32(acc, p, i32::from(scales[j]));
         }
-        vaddvq_s32(acc)
+        acc
     }
 }

@@ -5,7 +5,8 @@
 //! unsigned (0..15 for Q4, 0..31 for Q5, 0..63 for Q6) and their offset (8, 16, 32) is
 //! subtracted as `maddubs(offset, y)`, so no pair sum can saturate and every integer block sum
 //! is exact for all inputs (ggml's `abs(x) * sign(y, x)` trick is wrong when `y == -128`).
-//! Q8_0 weights are widened to i16 instead (`maddubs` could saturate on 255-wide operands).
+//! Q8_0 × Q8_0 uses the sign trick only for activation blocks without -128 (all blocks the
+//! quantizer makes) and widens to i16 otherwise.
 //!
 //! Each block format has an `unpack_*` step (weight block → registers, done once per block)
 //! and a `dot_*` step (unpacked weight block · activation block → the block's value spread
@@ -16,6 +17,7 @@ use core::arch::x86_64::*;
 
 use half::{bf16, f16};
 
+pub use super::float_tiles::{gemm_bf16_f32, gemm_f16_f32, gemm_f32};
 use crate::blocks::{
     BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K, BlockQ8_0, BlockQ8_1, BlockQ8K,
 };
@@ -132,18 +134,70 @@ pub(super) fn f16x2(a: f16, b: f16) -> __m128 {
     _mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32))
 }
 
+/// A Q8_0 / Q8_1 activation block made ready once per tile (its quants loaded, its scales
+/// converted) and reused for every weight row of the tile.
+#[derive(Copy, Clone)]
+pub(super) struct Prepared32 {
+    pub q: __m256i,
+    /// `[d, s, 0, 0]` (`s` only for Q8_1, else 0).
+    pub ds: __m128,
+    /// The AVX-512 VNNI tier's `dpbusd(offset, q)` (the weight format's offset times the
+    /// activation sums); zero in this tier.
+    pub o: __m256i,
+    /// Whether a quant is -128 (only computed by [`prep_q8_0w`]; the quantizers never make
+    /// one, raw blocks may).
+    pub has_min: bool,
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn prep_q8_0(y: &BlockQ8_0) -> Prepared32 {
+    Prepared32 {
+        q: load32(&y.qs),
+        ds: f16x2(y.d, f16::ZERO),
+        o: _mm256_setzero_si256(),
+        has_min: false,
+    }
+}
+
+/// A Q8_0 activation block for Q8_0 weights: also notes whether it holds a -128.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn prep_q8_0w(y: &BlockQ8_0) -> Prepared32 {
+    let mut p = prep_q8_0(y);
+    p.has_min = _mm256_movemask_epi8(_mm256_cmpeq_epi8(p.q, _mm256_set1_epi8(i8::MIN))) != 0;
+    p
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn prep_q8_1(y: &BlockQ8_1) -> Prepared32 {
+    Prepared32 {
+        q: load32(&y.qs),
+        ds: f16x2(y.d, y.s),
+        o: _mm256_setzero_si256(),
+        has_min: false,
+    }
+}
+
+/// Q8_K blocks are used in place.
+#[inline]
+pub(super) fn prep_q8_k(y: &BlockQ8K) -> &BlockQ8K {
+    y
+}
+
 /// The block scale `d_x * d_y` broadcast to 8 lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) fn scale32(x: &Unpacked32, yd: f16) -> __m256 {
-    _mm256_broadcastss_ps(_mm_mul_ss(x.dm, f16x2(yd, f16::ZERO)))
+pub(super) fn scale32(x: &Unpacked32, y: &Prepared32) -> __m256 {
+    _mm256_broadcastss_ps(_mm_mul_ss(x.dm, y.ds))
 }
 
 /// Q4_1's scales: `(d_x * d_y` broadcast, `m_x * s_y` in lane 0 and zeros elsewhere).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) fn scales_q4_1(x: &Unpacked32, y: &BlockQ8_1) -> (__m256, __m256) {
-    let p = _mm_mul_ps(x.dm, f16x2(y.d, y.s));
+pub(super) fn scales_q4_1(x: &Unpacked32, y: &Prepared32) -> (__m256, __m256) {
+    let p = _mm_mul_ps(x.dm, y.ds);
     // insertps 0x4E: element 1 of p into element 0, elements 1..4 zeroed.
     let c = _mm_insert_ps::<0x4E>(p, p);
     (_mm256_broadcastss_ps(p), _mm256_zextps128_ps256(c))
@@ -160,9 +214,9 @@ pub(super) fn unpack_q4_0(x: &BlockQ4_0) -> Unpacked32 {
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn dot_q4_0(x: &Unpacked32, y: &BlockQ8_0) -> __m256 {
-    let s = dot_u8_i8_offset(x.q, load32(&y.qs), 8);
-    _mm256_mul_ps(scale32(x, y.d), _mm256_cvtepi32_ps(s))
+fn dot_q4_0(x: &Unpacked32, y: Prepared32) -> __m256 {
+    let s = dot_u8_i8_offset(x.q, y.q, 8);
+    _mm256_mul_ps(scale32(x, &y), _mm256_cvtepi32_ps(s))
 }
 
 #[inline]
@@ -176,11 +230,11 @@ pub(super) fn unpack_q4_1(x: &BlockQ4_1) -> Unpacked32 {
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn dot_q4_1(x: &Unpacked32, y: &BlockQ8_1) -> __m256 {
-    let p = _mm256_maddubs_epi16(x.q, load32(&y.qs));
+fn dot_q4_1(x: &Unpacked32, y: Prepared32) -> __m256 {
+    let p = _mm256_maddubs_epi16(x.q, y.q);
     let s = _mm256_madd_epi16(p, _mm256_set1_epi16(1));
     // The min term m * sum(y) = m * s, with s = d_y * sum(qs_y) stored in the Q8_1 block.
-    let (d, ms) = scales_q4_1(x, y);
+    let (d, ms) = scales_q4_1(x, &y);
     _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), ms)
 }
 
@@ -195,9 +249,9 @@ pub(super) fn unpack_q5_0(x: &BlockQ5_0) -> Unpacked32 {
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn dot_q5_0(x: &Unpacked32, y: &BlockQ8_0) -> __m256 {
-    let s = dot_u8_i8_offset(x.q, load32(&y.qs), 16);
-    _mm256_mul_ps(scale32(x, y.d), _mm256_cvtepi32_ps(s))
+fn dot_q5_0(x: &Unpacked32, y: Prepared32) -> __m256 {
+    let s = dot_u8_i8_offset(x.q, y.q, 16);
+    _mm256_mul_ps(scale32(x, &y), _mm256_cvtepi32_ps(s))
 }
 
 #[inline]
@@ -211,15 +265,28 @@ pub(super) fn unpack_q8_0(x: &BlockQ8_0) -> Unpacked32 {
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn dot_q8_0(x: &Unpacked32, y: &BlockQ8_0) -> __m256 {
-    // i8 × i8 widened to i16 and summed in pairs by vpmaddwd: exact for every input.
-    let qy = load32(&y.qs);
-    let x_lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(x.q));
-    let x_hi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(x.q));
+fn dot_q8_0(x: &Unpacked32, y: Prepared32) -> __m256 {
+    let s = if y.has_min {
+        dot_i8_i8_widened(x.q, y.q)
+    } else {
+        // The sign trick `|x| * sign(y, x)`: with no -128 in `y`, `sign(y, x)` is exact and
+        // each i16 pair sum is at most 2 * 128 * 127, so it is exact for every `x`.
+        let p = _mm256_maddubs_epi16(_mm256_sign_epi8(x.q, x.q), _mm256_sign_epi8(y.q, x.q));
+        _mm256_madd_epi16(p, _mm256_set1_epi16(1))
+    };
+    _mm256_mul_ps(scale32(x, &y), _mm256_cvtepi32_ps(s))
+}
+
+/// `sum x[i] * y[i]` over i8, widened to i16 and summed in pairs by vpmaddwd: exact for
+/// every input (including -128 × -128).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_i8_i8_widened(xq: __m256i, qy: __m256i) -> __m256i {
+    let x_lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(xq));
+    let x_hi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(xq));
     let y_lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(qy));
     let y_hi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(qy));
-    let s = _mm256_add_epi32(_mm256_madd_epi16(x_lo, y_lo), _mm256_madd_epi16(x_hi, y_hi));
-    _mm256_mul_ps(scale32(x, y.d), _mm256_cvtepi32_ps(s))
+    _mm256_add_epi32(_mm256_madd_epi16(x_lo, y_lo), _mm256_madd_epi16(x_hi, y_hi))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -390,13 +457,13 @@ fn dot_u8_i8_offset_i16(q: __m256i, y: __m256i, offset: i8) -> __m256i {
 
 super::tiles! {
     features = "avx2,fma,f16c", rows = 2;
-    vec_dot_q4_0_q8_0, gemm_q4_0_q8_0, tile_q4_0: BlockQ4_0, BlockQ8_0, unpack_q4_0, dot_q4_0;
-    vec_dot_q4_1_q8_1, gemm_q4_1_q8_1, tile_q4_1: BlockQ4_1, BlockQ8_1, unpack_q4_1, dot_q4_1;
-    vec_dot_q5_0_q8_0, gemm_q5_0_q8_0, tile_q5_0: BlockQ5_0, BlockQ8_0, unpack_q5_0, dot_q5_0;
-    vec_dot_q8_0_q8_0, gemm_q8_0_q8_0, tile_q8_0: BlockQ8_0, BlockQ8_0, unpack_q8_0, dot_q8_0;
-    vec_dot_q4_k_q8_k, gemm_q4_k_q8_k, tile_q4_k: BlockQ4K, BlockQ8K, unpack_q4_k, dot_q4_k;
-    vec_dot_q5_k_q8_k, gemm_q5_k_q8_k, tile_q5_k: BlockQ5K, BlockQ8K, unpack_q5_k, dot_q4_k;
-    vec_dot_q6_k_q8_k, gemm_q6_k_q8_k, tile_q6_k: BlockQ6K, BlockQ8K, unpack_q6_k, dot_q6_k;
+    vec_dot_q4_0_q8_0, gemm_q4_0_q8_0, tile_q4_0: BlockQ4_0, BlockQ8_0, unpack_q4_0, prep_q8_0, dot_q4_0;
+    vec_dot_q4_1_q8_1, gemm_q4_1_q8_1, tile_q4_1: BlockQ4_1, BlockQ8_1, unpack_q4_1, prep_q8_1, dot_q4_1;
+    vec_dot_q5_0_q8_0, gemm_q5_0_q8_0, tile_q5_0: BlockQ5_0, BlockQ8_0, unpack_q5_0, prep_q8_0, dot_q5_0;
+    vec_dot_q8_0_q8_0, gemm_q8_0_q8_0, tile_q8_0: BlockQ8_0, BlockQ8_0, unpack_q8_0, prep_q8_0w, dot_q8_0;
+    vec_dot_q4_k_q8_k, gemm_q4_k_q8_k, tile_q4_k: BlockQ4K, BlockQ8K, unpack_q4_k, prep_q8_k, dot_q4_k;
+    vec_dot_q5_k_q8_k, gemm_q5_k_q8_k, tile_q5_k: BlockQ5K, BlockQ8K, unpack_q5_k, prep_q8_k, dot_q4_k;
+    vec_dot_q6_k_q8_k, gemm_q6_k_q8_k, tile_q6_k: BlockQ6K, BlockQ8K, unpack_q6_k, prep_q8_k, dot_q6_k;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 //! unsigned bytes by 32 signed bytes and adds each group of four products to an i32 lane with
 //! no intermediate saturation. Weight quants are the unsigned operand (0..15 / 0..31 / 0..63,
 //! Q8_0 weights biased by +128) and the offset is removed with the activation sum:
-//! `sum (q - o) * y = dpbusd(q, y) - dpbusd(o, y)`.
+//! `sum (q - o) * y = dpbusd(q, y) - dpbusd(o, y)`, the second term computed once per
+//! activation block and tile (`prep_*`) and reused for every weight row.
 //! Every integer block sum is exact for all inputs. Blocks are unpacked by the AVX2 code
 //! (a subset of this tier's features); the float dots and activation quantizers are the AVX2
 //! ones, re-exported so this module is a complete tier.
@@ -12,17 +13,17 @@
 use core::arch::x86_64::*;
 
 use super::avx2::{
-    Unpacked32, UnpackedK4, UnpackedQ6K, lane0, load32, mins_dot_bsums, q8k_sub, scale32,
-    scales_q4_1, unpack_q4_0, unpack_q4_1, unpack_q4_k, unpack_q5_0, unpack_q5_k, unpack_q6_k,
-    unpack_q8_0,
+    Prepared32, Unpacked32, UnpackedK4, UnpackedQ6K, lane0, mins_dot_bsums, prep_q8_0, prep_q8_1,
+    prep_q8_k, q8k_sub, scale32, scales_q4_1, unpack_q4_0, unpack_q4_1, unpack_q4_k, unpack_q5_0,
+    unpack_q5_k, unpack_q6_k, unpack_q8_0,
 };
 use crate::blocks::{
     BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K, BlockQ8_0, BlockQ8_1, BlockQ8K,
 };
 
 pub use super::avx2::{
-    quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k, vec_dot_bf16_f32, vec_dot_f16_f32,
-    vec_dot_f32,
+    gemm_bf16_f32, gemm_f16_f32, gemm_f32, quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k,
+    vec_dot_bf16_f32, vec_dot_f16_f32, vec_dot_f32,
 };
 
 /// `sum (q[i] - offset) * y[i]` in 8 i32 lanes (lane `i`: weights `4i..4i+4`), `q` unsigned.
@@ -33,6 +34,34 @@ fn dot_u8_i8_offset(q: __m256i, y: __m256i, offset: u8) -> __m256i {
     let p = _mm256_dpbusd_epi32(zero, q, y);
     let o = _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(offset as i8), y);
     _mm256_sub_epi32(p, o)
+}
+
+/// A Q8_0 block prepared for weights whose quants are stored `+offset`: `o` holds
+/// `dpbusd(offset, q)`, subtracted once per dot instead of recomputed per weight row.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+fn prep_offset<const OFFSET: u8>(y: &BlockQ8_0) -> Prepared32 {
+    let mut p = prep_q8_0(y);
+    p.o = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(OFFSET as i8), p.q);
+    p
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+fn prep_q4_0(y: &BlockQ8_0) -> Prepared32 {
+    prep_offset::<8>(y)
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+fn prep_q5_0(y: &BlockQ8_0) -> Prepared32 {
+    prep_offset::<16>(y)
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+fn prep_q8_0w(y: &BlockQ8_0) -> Prepared32 {
+    prep_offset::<128>(y)
 }
 
 /// `d * f32(s) + c` lane-wise.
@@ -51,33 +80,36 @@ fn scaled(d: f32, s: __m256i) -> __m256 {
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn dot_q4_0(x: &Unpacked32, y: &BlockQ8_0) -> __m256 {
-    let s = dot_u8_i8_offset(x.q, load32(&y.qs), 8);
-    _mm256_mul_ps(scale32(x, y.d), _mm256_cvtepi32_ps(s))
+fn dot_q4_0(x: &Unpacked32, y: Prepared32) -> __m256 {
+    let s = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), x.q, y.q), y.o);
+    _mm256_mul_ps(scale32(x, &y), _mm256_cvtepi32_ps(s))
 }
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn dot_q4_1(x: &Unpacked32, y: &BlockQ8_1) -> __m256 {
-    let s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), x.q, load32(&y.qs));
-    let (d, ms) = scales_q4_1(x, y);
+fn dot_q4_1(x: &Unpacked32, y: Prepared32) -> __m256 {
+    let s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), x.q, y.q);
+    let (d, ms) = scales_q4_1(x, &y);
     _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), ms)
 }
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn dot_q5_0(x: &Unpacked32, y: &BlockQ8_0) -> __m256 {
-    let s = dot_u8_i8_offset(x.q, load32(&y.qs), 16);
-    _mm256_mul_ps(scale32(x, y.d), _mm256_cvtepi32_ps(s))
+fn dot_q5_0(x: &Unpacked32, y: Prepared32) -> __m256 {
+    let s = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), x.q, y.q), y.o);
+    _mm256_mul_ps(scale32(x, &y), _mm256_cvtepi32_ps(s))
 }
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn dot_q8_0(x: &Unpacked32, y: &BlockQ8_0) -> __m256 {
+fn dot_q8_0(x: &Unpacked32, y: Prepared32) -> __m256 {
     // x + 128 is unsigned 0..=255 for every i8 x (flip the sign bit).
     let biased = _mm256_xor_si256(x.q, _mm256_set1_epi8(i8::MIN));
-    let s = dot_u8_i8_offset(biased, load32(&y.qs), 128);
-    _mm256_mul_ps(scale32(x, y.d), _mm256_cvtepi32_ps(s))
+    let s = _mm256_sub_epi32(
+        _mm256_dpbusd_epi32(_mm256_setzero_si256(), biased, y.q),
+        y.o,
+    );
+    _mm256_mul_ps(scale32(x, &y), _mm256_cvtepi32_ps(s))
 }
 
 #[inline]
@@ -116,11 +148,11 @@ fn dot_q6_k(x: &UnpackedQ6K, y: &BlockQ8K) -> __m256 {
 
 super::tiles! {
     features = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni", rows = 4;
-    vec_dot_q4_0_q8_0, gemm_q4_0_q8_0, tile_q4_0: BlockQ4_0, BlockQ8_0, unpack_q4_0, dot_q4_0;
-    vec_dot_q4_1_q8_1, gemm_q4_1_q8_1, tile_q4_1: BlockQ4_1, BlockQ8_1, unpack_q4_1, dot_q4_1;
-    vec_dot_q5_0_q8_0, gemm_q5_0_q8_0, tile_q5_0: BlockQ5_0, BlockQ8_0, unpack_q5_0, dot_q5_0;
-    vec_dot_q8_0_q8_0, gemm_q8_0_q8_0, tile_q8_0: BlockQ8_0, BlockQ8_0, unpack_q8_0, dot_q8_0;
-    vec_dot_q4_k_q8_k, gemm_q4_k_q8_k, tile_q4_k: BlockQ4K, BlockQ8K, unpack_q4_k, dot_q4_k;
-    vec_dot_q5_k_q8_k, gemm_q5_k_q8_k, tile_q5_k: BlockQ5K, BlockQ8K, unpack_q5_k, dot_q4_k;
-    vec_dot_q6_k_q8_k, gemm_q6_k_q8_k, tile_q6_k: BlockQ6K, BlockQ8K, unpack_q6_k, dot_q6_k;
+    vec_dot_q4_0_q8_0, gemm_q4_0_q8_0, tile_q4_0: BlockQ4_0, BlockQ8_0, unpack_q4_0, prep_q4_0, dot_q4_0;
+    vec_dot_q4_1_q8_1, gemm_q4_1_q8_1, tile_q4_1: BlockQ4_1, BlockQ8_1, unpack_q4_1, prep_q8_1, dot_q4_1;
+    vec_dot_q5_0_q8_0, gemm_q5_0_q8_0, tile_q5_0: BlockQ5_0, BlockQ8_0, unpack_q5_0, prep_q5_0, dot_q5_0;
+    vec_dot_q8_0_q8_0, gemm_q8_0_q8_0, tile_q8_0: BlockQ8_0, BlockQ8_0, unpack_q8_0, prep_q8_0w, dot_q8_0;
+    vec_dot_q4_k_q8_k, gemm_q4_k_q8_k, tile_q4_k: BlockQ4K, BlockQ8K, unpack_q4_k, prep_q8_k, dot_q4_k;
+    vec_dot_q5_k_q8_k, gemm_q5_k_q8_k, tile_q5_k: BlockQ5K, BlockQ8K, unpack_q5_k, prep_q8_k, dot_q4_k;
+    vec_dot_q6_k_q8_k, gemm_q6_k_q8_k, tile_q6_k: BlockQ6K, BlockQ8K, unpack_q6_k, prep_q8_k, dot_q6_k;
 }

@@ -9,14 +9,21 @@
 //! Every kernel's integer block sums are exact for all inputs (including `-128` quants, which
 //! the ggml sign trick `abs(x) * sign(y, x)` gets wrong), so each dot differs from the scalar
 //! reference only in the order its `f32` terms are added.
+//!
+//! Every GEMM tile shape computes each output with the same operations in the same order,
+//! so a matmul's bits do not depend on how its rows are cut into tiles or threads. The
+//! `vec_dot` (the GEMV path) runs two accumulator chains and may differ from the GEMM in the
+//! last bits.
 
 pub(crate) mod avx2;
 pub(crate) mod avx512vnni;
+mod float_tiles;
 
 /// Builds, for each quantized weight format of a tier, from its `unpack` step (weight block →
-/// registers) and its `dot` step (unpacked block · activation block → the block's value
+/// registers), its `prep` step (activation block → registers, once per tile and block) and
+/// its `dot` step (unpacked block · activation block → the block's value
 /// spread over an `__m256`, added to the tile's accumulator):
-/// - `$tile::tile::<R, T>`: the register tile `out[t][r] = dot(w[r], x[t])` for `R` weight
+/// - `$tile::tile::<R, T, SPLIT>`: the register tile `out[t][r] = dot(w[r], x[t])` for `R` weight
 ///   rows and `T` token rows: each weight block is unpacked once and dotted with `T`
 ///   activation blocks; the `R * T` accumulators stay in registers;
 /// - `$vec_dot(x, y)`: one dot product, with the reference's signature (a 1×1 tile);
@@ -26,30 +33,30 @@ pub(crate) mod avx512vnni;
 macro_rules! tiles {
     (
         features = $features:literal, rows = $rows:literal;
-        $($vec_dot:ident, $gemm:ident, $tile:ident: $W:ty, $A:ty, $unpack:ident, $dot:ident;)*
+        $($vec_dot:ident, $gemm:ident, $tile:ident: $W:ty, $A:ty, $unpack:ident, $prep:ident, $dot:ident;)*
     ) => {$(
         mod $tile {
             use super::*;
 
             #[target_feature(enable = $features)]
-            pub(super) fn tile<const R: usize, const T: usize>(
+            pub(super) fn tile<const R: usize, const T: usize, const SPLIT: bool>(
                 w: [&[$W]; R],
                 x: [&[$A]; T],
             ) -> [[f32; R]; T] {
                 let nb = x[0].len();
                 assert!(w.iter().all(|r| r.len() == nb) && x.iter().all(|t| t.len() == nb));
-                // A tile of one or two dots (the GEMV) would be bound by the latency of its
-                // accumulators' add chains: it alternates two accumulator sets, even and odd
-                // blocks. Larger tiles have enough independent chains (and registers) as is.
-                // (So a GEMM tile's float rounding may differ from the `vec_dot`'s.)
-                let split = R * T <= 2;
+                // `SPLIT` (the `vec_dot`, i.e. the GEMV) alternates two accumulator sets, even
+                // and odd blocks: one add chain would bound it by its latency. GEMM tiles never
+                // split, so every tile shape adds the same terms in the same order and a GEMM
+                // result does not depend on how rows were cut into tiles (or threads).
                 let mut acc = [[[_mm256_setzero_ps(); R]; T]; 2];
                 for b in 0..nb {
-                    let set = &mut acc[usize::from(split && b % 2 == 1)];
+                    let set = &mut acc[usize::from(SPLIT && b % 2 == 1)];
+                    let ys: [_; T] = core::array::from_fn(|t| $prep(&x[t][b]));
                     for r in 0..R {
                         let u = $unpack(&w[r][b]);
                         for t in 0..T {
-                            set[t][r] = _mm256_add_ps(set[t][r], $dot(&u, &x[t][b]));
+                            set[t][r] = _mm256_add_ps(set[t][r], $dot(&u, ys[t]));
                         }
                     }
                 }
@@ -70,7 +77,7 @@ macro_rules! tiles {
                 (r0, t0, mr): (usize, usize, usize),
                 out: &mut [f32],
             ) {
-                let o = tile::<R, T>(
+                let o = tile::<R, T, false>(
                     core::array::from_fn(|r| &w[(r0 + r) * nb..(r0 + r + 1) * nb]),
                     core::array::from_fn(|t| &x[(t0 + t) * nb..(t0 + t + 1) * nb]),
                 );
@@ -93,7 +100,7 @@ macro_rules! tiles {
             if x.is_empty() {
                 return 0.0;
             }
-            $tile::tile::<1, 1>([x], [y])[0][0]
+            $tile::tile::<1, 1, true>([x], [y])[0][0]
         }
 
         /// GEMM tile, the contract of the reference `gemm_*`: `out[t * mr + r] = dot(w row r,

@@ -7,8 +7,10 @@
 //! - Dots with random scales (zero, f16 subnormal, ±65504), odd block counts and slices that
 //!   start at any block: `|tier - ref| <= (nb + 16) * 2^-22 * mag + 1e-30`, where `mag` is
 //!   the sum of the magnitudes of the terms (f32 reassociation bound; integer parts exact).
-//! - GEMM tiles (1..=4 rows × 1..=4 tokens): bit-identical to the same tier's `vec_dot` for
-//!   every (row, token) — the tile and the dot add the same f32 terms in the same order.
+//! - GEMM tiles of every shape (1..=4 rows × 1..=4 tokens, so every register-tile size and
+//!   remainder path) against the reference tile, same tolerance; no write past the tile;
+//!   and each value bit-identical to a 1×1 tile of the same row and token, so results do not
+//!   depend on how rows are cut into tiles and threads.
 //! - Activation quantizers: bytes identical to the reference (ties, zeros, subnormals,
 //!   huge values, inf and NaN).
 
@@ -253,13 +255,13 @@ macro_rules! quant_format_tests {
                 }
 
                 #[test]
-                fn gemm_tile_equals_dot(
+                fn gemm_tiles_match_reference(
                     (nb, mr, nt) in (1usize..=$maxb, 1usize..=4, 1usize..=4),
                     skip in 0usize..3,
                     seed in prop::collection::vec(any::<u8>(), 4 * size_of::<$W>() + 4 * size_of::<$A>()),
                     $s1 in $wscale, $s2 in $wscale, $s3 in $ascale,
                 ) {
-                    // Deterministic filler from the seed: every block a rotated copy.
+                    // Pseudo-random bytes derived from the seed (scales are overwritten below).
                     let wlen = (skip + mr * nb) * size_of::<$W>();
                     let alen = (skip + nt * nb) * size_of::<$A>();
                     let fill = |len: usize, off: usize| -> Vec<u8> {
@@ -285,13 +287,16 @@ macro_rules! quant_format_tests {
                             for rr in 0..mr {
                                 let wr = &w[rr * nb..(rr + 1) * nb];
                                 let ar = &a[t * nb..(t + 1) * nb];
-                                let dot = (k.$dot)(wr, ar);
                                 let got = out[t * mr + rr];
-                                prop_assert!(
-                                    got.to_bits() == dot.to_bits() || (got.is_nan() && dot.is_nan()),
-                                    "{} {} tile ({}, {}): {} vs dot {}", tier, stringify!($gemm), rr, t, got, dot
-                                );
                                 check(tier, stringify!($gemm), got, want[t * mr + rr], nb, $mag(wr, ar));
+                                // Thread-count independence: the same value from a 1×1 tile.
+                                let mut one = [f32::NAN; 1];
+                                gemm(wr, ar, nb, &mut one);
+                                prop_assert!(
+                                    one[0].to_bits() == got.to_bits() || (got.is_nan() && one[0].is_nan()),
+                                    "{} {} ({}, {}) of a {}x{} tile: {} but alone {}",
+                                    tier, stringify!($gemm), rr, t, mr, nt, got, one[0]
+                                );
                             }
                         }
                     }
@@ -383,6 +388,18 @@ fn q8_0_minus_128_everywhere() {
             3.0 * 32.0 * 16384.0,
             "{tier}"
         );
+    }
+    // Activations without -128 (the AVX2 sign-trick path) against -128 weights, at the
+    // largest pair sums: 2 * 128 * 127 per i16 lane.
+    for y in [-127i8, 127] {
+        let a = [BlockQ8_0 {
+            d: f16::ONE,
+            qs: [y; 32],
+        }; 3];
+        for (tier, k) in tiers() {
+            let want = 3.0 * 32.0 * -128.0 * f32::from(y);
+            assert_eq!((k.vec_dot_q8_0_q8_0)(&w, &a), want, "{tier} y {y}");
+        }
     }
 }
 
@@ -495,3 +512,79 @@ fn quantizers_non_finite() {
         assert!(same_bytes(&a, &b), "{tier} q8_k");
     }
 }
+
+/// The float GEMM tiles (F32 / F16 / BF16 weights): every tile shape, any row length
+/// (tails), against the reference dot within the float tolerance, and bit-identical to a
+/// 1×1 tile of the same row and token.
+macro_rules! float_gemm_test {
+    ($name:ident, $W:ty, $gemm:ident, $dot:ident, $conv:expr) => {
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+
+            #[test]
+            fn $name(
+                (n, mr, nt) in (1usize..70, 1usize..=4, 1usize..=4),
+                v in prop::collection::vec(-4.0f32..4.0, 8 * 70),
+            ) {
+                let w: Vec<$W> = (0..mr * n).map(|i| $conv(v[i % v.len()])).collect();
+                let x: Vec<f32> = (0..nt * n).map(|i| v[(i * 7 + 3) % v.len()]).collect();
+                for (tier, k) in tiers() {
+                    let gemm = k.$gemm.expect("x86 tiers provide the float GEMM tiles");
+                    let mut out = [f32::NAN; 17];
+                    gemm(&w, &x, n, &mut out);
+                    prop_assert!(out[mr * nt].is_nan(), "{} wrote past the tile", tier);
+                    for t in 0..nt {
+                        for r in 0..mr {
+                            let (wr, xr) = (&w[r * n..(r + 1) * n], &x[t * n..(t + 1) * n]);
+                            let got = out[t * mr + r];
+                            let mag: f64 = wr
+                                .iter()
+                                .zip(xr)
+                                .map(|(a, b)| (f64::from(a.to_f32()) * f64::from(*b)).abs())
+                                .sum();
+                            check(tier, stringify!($gemm), got, r::$dot(wr, xr), n, mag);
+                            let mut one = [f32::NAN; 1];
+                            gemm(wr, xr, n, &mut one);
+                            prop_assert_eq!(one[0].to_bits(), got.to_bits(), "{} tile shape", tier);
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+
+trait ToF32 {
+    fn to_f32(&self) -> f32;
+}
+impl ToF32 for f32 {
+    fn to_f32(&self) -> f32 {
+        *self
+    }
+}
+impl ToF32 for f16 {
+    fn to_f32(&self) -> f32 {
+        f16::to_f32(*self)
+    }
+}
+impl ToF32 for bf16 {
+    fn to_f32(&self) -> f32 {
+        bf16::to_f32(*self)
+    }
+}
+
+float_gemm_test!(gemm_f32_tiles, f32, gemm_f32, vec_dot_f32, |v: f32| v);
+float_gemm_test!(
+    gemm_f16_tiles,
+    f16,
+    gemm_f16_f32,
+    vec_dot_f16_f32,
+    f16::from_f32
+);
+float_gemm_test!(
+    gemm_bf16_tiles,
+    bf16,
+    gemm_bf16_f32,
+    vec_dot_bf16_f32,
+    bf16::from_f32
+);
