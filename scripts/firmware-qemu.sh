@@ -21,6 +21,8 @@
 #   EDGELLM_FW_PROMPT       prompt (default "The capital of France is")
 #   EDGELLM_FW_MAX_TOKENS   tokens to generate (default 16, at least 16 for the check)
 #   EDGELLM_FW_HOST_TIER    kernel tier of the host reference run (default scalar)
+#   EDGELLM_BIN             a built `edgellm` to compare text with (default: built from host-cli/)
+#   FW_NO_CLI=1             skip the `edgellm run` comparison
 #   FW_TIMEOUT              seconds per boot (default 300)
 #   CARGO_TARGET_DIR        build folder (default firmware/target)
 set -euo pipefail
@@ -55,7 +57,7 @@ FAILED=0
 note() { printf '\n== %s\n' "$*"; }
 record() { # name status detail
     RESULTS+=("$(printf '%-22s %-4s %s' "$1" "$2" "$3")")
-    [ "$2" = PASS ] || FAILED=1
+    [ "$2" = PASS ] || [ "$2" = SKIP ] || FAILED=1
     printf -- '-> %s: %s %s\n' "$1" "$2" "$3"
 }
 
@@ -98,6 +100,34 @@ if needs_model_run; then
             record host-vs-golden PASS "host ids equal $(basename "$GOLDEN")"
         else
             record host-vs-golden FAIL "host ids differ from $(basename "$GOLDEN") (runtime changed? regenerate it, see docs/firmware.md)"
+        fi
+    fi
+fi
+
+# ---------------------------------------------------------------- edgellm run (host CLI)
+# `edgellm run --temp 0` prints the generated text, not ids: the firmware's TEXT_HEX line
+# (the generated text's bytes) must equal its stdout. Set EDGELLM_BIN to use a built
+# binary, FW_NO_CLI=1 to skip; a CLI that does not build is reported as SKIP.
+CLI_HEX=""
+if needs_model_run && [ "${FW_NO_CLI:-0}" != 1 ]; then
+    note "host CLI: edgellm run --temp 0"
+    if [ -z "${EDGELLM_BIN:-}" ]; then
+        if (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET/host-cli cargo build --release -p edgellm) >"$OUT/build-cli.log" 2>&1; then
+            EDGELLM_BIN=$TARGET/host-cli/release/edgellm
+        else
+            record edgellm-run SKIP "the edgellm CLI did not build (see $OUT/build-cli.log)"
+        fi
+    fi
+    if [ -n "${EDGELLM_BIN:-}" ]; then
+        if "$EDGELLM_BIN" run --model "$MODEL" -p "$EDGELLM_FW_PROMPT" -n "$EDGELLM_FW_MAX_TOKENS" --temp 0 -c 512 \
+            >"$OUT/edgellm-run.txt" 2>"$OUT/edgellm-run.err"; then
+            # Drop the newline `edgellm run` adds after the text.
+            CLI_HEX=$(head -c -1 "$OUT/edgellm-run.txt" | od -An -tx1 -v | tr -d ' \n')
+            echo "edgellm run: $(cat "$OUT/edgellm-run.txt")"
+            cat "$OUT/edgellm-run.err"
+        else
+            cat "$OUT/edgellm-run.err"
+            record edgellm-run FAIL "edgellm run failed (see $OUT/edgellm-run.err)"
         fi
     fi
 fi
@@ -155,10 +185,14 @@ check_tokens() { # name
     speed=$(sed -n 's/^SPEED: //p' "$OUT/$name.log" | tr -d '\r')
     if [ -z "$got" ]; then
         record "$name" FAIL "no TOKENS line"
-    elif [ "$got" = "$EXPECTED" ]; then
-        record "$name" PASS "$(wc -w <<<"$got") ids equal the host's; ${BOOT_SECS}s; $speed"
-    else
+    elif [ "$got" != "$EXPECTED" ]; then
         record "$name" FAIL "ids differ: firmware [$got] host [$EXPECTED]"
+    elif [ -n "$CLI_HEX" ] && [ "$(sed -n 's/^TEXT_HEX: //p' "$OUT/$name.log" | tr -d '\r')" != "$CLI_HEX" ]; then
+        record "$name" FAIL "ids equal the host reference's but the text differs from edgellm run's"
+    elif [ -n "$CLI_HEX" ]; then
+        record "$name" PASS "$(wc -w <<<"$got") ids equal the host's, text equals edgellm run's; ${BOOT_SECS}s; $speed"
+    else
+        record "$name" PASS "$(wc -w <<<"$got") ids equal the host's; ${BOOT_SECS}s; $speed"
     fi
 }
 

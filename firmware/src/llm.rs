@@ -6,6 +6,7 @@
 //! Machine-readable lines (what `scripts/firmware-qemu.sh` checks):
 //! - `PROMPT_TOKENS: 1 2 3` — the prompt's ids;
 //! - `TOKENS: 4 5 6` — the generated ids (greedy, at most `MAX_NEW_TOKENS`);
+//! - `TEXT_HEX: 20506172...` — the generated text's UTF-8 bytes in hex (without the prompt);
 //! - `SPEED: ...` — prefill and decode speed from the generic timer, `(emulated)` under QEMU.
 
 use alloc::string::String;
@@ -62,6 +63,15 @@ const fn parse_usize(s: &str) -> usize {
 
 fn emulated() -> &'static str {
     if EMULATED { " (emulated)" } else { "" }
+}
+
+/// `bytes` as lowercase hex, two digits each.
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
 }
 
 fn ids_line(ids: &[u32]) -> String {
@@ -199,6 +209,7 @@ pub fn run(image: &'static [u8], isa: IsaFeatures) -> ExitCode {
     let mut sampler = Sampler::new(SamplerConfig::greedy(), c.vocab_size);
     let mut history = Vec::with_capacity(ctx);
     let mut ids = Vec::with_capacity(MAX_NEW_TOKENS);
+    let mut text = String::new();
     let total = Stopwatch::start();
     let mut prefill_us = 0;
     console::print_text("OUTPUT: ");
@@ -215,11 +226,15 @@ pub fn run(image: &'static [u8], isa: IsaFeatures) -> ExitCode {
         |ev| {
             match ev {
                 Event::PromptDone => prefill_us = total.elapsed_micros(),
-                Event::Token { id, text } => {
+                Event::Token { id, text: piece } => {
                     ids.push(id);
-                    console::print_text(text);
+                    text.push_str(piece);
+                    console::print_text(piece);
                 }
-                Event::Tail { text } => console::print_text(text),
+                Event::Tail { text: piece } => {
+                    text.push_str(piece);
+                    console::print_text(piece);
+                }
             }
             ControlFlow::Continue(())
         },
@@ -234,6 +249,8 @@ pub fn run(image: &'static [u8], isa: IsaFeatures) -> ExitCode {
         }
     };
     say!("TOKENS: {}", ids_line(&ids).as_str());
+    // The generated text exactly (UTF-8 bytes in hex), to compare with `edgellm run`'s stdout.
+    say!("TEXT_HEX: {}", hex(text.as_bytes()).as_str());
     // The first sampled token comes from the prefill logits; the others each took one
     // decode step.
     let decode_steps = ids.len().saturating_sub(1) as u64;

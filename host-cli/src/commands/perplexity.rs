@@ -273,6 +273,7 @@ pub fn run(args: PerplexityArgs) -> Result<()> {
             print_kld(&mut out, r)?;
         }
     }
+    out.flush()?;
     eprintln!(
         "perplexity: {} scored tokens in {seconds:.1} s ({:.1} tokens/s evaluated)",
         nll.count,

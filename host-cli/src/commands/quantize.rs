@@ -248,6 +248,13 @@ fn write_file(
         "{name}: wrote {len} bytes but planned {}",
         layout.file_len()
     );
+    // tempfile creates 0600 files; a model is as readable as any other file the user writes.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .with_context(|| name.clone())?;
+    }
     tmp.persist(out)
         .map_err(|e| e.error)
         .with_context(|| format!("{name}: cannot rename the finished file into place"))?;

@@ -67,10 +67,10 @@ pub fn compare(row: &[u8], logits: &[f32], next: usize) -> KldPoint {
     let scale = f32_at(row, 8);
     let min_log_prob = f32_at(row, 12);
     let mut kld = 0.0f64;
-    for (q, &l) in row[16..].chunks_exact(2).zip(logits) {
+    for (i, q) in row[16..].chunks_exact(2).enumerate().take(logits.len()) {
         let lp_base = scale * f32::from(u16::from_le_bytes([q[0], q[1]])) + min_log_prob;
         if lp_base > -WINDOW {
-            let lp = l - s.max - s.log_sum_exp;
+            let lp = s.log_prob(logits, i);
             kld += f64::from(lp_base.exp() * (lp_base - lp));
         }
     }
