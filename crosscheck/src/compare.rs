@@ -64,6 +64,8 @@ pub struct CompareArgs {
     /// Also evaluate the text with edgellm's scalar reference kernels and report their
     /// distance to the SIMD tier: edgellm's own rounding-noise floor.
     pub self_noise: bool,
+    /// edgellm kernel tier (`None`: the best this CPU supports).
+    pub tier: Option<Tier>,
 }
 
 /// One threshold and whether it held.
@@ -90,6 +92,9 @@ struct GreedyPair {
     edgellm_margin: Option<f32>,
     llama_text: String,
     edgellm_text: String,
+    /// Noise floor: first position where llama.cpp's default path (flash attention, f16 KV)
+    /// departs from its precise path (`None`: identical).
+    llama_default_first_divergence: Option<usize>,
 }
 
 /// Runs the comparison; `Ok(true)` when every target passes.
@@ -108,9 +113,13 @@ pub fn run(a: &CompareArgs) -> Result<bool> {
     let text = std::fs::read_to_string(&a.text)
         .with_context(|| format!("reading text {}", a.text.display()))?;
     let mut oracle = Oracle::load(&a.model, false, precise)?;
-    let bytes = std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
+    let bytes =
+        std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
     let g = Gguf::parse(&bytes).with_context(|| format!("parsing {}", a.model.display()))?;
-    let edge = Edge::load(&g)?;
+    let edge = match a.tier {
+        Some(t) => Edge::load_with(&g, KernelTable::with_tier(t)?)?,
+        None => Edge::load(&g)?,
+    };
     let n_vocab = oracle.n_vocab();
     ensure!(
         n_vocab == edge.n_vocab(),
@@ -129,7 +138,11 @@ pub fn run(a: &CompareArgs) -> Result<bool> {
     let mut edge_ids = edge.tokenize(&text, true, false);
     edge_ids.truncate(a.tokens);
     let text_tokens_equal = ids == edge_ids;
-    ensure!(ids.len() >= 2, "{} has fewer than 2 tokens", a.text.display());
+    ensure!(
+        ids.len() >= 2,
+        "{} has fewer than 2 tokens",
+        a.text.display()
+    );
     let n_ctx = a.ctx.max(u32::try_from(ids.len())?);
     let t0 = Instant::now();
     let llama_precise = oracle.logits_all(&ids, n_ctx)?;
@@ -160,12 +173,21 @@ pub fn run(a: &CompareArgs) -> Result<bool> {
         let ctx = u32::try_from(prompt_ids.len() + a.n_predict)?.max(a.ctx);
         let l = oracle.greedy_steps(&prompt_ids, a.n_predict, ctx)?;
         let e = edge.greedy_steps(&prompt_ids, a.n_predict, ctx as usize)?;
-        greedy.push(pair(&oracle, prompt, prompt_ids, tokenization_equal, &l, &e));
+        oracle.set_options(default);
+        let d = oracle.greedy(&prompt_ids, a.n_predict, ctx)?;
+        oracle.set_options(precise);
+        let mut p = pair(&oracle, prompt, prompt_ids, tokenization_equal, &l, &e);
+        p.llama_default_first_divergence = first_difference(&p.llama_ids, &d);
+        greedy.push(p);
     }
 
     // 3. Targets.
     let mut checks = vec![];
-    let kl_limit = if targets == TargetSet::F16 { 1e-4 } else { 2e-3 };
+    let kl_limit = if targets == TargetSet::F16 {
+        1e-4
+    } else {
+        2e-3
+    };
     checks.push(Target {
         name: "mean KL(llama.cpp precise ‖ edgellm) <".into(),
         measured: vs_precise.kl.mean,
@@ -180,7 +202,10 @@ pub fn run(a: &CompareArgs) -> Result<bool> {
             pass: vs_precise.top1_agreement >= 0.97,
         });
     } else {
-        let identical = greedy.iter().filter(|p| p.first_divergence.is_none()).count();
+        let identical = greedy
+            .iter()
+            .filter(|p| p.first_divergence.is_none())
+            .count();
         checks.push(Target {
             name: "greedy continuations identical (count) >=".into(),
             measured: identical as f64,
@@ -234,9 +259,9 @@ fn pair(
     l: &[GreedyStep],
     e: &[GreedyStep],
 ) -> GreedyPair {
-    let first = (0..l.len().max(e.len())).find(|&i| l.get(i).map(|s| s.id) != e.get(i).map(|s| s.id));
     let llama_ids: Vec<i32> = l.iter().map(|s| s.id).collect();
     let edgellm_ids: Vec<i32> = e.iter().map(|s| s.id).collect();
+    let first = first_difference(&llama_ids, &edgellm_ids);
     GreedyPair {
         prompt: prompt.to_owned(),
         prompt_ids,
@@ -248,7 +273,13 @@ fn pair(
         first_divergence: first,
         llama_margin: first.and_then(|i| l.get(i)).map(|s| s.margin),
         edgellm_margin: first.and_then(|i| e.get(i)).map(|s| s.margin),
+        llama_default_first_divergence: None,
     }
+}
+
+/// First index where two id sequences differ (a missing element counts as different).
+fn first_difference(a: &[i32], b: &[i32]) -> Option<usize> {
+    (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i))
 }
 
 fn cmp_line(name: &str, c: &Value) -> String {
@@ -277,26 +308,47 @@ fn human_report(s: &Value) -> String {
         s["positions"],
         s["text"].as_str().unwrap_or("?"),
         s["text_tokenization_equal"],
-        s["seconds"]["llama_cpp_precise"].as_f64().unwrap_or(f64::NAN),
+        s["seconds"]["llama_cpp_precise"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
         s["seconds"]["edgellm"].as_f64().unwrap_or(f64::NAN),
     );
-    r += &cmp_line("edgellm vs llama.cpp precise:", &s["edgellm_vs_llama_precise"]);
-    r += &cmp_line("edgellm vs llama.cpp default:", &s["edgellm_vs_llama_default"]);
-    r += &cmp_line("llama.cpp default vs precise:", &s["llama_default_vs_precise"]);
+    r += &cmp_line(
+        "edgellm vs llama.cpp precise:",
+        &s["edgellm_vs_llama_precise"],
+    );
+    r += &cmp_line(
+        "edgellm vs llama.cpp default:",
+        &s["edgellm_vs_llama_default"],
+    );
+    r += &cmp_line(
+        "llama.cpp default vs precise:",
+        &s["llama_default_vs_precise"],
+    );
     if !s["edgellm_tier_vs_scalar"].is_null() {
-        let name = format!("edgellm {} vs Scalar tier:", s["edgellm_tier"].as_str().unwrap_or("?"));
+        let name = format!(
+            "edgellm {} vs Scalar tier:",
+            s["edgellm_tier"].as_str().unwrap_or("?")
+        );
         r += &cmp_line(&name, &s["edgellm_tier_vs_scalar"]);
     }
     r += "greedy continuations (llama.cpp precise path vs edgellm):\n";
     for p in s["greedy"].as_array().into_iter().flatten() {
         let n = p["llama_ids"].as_array().map_or(0, Vec::len);
-        let tok = if p["tokenization_equal"].as_bool() == Some(true) {
-            ""
-        } else {
-            " [prompt tokenizations differ]"
+        let mut tok = match p["llama_default_first_divergence"].as_u64() {
+            None => String::from(" [llama.cpp default path: identical]"),
+            Some(i) => format!(" [llama.cpp default path departs at {i}]"),
         };
+        if p["tokenization_equal"].as_bool() != Some(true) {
+            tok += " [prompt tokenizations differ]";
+        }
         match p["first_divergence"].as_u64() {
-            None => r += &format!("  identical ({n} tokens){tok}: {:?}\n", p["prompt"].as_str().unwrap_or("")),
+            None => {
+                r += &format!(
+                    "  identical ({n} tokens){tok}: {:?}\n",
+                    p["prompt"].as_str().unwrap_or("")
+                )
+            }
             Some(i) => {
                 r += &format!(
                     "  DIVERGE at token {i} of {n} (llama.cpp margin {:.3}, edgellm margin {:.3}){tok}: {:?}\n      llama.cpp: {:?}\n      edgellm:   {:?}\n",

@@ -38,8 +38,8 @@ impl<'a> Edge<'a> {
 
     /// Parses `g` with the given kernels (e.g. the scalar reference tier).
     pub fn load_with(g: &Gguf<'a>, kernels: KernelTable) -> Result<Self> {
-        let model = Transformer::from_gguf(g, kernels)
-            .context("edgellm could not load the model")?;
+        let model =
+            Transformer::from_gguf(g, kernels).context("edgellm could not load the model")?;
         let tokenizer = Tokenizer::from_gguf(g).context("edgellm could not load the tokenizer")?;
         let weight_type = g
             .tensor("blk.0.attn_q.weight")

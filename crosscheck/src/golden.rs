@@ -45,7 +45,10 @@ fn round(x: f64, scale: f64) -> f64 {
 
 /// Writes both golden files.
 pub fn run(a: &GoldenArgs<'_>) -> Result<()> {
-    ensure!(a.tokens > 0 && a.top_k > 0, "--tokens and --top-k must be positive");
+    ensure!(
+        a.tokens > 0 && a.top_k > 0,
+        "--tokens and --top-k must be positive"
+    );
     let options = ContextOptions {
         threads: a.threads,
         kv_f32: true,

@@ -127,6 +127,9 @@ enum Command {
         /// tier (edgellm's own rounding-noise floor; slow).
         #[arg(long)]
         self_noise: bool,
+        /// edgellm kernel tier: scalar, avx2, avx512vnni, neon, dotprod (default: best).
+        #[arg(long, value_parser = parse_tier)]
+        tier: Option<edgellm_kernels::Tier>,
     },
     /// Golden files for runtime/tests/llamacpp_logits.rs (llama.cpp's precise path).
     Golden {
@@ -166,9 +169,16 @@ enum Command {
     },
 }
 
+fn parse_tier(s: &str) -> Result<edgellm_kernels::Tier, String> {
+    s.parse().map_err(|e: edgellm_kernels::dispatch::UnknownTier| e.to_string())
+}
+
 fn prompts_or_default(prompts: Vec<String>) -> Vec<String> {
     if prompts.is_empty() {
-        compare::DEFAULT_PROMPTS.iter().map(|p| (*p).to_owned()).collect()
+        compare::DEFAULT_PROMPTS
+            .iter()
+            .map(|p| (*p).to_owned())
+            .collect()
     } else {
         prompts
     }
@@ -207,6 +217,7 @@ fn main() -> ExitCode {
             targets,
             json,
             self_noise,
+            tier,
         } => {
             let args = compare::CompareArgs {
                 model,
@@ -219,6 +230,7 @@ fn main() -> ExitCode {
                 json,
                 threads: cli.threads,
                 self_noise,
+                tier,
             };
             match compare::run(&args) {
                 Ok(true) => Ok(()),

@@ -3,7 +3,9 @@
 
 /// `log_softmax(row)` in f64.
 pub fn log_softmax(row: &[f32]) -> Vec<f64> {
-    let max = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
+    let max = row
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
     let sum: f64 = row.iter().map(|&v| (f64::from(v) - max).exp()).sum();
     let log_z = max + sum.ln();
     row.iter().map(|&v| f64::from(v) - log_z).collect()
@@ -99,12 +101,18 @@ pub struct LogitsComparison {
 impl LogitsComparison {
     /// Compares `other` against `reference` (both `[n][n_vocab]`, row-major).
     pub fn new(reference: &[f32], other: &[f32], n_vocab: usize) -> LogitsComparison {
-        assert_eq!(reference.len(), other.len(), "logit arrays differ in length");
+        assert_eq!(
+            reference.len(),
+            other.len(),
+            "logit arrays differ in length"
+        );
         let mut kls = Vec::new();
         let mut mismatches = Vec::new();
         let mut margins = Vec::new();
         let mut max_abs = 0f64;
-        let rows = reference.chunks_exact(n_vocab).zip(other.chunks_exact(n_vocab));
+        let rows = reference
+            .chunks_exact(n_vocab)
+            .zip(other.chunks_exact(n_vocab));
         for (pos, (r, o)) in rows.enumerate() {
             kls.push(kl_divergence(r, o));
             if top_k(r, 1) != top_k(o, 1) {

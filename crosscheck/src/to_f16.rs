@@ -84,22 +84,19 @@ fn convert(g: &Gguf<'_>, t: &TensorInfo<'_>, ty: GgmlType) -> Result<Vec<u8>> {
     }
     let row_len = usize::try_from(t.dims().first().copied().unwrap_or(1))?;
     let n_rows = usize::try_from(t.n_elements())? / row_len.max(1);
-    let src_row = t
-        .ty
-        .row_bytes(row_len)
-        .with_context(|| format!("{}: rows of {row_len} do not fit {}", t.name, t.ty))?;
+    let src_row =
+        t.ty.row_bytes(row_len)
+            .with_context(|| format!("{}: rows of {row_len} do not fit {}", t.name, t.ty))?;
     let dst_row = ty
         .row_bytes(row_len)
         .with_context(|| format!("{}: rows of {row_len} do not fit {ty}", t.name))?;
     let mut out = vec![0u8; n_rows * dst_row];
     let mut row = vec![0f32; row_len];
-    for (s, d) in src
-        .chunks_exact(src_row)
-        .zip(out.chunks_exact_mut(dst_row))
-    {
+    for (s, d) in src.chunks_exact(src_row).zip(out.chunks_exact_mut(dst_row)) {
         dequantize_row_from_bytes(t.ty, s, &mut row)
             .with_context(|| format!("dequantizing {} ({})", t.name, t.ty))?;
-        quantize_row_to_bytes(ty, &row, d).with_context(|| format!("writing {} as {ty}", t.name))?;
+        quantize_row_to_bytes(ty, &row, d)
+            .with_context(|| format!("writing {} as {ty}", t.name))?;
     }
     Ok(out)
 }

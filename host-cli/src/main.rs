@@ -4,6 +4,8 @@
 //! dispatches, and turns an error into one `error: ...` line on stderr with exit code 1
 //! (clap exits with 2 on usage errors).
 
+mod bandwidth;
+mod bench_report;
 mod chat_template;
 mod commands;
 mod engine;
@@ -14,6 +16,7 @@ mod metadata_view;
 mod model_arg;
 mod model_file;
 mod pip;
+mod peak_rss;
 mod pool;
 mod ppl;
 mod progress;

@@ -52,7 +52,10 @@ pub fn convert_rows(
                         dequantize_row_from_bytes(from, ir, &mut x)
                             .map_err(|e| anyhow!("row {row}: reading {from}: {e}"))?;
                         if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-                            bail!("row {row} holds a non-finite value ({}) at column {i}", x[i]);
+                            bail!(
+                                "row {row} holds a non-finite value ({}) at column {i}",
+                                x[i]
+                            );
                         }
                         quantize_row_to_bytes(to, &x, or)
                             .map_err(|e| anyhow!("row {row}: writing {to}: {e}"))?;
@@ -61,9 +64,10 @@ pub fn convert_rows(
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().map_err(|_| anyhow!("a conversion thread panicked"))?)
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .map_err(|_| anyhow!("a conversion thread panicked"))?
+        })
     })
 }
 
@@ -72,7 +76,9 @@ mod tests {
     use super::*;
 
     fn rows(n: usize, len: usize) -> Vec<f32> {
-        (0..n * len).map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0).collect()
+        (0..n * len)
+            .map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0)
+            .collect()
     }
 
     #[test]
@@ -83,7 +89,12 @@ mod tests {
         for (r, o) in x.chunks(len).zip(f32_bytes.chunks_mut(len * 4)) {
             quantize_row_to_bytes(GgmlType::F32, r, o).unwrap();
         }
-        for to in [GgmlType::Q4_K, GgmlType::Q8_0, GgmlType::F16, GgmlType::Q5_0] {
+        for to in [
+            GgmlType::Q4_K,
+            GgmlType::Q8_0,
+            GgmlType::F16,
+            GgmlType::Q5_0,
+        ] {
             let size = to.row_bytes(len).unwrap() * n;
             let mut one = vec![0u8; size];
             convert_rows(GgmlType::F32, &f32_bytes, to, &mut one, len, 0, 1).unwrap();

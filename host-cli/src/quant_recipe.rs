@@ -299,12 +299,7 @@ pub fn use_more_bits(i_layer: usize, n_layers: usize) -> bool {
 }
 
 /// llama.cpp `llama_tensor_get_type_impl` restricted to the file types of [`FileType`].
-fn mix_type(
-    s: &mut Counters,
-    ftype: FileType,
-    t: &TensorDesc<'_>,
-    shape: ModelShape,
-) -> GgmlType {
+fn mix_type(s: &mut Counters, ftype: FileType, t: &TensorDesc<'_>, shape: ModelShape) -> GgmlType {
     use FileType as F;
     let default = ftype.default_type();
     let cat = category(t.name);
@@ -384,7 +379,10 @@ mod tests {
         assert_eq!(more, [0, 1, 2, 5, 8, 11, 14, 17, 20, 23, 26, 27, 28, 29]);
         // 32 layers (Llama 7B): 0..4, 28..32 and every third from 4.
         let more: Vec<usize> = (0..32).filter(|&i| use_more_bits(i, 32)).collect();
-        assert_eq!(more, [0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31]);
+        assert_eq!(
+            more,
+            [0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31]
+        );
     }
 
     #[test]
@@ -393,17 +391,32 @@ mod tests {
         assert_eq!(FileType::parse("Q5_K_S").unwrap().id(), 16);
         assert_eq!(FileType::Q4_K_M.to_string(), "Q4_K_M");
         let err = FileType::parse("Q3_K_M").unwrap_err().to_string();
-        assert!(err.contains("Q3_K_M") && err.contains("Q4_K_M, Q5_K"), "{err}");
+        assert!(
+            err.contains("Q3_K_M") && err.contains("Q4_K_M, Q5_K"),
+            "{err}"
+        );
     }
 
     #[test]
     fn llama_order_sorts_by_layer_number() {
-        let names = ["blk.10.a", "blk.2.b", "token_embd.weight", "blk.2.a", "output_norm"];
+        let names = [
+            "blk.10.a",
+            "blk.2.b",
+            "token_embd.weight",
+            "blk.2.a",
+            "output_norm",
+        ];
         let order = llama_order(names.iter().copied());
         let sorted: Vec<&str> = order.iter().map(|&i| names[i]).collect();
         assert_eq!(
             sorted,
-            ["output_norm", "token_embd.weight", "blk.2.a", "blk.2.b", "blk.10.a"]
+            [
+                "output_norm",
+                "token_embd.weight",
+                "blk.2.a",
+                "blk.2.b",
+                "blk.10.a"
+            ]
         );
     }
 
@@ -412,7 +425,13 @@ mod tests {
         assert_eq!(fallback(GgmlType::Q4_K, 576).ty, GgmlType::Q5_0);
         assert_eq!(fallback(GgmlType::Q6_K, 576).ty, GgmlType::Q8_0);
         assert_eq!(fallback(GgmlType::Q5_K, 576).ty, GgmlType::Q5_0);
-        assert_eq!(fallback(GgmlType::Q4_K, 1536), Choice { ty: GgmlType::Q4_K, fallback_from: None });
+        assert_eq!(
+            fallback(GgmlType::Q4_K, 1536),
+            Choice {
+                ty: GgmlType::Q4_K,
+                fallback_from: None
+            }
+        );
         assert_eq!(fallback(GgmlType::Q4_K, 100).ty, GgmlType::F16);
     }
 }

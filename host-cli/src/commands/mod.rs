@@ -4,6 +4,7 @@
 use anyhow::Result;
 use clap::Subcommand;
 
+pub mod bench;
 pub mod chat;
 pub mod fetch;
 pub mod inspect;
@@ -65,6 +66,16 @@ pub enum Command {
     /// chunk and "Final estimate: PPL = X +/- U". --save-logits stores the reference
     /// log-probabilities; --kl-divergence compares this model against such a file.
     Perplexity(perplexity::PerplexityArgs),
+    /// Measure prompt processing and generation speed (tokens/s), like llama-bench
+    ///
+    /// For each thread count of -t, a ppP test evaluates P tokens in one batch and a tgN test
+    /// generates N tokens one at a time, each from an empty cache, -r times after a warm-up;
+    /// tokenization and sampling are excluded. Prints a markdown table (t/s as mean ± standard
+    /// deviation, peak resident memory per test) or --json, the kernel tier that ran, and how
+    /// close generation comes to the memory-bandwidth limit: weight bytes read per token ÷ a
+    /// read bandwidth measured once per CPU and thread count and cached in
+    /// $EDGELLM_HOME/bandwidth.json.
+    Bench(bench::BenchArgs),
 }
 
 impl Command {
@@ -77,6 +88,7 @@ impl Command {
             Command::Chat(args) => chat::run(args),
             Command::Quantize(args) => quantize::run(args),
             Command::Perplexity(args) => perplexity::run(args),
+            Command::Bench(args) => bench::run(args),
         }
     }
 }

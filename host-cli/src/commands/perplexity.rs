@@ -41,7 +41,11 @@ pub struct PerplexityArgs {
 
     /// Save this model's log-probabilities of the scored positions as the reference for a
     /// later --kl-divergence run
-    #[arg(long = "save-logits", value_name = "FILE", conflicts_with = "kl_divergence")]
+    #[arg(
+        long = "save-logits",
+        value_name = "FILE",
+        conflicts_with = "kl_divergence"
+    )]
     pub save_logits: Option<PathBuf>,
 
     /// Compare this model with the reference saved by --save-logits: KL divergence, top-1
@@ -98,7 +102,13 @@ pub fn run(args: PerplexityArgs) -> Result<()> {
 
     // The reference decides tokens and chunk size in --kl-divergence mode.
     let mut reference = match &args.kl_divergence {
-        Some(path) => Some(open_reference(path, vocab, &fingerprint, &args, text_tokens.as_deref())?),
+        Some(path) => Some(open_reference(
+            path,
+            vocab,
+            &fingerprint,
+            &args,
+            text_tokens.as_deref(),
+        )?),
         None => None,
     };
     let (tokens, n_ctx, n_chunk) = match &reference {
@@ -171,7 +181,14 @@ pub fn run(args: PerplexityArgs) -> Result<()> {
     let mut kld = KldSum::default();
     let mut chunk_ppl = Vec::with_capacity(n_chunk);
     let mut ref_rows = Vec::new();
-    let mut row_buf = vec![0u8; if saver.is_some() { rows * logprob_row::row_bytes(vocab) } else { 0 }];
+    let mut row_buf = vec![
+        0u8;
+        if saver.is_some() {
+            rows * logprob_row::row_bytes(vocab)
+        } else {
+            0
+        }
+    ];
     let mut out = std::io::stdout().lock();
     for i in 0..n_chunk {
         let chunk = &tokens[i * n_ctx..(i + 1) * n_ctx];
@@ -185,7 +202,11 @@ pub fn run(args: PerplexityArgs) -> Result<()> {
                     .into_par_iter()
                     .map(|j| {
                         let row = &ref_rows[j * rb..(j + 1) * rb];
-                        logprob_row::compare(row, &logits[j * vocab..(j + 1) * vocab], targets[j] as usize)
+                        logprob_row::compare(
+                            row,
+                            &logits[j * vocab..(j + 1) * vocab],
+                            targets[j] as usize,
+                        )
                     })
                     .collect()
             });
@@ -201,7 +222,11 @@ pub fn run(args: PerplexityArgs) -> Result<()> {
                         .par_chunks_mut(rb)
                         .enumerate()
                         .map(|(j, out)| {
-                            logprob_row::encode(&logits[j * vocab..(j + 1) * vocab], targets[j] as usize, out)
+                            logprob_row::encode(
+                                &logits[j * vocab..(j + 1) * vocab],
+                                targets[j] as usize,
+                                out,
+                            )
                         })
                         .collect()
                 })
@@ -348,12 +373,28 @@ fn chunk_line(chunk: usize, k: &KldSum) -> String {
 fn print_kld(out: &mut impl Write, r: &KldReport) -> std::io::Result<()> {
     writeln!(out)?;
     writeln!(out, "====== Perplexity statistics ======")?;
-    writeln!(out, "Mean PPL(Q)                   : {:10.6} ± {:10.6}", r.ppl, r.ppl_unc)?;
-    writeln!(out, "Mean PPL(base)                : {:10.6} ± {:10.6}", r.ppl_base, r.ppl_base_unc)?;
-    writeln!(out, "Mean ln(PPL(Q)/PPL(base))     : {:10.6} ± {:10.6}", r.ln_ppl_ratio, r.ln_ppl_ratio_unc)?;
+    writeln!(
+        out,
+        "Mean PPL(Q)                   : {:10.6} ± {:10.6}",
+        r.ppl, r.ppl_unc
+    )?;
+    writeln!(
+        out,
+        "Mean PPL(base)                : {:10.6} ± {:10.6}",
+        r.ppl_base, r.ppl_base_unc
+    )?;
+    writeln!(
+        out,
+        "Mean ln(PPL(Q)/PPL(base))     : {:10.6} ± {:10.6}",
+        r.ln_ppl_ratio, r.ln_ppl_ratio_unc
+    )?;
     writeln!(out)?;
     writeln!(out, "====== KL divergence statistics ======")?;
-    writeln!(out, "Mean    KLD: {:10.6} ± {:10.6}", r.kld_mean, r.kld_mean_unc)?;
+    writeln!(
+        out,
+        "Mean    KLD: {:10.6} ± {:10.6}",
+        r.kld_mean, r.kld_mean_unc
+    )?;
     for (label, v) in [
         ("Maximum KLD", r.kld_max),
         ("99.9%   KLD", r.kld_p99_9),
@@ -371,7 +412,22 @@ fn print_kld(out: &mut impl Write, r: &KldReport) -> std::io::Result<()> {
     }
     writeln!(out)?;
     writeln!(out, "====== Token probability statistics ======")?;
-    writeln!(out, "Mean    Δp: {:6.3} ± {:5.3} %", 100.0 * r.p_diff_mean, 100.0 * r.p_diff_mean_unc)?;
-    writeln!(out, "RMS Δp    : {:6.3} ± {:5.3} %", 100.0 * r.p_diff_rms, 100.0 * r.p_diff_rms_unc)?;
-    writeln!(out, "Same top p: {:6.3} ± {:5.3} %", 100.0 * r.same_top, 100.0 * r.same_top_unc)
+    writeln!(
+        out,
+        "Mean    Δp: {:6.3} ± {:5.3} %",
+        100.0 * r.p_diff_mean,
+        100.0 * r.p_diff_mean_unc
+    )?;
+    writeln!(
+        out,
+        "RMS Δp    : {:6.3} ± {:5.3} %",
+        100.0 * r.p_diff_rms,
+        100.0 * r.p_diff_rms_unc
+    )?;
+    writeln!(
+        out,
+        "Same top p: {:6.3} ± {:5.3} %",
+        100.0 * r.same_top,
+        100.0 * r.same_top_unc
+    )
 }

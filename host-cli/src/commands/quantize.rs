@@ -93,8 +93,7 @@ fn plan<'a>(gguf: &'a Gguf<'a>, ftype: FileType, pure: bool) -> Result<Vec<Job<'
             ty: t.ty,
         })
         .collect();
-    let choices =
-        quant_recipe::choose_types(ftype, pure, &descs, ModelShape { n_layer, n_expert });
+    let choices = quant_recipe::choose_types(ftype, pure, &descs, ModelShape { n_layer, n_expert });
     let order = quant_recipe::llama_order(descs.iter().map(|d| d.name));
     let mut jobs = Vec::with_capacity(order.len());
     for i in order {
@@ -103,14 +102,16 @@ fn plan<'a>(gguf: &'a Gguf<'a>, ftype: FileType, pure: bool) -> Result<Vec<Job<'
         if choice.ty != info.ty {
             for ty in [info.ty, choice.ty] {
                 if !ty.has_kernels() {
-                    bail!("{}: cannot convert {} to {}: edgellm has no {ty} kernels", info.name, info.ty, choice.ty);
+                    bail!(
+                        "{}: cannot convert {} to {}: edgellm has no {ty} kernels",
+                        info.name,
+                        info.ty,
+                        choice.ty
+                    );
                 }
             }
         }
-        jobs.push(Job {
-            choice,
-            info,
-        });
+        jobs.push(Job { choice, info });
     }
     Ok(jobs)
 }
@@ -145,7 +146,9 @@ fn check_requantize(jobs: &[Job<'_>], allow: bool) -> Result<()> {
              convert them anyway (accuracy is lower than quantizing from F16/F32 weights)"
         );
     }
-    eprintln!("warning: {what}: dequantizing them first; accuracy is lower than quantizing from F16/F32 weights");
+    eprintln!(
+        "warning: {what}: dequantizing them first; accuracy is lower than quantizing from F16/F32 weights"
+    );
     Ok(())
 }
 
@@ -199,7 +202,12 @@ fn write_file(
         .prefix(".edgellm-quantize-")
         .suffix(".part")
         .tempfile_in(dir)
-        .with_context(|| format!("{name}: cannot create a temporary file in {}", dir.display()))?;
+        .with_context(|| {
+            format!(
+                "{name}: cannot create a temporary file in {}",
+                dir.display()
+            )
+        })?;
     let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
     w.write_all(layout.header()).with_context(|| name.clone())?;
 
@@ -265,7 +273,10 @@ fn print_summary(input: &ModelFile, out: &Path, jobs: &[Job<'_>], ftype: FileTyp
     let mut per_type: BTreeMap<GgmlType, (usize, u64)> = BTreeMap::new();
     let (mut n_elements, mut tensor_bytes, mut in_bytes, mut fallbacks) = (0u64, 0u64, 0u64, 0);
     for j in jobs {
-        let bytes = j.choice.ty.row_bytes(j.info.dims().first().copied().unwrap_or(1) as usize)
+        let bytes = j
+            .choice
+            .ty
+            .row_bytes(j.info.dims().first().copied().unwrap_or(1) as usize)
             .unwrap_or(0) as u64
             * (j.info.n_elements() / j.info.dims().first().copied().unwrap_or(1).max(1));
         let e = per_type.entry(j.choice.ty).or_default();
@@ -286,7 +297,11 @@ fn print_summary(input: &ModelFile, out: &Path, jobs: &[Job<'_>], ftype: FileTyp
         ftype.id()
     );
     for (ty, (count, bytes)) in &per_type {
-        println!("  {:<5} {count:>4} tensors {:>9.2} MiB", ty.name(), mib(*bytes));
+        println!(
+            "  {:<5} {count:>4} tensors {:>9.2} MiB",
+            ty.name(),
+            mib(*bytes)
+        );
     }
     if fallbacks > 0 {
         println!(

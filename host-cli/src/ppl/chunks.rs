@@ -53,7 +53,11 @@ impl<'m, 'f> ChunkEval<'m, 'f> {
     /// Evaluate `tokens` (`n_ctx` of them) from an empty cache and return the logits of the
     /// scored positions: `rows() × vocab`, row `r` predicting `tokens[first + r + 1]`.
     pub fn eval<P: Parallel>(&mut self, tokens: &[u32], par: &P) -> Result<&[f32]> {
-        ensure!(tokens.len() == self.n_ctx, "a chunk must hold {} tokens", self.n_ctx);
+        ensure!(
+            tokens.len() == self.n_ctx,
+            "a chunk must hold {} tokens",
+            self.n_ctx
+        );
         self.input.clear();
         self.input.extend_from_slice(tokens);
         if let Some(bos) = self.bos {
@@ -61,7 +65,8 @@ impl<'m, 'f> ChunkEval<'m, 'f> {
         }
         let first = self.first();
         self.state.pos = 0;
-        self.model.forward(&mut self.state, &self.input[..first], par)?;
+        self.model
+            .forward(&mut self.state, &self.input[..first], par)?;
         self.model
             .forward_all(&mut self.state, &self.input[first..], par, &mut self.logits)?;
         let vocab = self.model.config.vocab_size;

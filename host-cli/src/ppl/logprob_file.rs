@@ -87,8 +87,14 @@ pub struct Writer {
 
 impl Writer {
     pub fn create(path: &Path, h: &Header) -> Result<Writer> {
-        ensure!(h.model.len() <= MAX_NAME, "model name longer than {MAX_NAME} bytes");
-        ensure!(h.tokens.len() == h.n_chunk * h.n_ctx, "token count does not match the chunks");
+        ensure!(
+            h.model.len() <= MAX_NAME,
+            "model name longer than {MAX_NAME} bytes"
+        );
+        ensure!(
+            h.tokens.len() == h.n_chunk * h.n_ctx,
+            "token count does not match the chunks"
+        );
         let name = path.display().to_string();
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -102,7 +108,13 @@ impl Writer {
         let mut out = BufWriter::with_capacity(1 << 20, file);
         let mut head = Vec::with_capacity(64 + h.model.len());
         head.extend_from_slice(MAGIC);
-        for v in [VERSION, h.n_vocab as u32, h.n_ctx as u32, h.n_chunk as u32, h.first as u32] {
+        for v in [
+            VERSION,
+            h.n_vocab as u32,
+            h.n_ctx as u32,
+            h.n_chunk as u32,
+            h.first as u32,
+        ] {
             head.extend_from_slice(&v.to_le_bytes());
         }
         head.extend_from_slice(&h.fingerprint);
@@ -124,7 +136,10 @@ impl Writer {
     /// Append whole rows (a multiple of the row size).
     pub fn write_rows(&mut self, rows: &[u8]) -> Result<()> {
         let n = rows.len() / self.row_bytes;
-        ensure!(n * self.row_bytes == rows.len() && n <= self.rows_left, "row data does not fit the header");
+        ensure!(
+            n * self.row_bytes == rows.len() && n <= self.rows_left,
+            "row data does not fit the header"
+        );
         self.rows_left -= n;
         self.out
             .write_all(rows)
@@ -134,7 +149,11 @@ impl Writer {
     /// Flush and rename into place; every row the header announced must have been written.
     pub fn finish(mut self) -> Result<()> {
         let name = self.path.display().to_string();
-        ensure!(self.rows_left == 0, "{name}: {} rows were not written", self.rows_left);
+        ensure!(
+            self.rows_left == 0,
+            "{name}: {} rows were not written",
+            self.rows_left
+        );
         self.out.flush().with_context(|| name.clone())?;
         self.tmp
             .persist(&self.path)
@@ -161,25 +180,39 @@ impl Reader {
         let mut input = BufReader::with_capacity(1 << 20, file);
         let mut fixed = [0u8; 64];
         if len < 64 || input.read_exact(&mut fixed).is_err() || &fixed[..8] != MAGIC {
-            bail!("{name}: not an edgellm log-probability file (made by `edgellm perplexity --save-logits`)");
+            bail!(
+                "{name}: not an edgellm log-probability file (made by `edgellm perplexity --save-logits`)"
+            );
         }
-        let u = |at: usize| u32::from_le_bytes([fixed[at], fixed[at + 1], fixed[at + 2], fixed[at + 3]]) as usize;
-        ensure!(u(8) == VERSION as usize, "{name}: version {} of the log-probability format, this build reads {VERSION}", u(8));
+        let u = |at: usize| {
+            u32::from_le_bytes([fixed[at], fixed[at + 1], fixed[at + 2], fixed[at + 3]]) as usize
+        };
+        ensure!(
+            u(8) == VERSION as usize,
+            "{name}: version {} of the log-probability format, this build reads {VERSION}",
+            u(8)
+        );
         let (n_vocab, n_ctx, n_chunk, first, name_len) = (u(12), u(16), u(20), u(24), u(60));
         ensure!(
             n_vocab > 0 && n_ctx >= 4 && first < n_ctx - 1 && n_chunk > 0 && name_len <= MAX_NAME,
             "{name}: corrupt header (n_vocab {n_vocab}, n_ctx {n_ctx}, first {first}, chunks {n_chunk})"
         );
-        let n_tokens = n_chunk.checked_mul(n_ctx).filter(|&n| (n as u64) * 4 <= len);
+        let n_tokens = n_chunk
+            .checked_mul(n_ctx)
+            .filter(|&n| (n as u64) * 4 <= len);
         let Some(n_tokens) = n_tokens else {
             bail!("{name}: corrupt header: {n_chunk} chunks of {n_ctx} tokens do not fit the file");
         };
         let mut fingerprint = [0u8; 32];
         fingerprint.copy_from_slice(&fixed[28..60]);
         let mut model = vec![0u8; name_len];
-        input.read_exact(&mut model).with_context(|| format!("{name}: truncated header"))?;
+        input
+            .read_exact(&mut model)
+            .with_context(|| format!("{name}: truncated header"))?;
         let mut raw = vec![0u8; n_tokens * 4];
-        input.read_exact(&mut raw).with_context(|| format!("{name}: truncated token list"))?;
+        input
+            .read_exact(&mut raw)
+            .with_context(|| format!("{name}: truncated token list"))?;
         let header = Header {
             n_vocab,
             n_ctx,
@@ -187,7 +220,10 @@ impl Reader {
             first,
             fingerprint,
             model: String::from_utf8_lossy(&model).into_owned(),
-            tokens: raw.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            tokens: raw
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
         };
         ensure!(
             len == header.file_len(),
@@ -204,7 +240,9 @@ impl Reader {
     /// Read the rows of the next chunk into `buf`.
     pub fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         buf.resize(self.header.rows_per_chunk() * self.row_bytes, 0);
-        self.input.read_exact(buf).context("reading reference log-probabilities")
+        self.input
+            .read_exact(buf)
+            .context("reading reference log-probabilities")
     }
 }
 
@@ -244,7 +282,11 @@ mod tests {
         std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
         let err = Reader::open(&path).err().unwrap().to_string();
         assert!(err.contains("truncated or corrupt"), "{err}");
-        std::fs::write(&path, b"not a logprob file at all, not at all, not at all, not at all!!").unwrap();
+        std::fs::write(
+            &path,
+            b"not a logprob file at all, not at all, not at all, not at all!!",
+        )
+        .unwrap();
         let err = Reader::open(&path).err().unwrap().to_string();
         assert!(err.contains("not an edgellm log-probability file"), "{err}");
     }

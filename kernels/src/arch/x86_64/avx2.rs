@@ -15,9 +15,11 @@
 
 use core::arch::x86_64::*;
 
-use half::{bf16, f16};
+use half::f16;
 
-pub use super::float_tiles::{gemm_bf16_f32, gemm_f16_f32, gemm_f32};
+pub use super::float_tiles::{
+    gemm_bf16_f32, gemm_f16_f32, gemm_f32, vec_dot_bf16_f32, vec_dot_f16_f32, vec_dot_f32,
+};
 use crate::blocks::{
     BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K, BlockQ8_0, BlockQ8_1, BlockQ8K,
 };
@@ -467,37 +469,7 @@ super::tiles! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Float dots.
-
-/// `sum x[i] * y[i]` over f32, 32 lanes at a time (4 independent FMA chains).
-///
-/// # Safety
-/// The CPU must support AVX2, FMA and F16C.
-///
-/// # Panics
-/// If `x.len() != y.len()`.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn vec_dot_f32(x: &[f32], y: &[f32]) -> f32 {
-    assert_eq!(x.len(), y.len(), "vec_dot_f32: length mismatch");
-    let mut acc = [_mm256_setzero_ps(); 4];
-    let mut xc = x.chunks_exact(32);
-    let mut yc = y.chunks_exact(32);
-    for (xs, ys) in (&mut xc).zip(&mut yc) {
-        for k in 0..4 {
-            let xv = load8_ps(&xs[8 * k..8 * k + 8]);
-            let yv = load8_ps(&ys[8 * k..8 * k + 8]);
-            acc[k] = _mm256_fmadd_ps(xv, yv, acc[k]);
-        }
-    }
-    let mut sum = hsum_ps(_mm256_add_ps(
-        _mm256_add_ps(acc[0], acc[1]),
-        _mm256_add_ps(acc[2], acc[3]),
-    ));
-    for (a, b) in xc.remainder().iter().zip(yc.remainder()) {
-        sum += a * b;
-    }
-    sum
-}
+// f32 loads (the float dots and GEMM tiles are in `float_tiles`).
 
 /// Load 8 f32 from a slice of exactly 8.
 #[inline]
@@ -506,66 +478,6 @@ pub(super) fn load8_ps(s: &[f32]) -> __m256 {
     assert!(s.len() == 8);
     // SAFETY: `s` holds 8 readable f32; loadu has no alignment requirement.
     unsafe { _mm256_loadu_ps(s.as_ptr()) }
-}
-
-/// `sum f32(x[i]) * y[i]` for f16 weights, 16 lanes at a time.
-///
-/// # Safety
-/// The CPU must support AVX2, FMA and F16C.
-///
-/// # Panics
-/// If `x.len() != y.len()`.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn vec_dot_f16_f32(x: &[f16], y: &[f32]) -> f32 {
-    assert_eq!(x.len(), y.len(), "vec_dot_f16_f32: length mismatch");
-    let mut acc = [_mm256_setzero_ps(); 2];
-    let mut xc = x.chunks_exact(16);
-    let mut yc = y.chunks_exact(16);
-    for (xs, ys) in (&mut xc).zip(&mut yc) {
-        for k in 0..2 {
-            let h = &xs[8 * k..8 * k + 8];
-            // SAFETY: `h` holds 8 readable f16 (16 bytes); loadu has no alignment requirement.
-            let raw = unsafe { _mm_loadu_si128(h.as_ptr().cast()) };
-            let yv = load8_ps(&ys[8 * k..8 * k + 8]);
-            acc[k] = _mm256_fmadd_ps(_mm256_cvtph_ps(raw), yv, acc[k]);
-        }
-    }
-    let mut sum = hsum_ps(_mm256_add_ps(acc[0], acc[1]));
-    for (a, b) in xc.remainder().iter().zip(yc.remainder()) {
-        sum += f16_to_f32(*a) * b;
-    }
-    sum
-}
-
-/// `sum f32(x[i]) * y[i]` for bf16 weights (bf16 → f32 is a 16-bit left shift), 16 lanes at a
-/// time.
-///
-/// # Safety
-/// The CPU must support AVX2, FMA and F16C.
-///
-/// # Panics
-/// If `x.len() != y.len()`.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn vec_dot_bf16_f32(x: &[bf16], y: &[f32]) -> f32 {
-    assert_eq!(x.len(), y.len(), "vec_dot_bf16_f32: length mismatch");
-    let mut acc = [_mm256_setzero_ps(); 2];
-    let mut xc = x.chunks_exact(16);
-    let mut yc = y.chunks_exact(16);
-    for (xs, ys) in (&mut xc).zip(&mut yc) {
-        for k in 0..2 {
-            let h = &xs[8 * k..8 * k + 8];
-            // SAFETY: `h` holds 8 readable bf16 (16 bytes); loadu has no alignment requirement.
-            let raw = unsafe { _mm_loadu_si128(h.as_ptr().cast()) };
-            let xv = _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(raw)));
-            let yv = load8_ps(&ys[8 * k..8 * k + 8]);
-            acc[k] = _mm256_fmadd_ps(xv, yv, acc[k]);
-        }
-    }
-    let mut sum = hsum_ps(_mm256_add_ps(acc[0], acc[1]));
-    for (a, b) in xc.remainder().iter().zip(yc.remainder()) {
-        sum += a.to_f32() * b;
-    }
-    sum
 }
 
 // ---------------------------------------------------------------------------------------------

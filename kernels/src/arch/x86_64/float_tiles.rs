@@ -3,7 +3,8 @@
 //! A register tile holds `R` weight rows × `T` tokens of `f32x8` accumulators; each 8-wide
 //! chunk of a weight row is loaded (and widened) once and multiplied into `T` token rows.
 //! Every tile shape performs, per output, the same fused multiply-adds in the same order (then
-//! the same scalar tail), so results do not depend on how rows are cut into tiles or threads.
+//! the same scalar tail), and the tier's float `vec_dot`s are the 1×1 tile: results depend
+//! neither on the batch size nor on how rows are cut into tiles or threads.
 //! Used by both x86 tiers (AVX-512 adds nothing here that the weight loads would not eat).
 
 use core::arch::x86_64::*;
@@ -65,20 +66,23 @@ fn tile<W: Widen, const R: usize, const T: usize>(w: [&[W]; R], x: [&[f32]; T]) 
     let n = x[0].len();
     assert!(w.iter().all(|r| r.len() == n) && x.iter().all(|t| t.len() == n));
     let full = n - n % 8;
-    let mut acc = [[_mm256_setzero_ps(); R]; T];
-    for i in (0..full).step_by(8) {
+    // Two accumulator sets, even and odd chunks of 8 (two FMA chains per output).
+    let mut acc = [[[_mm256_setzero_ps(); R]; T]; 2];
+    for (c, i) in (0..full).step_by(8).enumerate() {
+        let set = &mut acc[c % 2];
         // SAFETY: this fn's target features are the `load8` contract.
         let wv: [__m256; R] = core::array::from_fn(|r| unsafe { W::load8(&w[r][i..i + 8]) });
         for t in 0..T {
             let xv = load8_ps(&x[t][i..i + 8]);
             for r in 0..R {
-                acc[t][r] = _mm256_fmadd_ps(wv[r], xv, acc[t][r]);
+                set[t][r] = _mm256_fmadd_ps(wv[r], xv, set[t][r]);
             }
         }
     }
+    let [even, odd] = acc;
     core::array::from_fn(|t| {
         core::array::from_fn(|r| {
-            let mut sum = hsum_ps(acc[t][r]);
+            let mut sum = hsum_ps(_mm256_add_ps(even[t][r], odd[t][r]));
             for i in full..n {
                 sum += w[r][i].to_f32() * x[t][i];
             }
@@ -163,4 +167,27 @@ float_gemm! {
     gemm_f32: f32;
     gemm_f16_f32: f16;
     gemm_bf16_f32: bf16;
+}
+
+macro_rules! float_dot {
+    ($($name:ident: $W:ty;)*) => {$(
+        #[doc = concat!("`", stringify!($name), "` (same contract as the reference): the 1×1 GEMM tile.")]
+        ///
+        /// # Safety
+        /// The CPU must support AVX2, FMA and F16C.
+        ///
+        /// # Panics
+        /// If `x.len() != y.len()`.
+        #[target_feature(enable = "avx2,fma,f16c")]
+        pub unsafe fn $name(x: &[$W], y: &[f32]) -> f32 {
+            assert_eq!(x.len(), y.len(), concat!(stringify!($name), ": length mismatch"));
+            tile::<$W, 1, 1>([x], [y])[0][0]
+        }
+    )*};
+}
+
+float_dot! {
+    vec_dot_f32: f32;
+    vec_dot_f16_f32: f16;
+    vec_dot_bf16_f32: bf16;
 }

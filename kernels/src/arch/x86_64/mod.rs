@@ -10,10 +10,9 @@
 //! the ggml sign trick `abs(x) * sign(y, x)` gets wrong), so each dot differs from the scalar
 //! reference only in the order its `f32` terms are added.
 //!
-//! Every GEMM tile shape computes each output with the same operations in the same order,
-//! so a matmul's bits do not depend on how its rows are cut into tiles or threads. The
-//! `vec_dot` (the GEMV path) runs two accumulator chains and may differ from the GEMM in the
-//! last bits.
+//! Every GEMM tile shape and the `vec_dot` compute each output with the same operations in
+//! the same order, so a matmul's bits depend neither on the batch size (GEMV or GEMM) nor on
+//! how its rows are cut into tiles or threads.
 
 pub(crate) mod avx2;
 pub(crate) mod avx512vnni;
@@ -23,7 +22,7 @@ mod float_tiles;
 /// registers), its `prep` step (activation block → registers, once per tile and block) and
 /// its `dot` step (unpacked block · activation block → the block's value
 /// spread over an `__m256`, added to the tile's accumulator):
-/// - `$tile::tile::<R, T, SPLIT>`: the register tile `out[t][r] = dot(w[r], x[t])` for `R` weight
+/// - `$tile::tile::<R, T>`: the register tile `out[t][r] = dot(w[r], x[t])` for `R` weight
 ///   rows and `T` token rows: each weight block is unpacked once and dotted with `T`
 ///   activation blocks; the `R * T` accumulators stay in registers;
 /// - `$vec_dot(x, y)`: one dot product, with the reference's signature (a 1×1 tile);
@@ -39,19 +38,20 @@ macro_rules! tiles {
             use super::*;
 
             #[target_feature(enable = $features)]
-            pub(super) fn tile<const R: usize, const T: usize, const SPLIT: bool>(
+            pub(super) fn tile<const R: usize, const T: usize>(
                 w: [&[$W]; R],
                 x: [&[$A]; T],
             ) -> [[f32; R]; T] {
                 let nb = x[0].len();
                 assert!(w.iter().all(|r| r.len() == nb) && x.iter().all(|t| t.len() == nb));
-                // `SPLIT` (the `vec_dot`, i.e. the GEMV) alternates two accumulator sets, even
-                // and odd blocks: one add chain would bound it by its latency. GEMM tiles never
-                // split, so every tile shape adds the same terms in the same order and a GEMM
-                // result does not depend on how rows were cut into tiles (or threads).
+                // Two accumulator sets, even and odd blocks: a 1×1 tile (the GEMV) would
+                // otherwise be bound by the latency of its one add chain. Every tile shape,
+                // the 1×1 `vec_dot` included, adds the same terms in the same order, so a
+                // result does not depend on the batch size or on how rows are cut into tiles
+                // and threads.
                 let mut acc = [[[_mm256_setzero_ps(); R]; T]; 2];
                 for b in 0..nb {
-                    let set = &mut acc[usize::from(SPLIT && b % 2 == 1)];
+                    let set = &mut acc[b % 2];
                     let ys: [_; T] = core::array::from_fn(|t| $prep(&x[t][b]));
                     for r in 0..R {
                         let u = $unpack(&w[r][b]);
@@ -77,7 +77,7 @@ macro_rules! tiles {
                 (r0, t0, mr): (usize, usize, usize),
                 out: &mut [f32],
             ) {
-                let o = tile::<R, T, false>(
+                let o = tile::<R, T>(
                     core::array::from_fn(|r| &w[(r0 + r) * nb..(r0 + r + 1) * nb]),
                     core::array::from_fn(|t| &x[(t0 + t) * nb..(t0 + t + 1) * nb]),
                 );
@@ -100,7 +100,7 @@ macro_rules! tiles {
             if x.is_empty() {
                 return 0.0;
             }
-            $tile::tile::<1, 1, true>([x], [y])[0][0]
+            $tile::tile::<1, 1>([x], [y])[0][0]
         }
 
         /// GEMM tile, the contract of the reference `gemm_*`: `out[t * mr + r] = dot(w row r,

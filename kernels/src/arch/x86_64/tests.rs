@@ -9,8 +9,9 @@
 //!   the sum of the magnitudes of the terms (f32 reassociation bound; integer parts exact).
 //! - GEMM tiles of every shape (1..=4 rows × 1..=4 tokens, so every register-tile size and
 //!   remainder path) against the reference tile, same tolerance; no write past the tile;
-//!   and each value bit-identical to a 1×1 tile of the same row and token, so results do not
-//!   depend on how rows are cut into tiles and threads.
+//!   and each value bit-identical to a 1×1 tile and to the `vec_dot` of the same row and
+//!   token, so results depend neither on the batch size nor on how rows are cut into tiles
+//!   and threads.
 //! - Activation quantizers: bytes identical to the reference (ties, zeros, subnormals,
 //!   huge values, inf and NaN).
 
@@ -289,14 +290,18 @@ macro_rules! quant_format_tests {
                                 let ar = &a[t * nb..(t + 1) * nb];
                                 let got = out[t * mr + rr];
                                 check(tier, stringify!($gemm), got, want[t * mr + rr], nb, $mag(wr, ar));
-                                // Thread-count independence: the same value from a 1×1 tile.
+                                // Batch and thread-count independence: the same bits from a
+                                // 1×1 tile and from the `vec_dot` (the GEMV path).
                                 let mut one = [f32::NAN; 1];
                                 gemm(wr, ar, nb, &mut one);
-                                prop_assert!(
-                                    one[0].to_bits() == got.to_bits() || (got.is_nan() && one[0].is_nan()),
-                                    "{} {} ({}, {}) of a {}x{} tile: {} but alone {}",
-                                    tier, stringify!($gemm), rr, t, mr, nt, got, one[0]
-                                );
+                                let dot = (k.$dot)(wr, ar);
+                                for alone in [one[0], dot] {
+                                    prop_assert!(
+                                        alone.to_bits() == got.to_bits() || (got.is_nan() && alone.is_nan()),
+                                        "{} {} ({}, {}) of a {}x{} tile: {} but alone {}",
+                                        tier, stringify!($gemm), rr, t, mr, nt, got, alone
+                                    );
+                                }
                             }
                         }
                     }
@@ -515,7 +520,7 @@ fn quantizers_non_finite() {
 
 /// The float GEMM tiles (F32 / F16 / BF16 weights): every tile shape, any row length
 /// (tails), against the reference dot within the float tolerance, and bit-identical to a
-/// 1×1 tile of the same row and token.
+/// 1×1 tile and to the tier's `vec_dot` of the same row and token.
 macro_rules! float_gemm_test {
     ($name:ident, $W:ty, $gemm:ident, $dot:ident, $conv:expr) => {
         proptest! {
@@ -546,6 +551,8 @@ macro_rules! float_gemm_test {
                             let mut one = [f32::NAN; 1];
                             gemm(wr, xr, n, &mut one);
                             prop_assert_eq!(one[0].to_bits(), got.to_bits(), "{} tile shape", tier);
+                            let dot = (k.$dot)(wr, xr);
+                            prop_assert_eq!(dot.to_bits(), got.to_bits(), "{} tile vs vec_dot", tier);
                         }
                     }
                 }
