@@ -170,7 +170,8 @@ enum Command {
 }
 
 fn parse_tier(s: &str) -> Result<edgellm_kernels::Tier, String> {
-    s.parse().map_err(|e: edgellm_kernels::dispatch::UnknownTier| e.to_string())
+    s.parse()
+        .map_err(|e: edgellm_kernels::dispatch::UnknownTier| e.to_string())
 }
 
 fn prompts_or_default(prompts: Vec<String>) -> Vec<String> {

@@ -184,9 +184,10 @@ pub fn limit_line(r: &Report, t: &TestResult) -> Option<String> {
     let (limit, frac) = (t.mem_limit_ts?, t.mem_limit_fraction?);
     let bw = r.bandwidth.iter().find(|b| b.threads == t.n_threads)?;
     Some(format!(
-        "{} threads {}: tg limit from memory: {limit:.1} t/s (bytes/token {:.2} MB ÷ {:.2} GB/s{}); achieved {:.0}% of it",
-        t.n_threads,
+        "{} @ {} thread{}: tg limit from memory: {limit:.1} t/s (bytes/token {:.2} MB ÷ {:.2} GB/s{}); achieved {:.0}% of it",
         t.test,
+        t.n_threads,
+        if t.n_threads == 1 { "" } else { "s" },
         r.model.bytes_per_token as f64 / 1e6,
         bw.read_bytes_per_s / 1e9,
         if bw.cached { ", cached" } else { "" },

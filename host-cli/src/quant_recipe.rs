@@ -305,7 +305,7 @@ fn mix_type(s: &mut Counters, ftype: FileType, t: &TensorDesc<'_>, shape: ModelS
     let cat = category(t.name);
     if cat == Category::Output || (!s.has_output && cat == Category::TokenEmbd) {
         let nx = t.dims[0];
-        return if nx % default.block_size() as u64 != 0 {
+        return if !nx.is_multiple_of(default.block_size() as u64) {
             GgmlType::Q8_0
         } else if default != GgmlType::Q8_0 {
             GgmlType::Q6_K
@@ -347,7 +347,7 @@ fn mix_type(s: &mut Counters, ftype: FileType, t: &TensorDesc<'_>, shape: ModelS
 
 /// llama.cpp `tensor_type_fallback`, with Q5_0 standing in for Q5_1.
 fn fallback(wanted: GgmlType, row: u64) -> Choice {
-    if row % wanted.block_size() as u64 == 0 {
+    if row.is_multiple_of(wanted.block_size() as u64) {
         return Choice {
             ty: wanted,
             fallback_from: None,
@@ -360,7 +360,7 @@ fn fallback(wanted: GgmlType, row: u64) -> Choice {
         // Block-32 types whose rows are not a multiple of 32.
         _ => GgmlType::F16,
     };
-    if row % ty.block_size() as u64 != 0 {
+    if !row.is_multiple_of(ty.block_size() as u64) {
         ty = GgmlType::F16;
     }
     Choice {

@@ -5,6 +5,7 @@ use core::ops::ControlFlow;
 
 use crate::model::{ModelError, RunState, Transformer};
 use crate::parallel::Parallel;
+use crate::profile::{NoProfiler, Op, Profiler, timed};
 use crate::sampler::Sampler;
 use crate::tokenizer::{TokenStream, Tokenizer};
 
@@ -56,9 +57,38 @@ pub fn generate<P: Parallel>(
     prompt: &[u32],
     max_new_tokens: usize,
     par: &P,
+    on_event: impl FnMut(Event<'_>) -> ControlFlow<()>,
+) -> Result<Generated, ModelError> {
+    generate_profiled(
+        model,
+        state,
+        tokenizer,
+        sampler,
+        history,
+        prompt,
+        max_new_tokens,
+        par,
+        &NoProfiler,
+        on_event,
+    )
+}
+
+/// [`generate`], telling `prof` when each operation of the forward passes and each
+/// sampling begins and ends.
+#[allow(clippy::too_many_arguments)]
+pub fn generate_profiled<P: Parallel, Pr: Profiler>(
+    model: &Transformer<'_>,
+    state: &mut RunState,
+    tokenizer: &Tokenizer,
+    sampler: &mut Sampler,
+    history: &mut alloc::vec::Vec<u32>,
+    prompt: &[u32],
+    max_new_tokens: usize,
+    par: &P,
+    prof: &Pr,
     mut on_event: impl FnMut(Event<'_>) -> ControlFlow<()>,
 ) -> Result<Generated, ModelError> {
-    let mut logits = model.forward(state, prompt, par)?;
+    let mut logits = model.forward_profiled(state, prompt, par, prof)?;
     history.extend_from_slice(prompt);
     if on_event(Event::PromptDone).is_break() {
         return Ok(Generated {
@@ -69,7 +99,7 @@ pub fn generate<P: Parallel>(
     let mut stream = TokenStream::new();
     let mut n = 0;
     loop {
-        let id = sampler.sample(logits, history);
+        let id = timed(prof, Op::Sampling, || sampler.sample(logits, history));
         history.push(id);
         n += 1;
         let eog = tokenizer.is_eog(id);
@@ -87,7 +117,7 @@ pub fn generate<P: Parallel>(
         } else if state.pos >= state.kv.ctx() {
             StopReason::ContextFull
         } else {
-            logits = model.forward(state, &[id], par)?;
+            logits = model.forward_profiled(state, &[id], par, prof)?;
             continue;
         };
         let tail = stream.flush();

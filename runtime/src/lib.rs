@@ -10,6 +10,7 @@ pub use gguf::{Array, Gguf, GgufError, GgufWriter, TensorInfo, Value, ValueType}
 
 pub mod model;
 pub mod parallel;
+pub mod profile;
 pub mod generate;
 pub mod sampler;
 pub mod tokenizer;

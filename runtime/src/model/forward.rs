@@ -12,6 +12,7 @@ use edgellm_kernels::parts::{ColumnsMut, split_columns};
 use edgellm_kernels::{GgmlType, rope};
 
 use crate::parallel::{MAX_TASKS, Parallel};
+use crate::profile::{MatmulOp, Op, Profiler, timed};
 
 use super::{ModelError, RopeStyle, RunState, Transformer};
 
@@ -32,11 +33,12 @@ pub(super) enum Logits<'o> {
 impl Transformer<'_> {
     /// Evaluate `tokens` at positions `s.pos..s.pos + n` in one batch (n <= s.max_batch),
     /// appending their keys and values to the cache.
-    pub(super) fn step<P: Parallel>(
+    pub(super) fn step<P: Parallel, Pr: Profiler>(
         &self,
         s: &mut RunState,
         tokens: &[u32],
         par: &P,
+        prof: &Pr,
         logits: Logits<'_>,
     ) -> Result<(), ModelError> {
         let c = &self.config;
@@ -49,46 +51,50 @@ impl Transformer<'_> {
 
         // RoPE angles of this batch's positions, shared by every head of every layer.
         let half = c.rope_dim / 2;
-        for t in 0..n {
-            let (cos, sin) = (
-                &mut s.rope_cos[t * half..][..half],
-                &mut s.rope_sin[t * half..][..half],
-            );
-            rope::rope_cache(pos + t, c.rope_theta, cos, sin);
-        }
+        timed(prof, Op::Rope, || {
+            for t in 0..n {
+                let (cos, sin) = (
+                    &mut s.rope_cos[t * half..][..half],
+                    &mut s.rope_sin[t * half..][..half],
+                );
+                rope::rope_cache(pos + t, c.rope_theta, cos, sin);
+            }
+        });
 
         // Token embedding: x[t] = token_embd.row(tokens[t]).
-        for (t, &tok) in tokens.iter().enumerate() {
-            if tok as usize >= c.vocab_size {
-                return Err(ModelError::TokenOutOfRange {
-                    id: tok,
-                    vocab: c.vocab_size,
-                });
-            }
-            k.dequantize_row(
-                &w.token_embd,
-                tok as usize,
-                &mut s.x[t * dim..(t + 1) * dim],
-            );
+        if let Some(&id) = tokens.iter().find(|&&t| t as usize >= c.vocab_size) {
+            return Err(ModelError::TokenOutOfRange {
+                id,
+                vocab: c.vocab_size,
+            });
         }
+        timed(prof, Op::Embedding, || {
+            for (t, &tok) in tokens.iter().enumerate() {
+                let row = &mut s.x[t * dim..(t + 1) * dim];
+                k.dequantize_row(&w.token_embd, tok as usize, row);
+            }
+        });
 
         for (l, lw) in w.layers.iter().enumerate() {
             // Attention rmsnorm: xb = rmsnorm(x) * attn_norm.
-            for t in 0..n {
-                let row = t * dim..(t + 1) * dim;
-                k.rmsnorm(&mut s.xb[row.clone()], &s.x[row], lw.attn_norm, c.norm_eps);
-            }
+            timed(prof, Op::Norm, || {
+                for t in 0..n {
+                    let row = t * dim..(t + 1) * dim;
+                    k.rmsnorm(&mut s.xb[row.clone()], &s.x[row], lw.attn_norm, c.norm_eps);
+                }
+            });
 
             // QKV matmuls for these positions: q = wq·xb, k = wk·xb, v = wv·xb.
             let xb = &s.xb[..n * dim];
             for m in [&lw.wq, &lw.wk, &lw.wv] {
-                quantize_once(&mut s.acts, k, m, xb, &[&lw.wq, &lw.wk, &lw.wv]);
+                quantize_once(&mut s.acts, k, m, xb, &[&lw.wq, &lw.wk, &lw.wv], prof);
             }
             let acts = &s.acts;
             matmul(
                 self,
                 par,
-                &lw.wq,
+                prof,
+                ("wq", &lw.wq),
                 acts.view(act_type(&lw.wq), xb),
                 &mut s.q[..n * q_dim],
                 n,
@@ -96,7 +102,8 @@ impl Transformer<'_> {
             matmul(
                 self,
                 par,
-                &lw.wk,
+                prof,
+                ("wk", &lw.wk),
                 acts.view(act_type(&lw.wk), xb),
                 &mut s.k[..n * kv_dim],
                 n,
@@ -104,67 +111,77 @@ impl Transformer<'_> {
             matmul(
                 self,
                 par,
-                &lw.wv,
+                prof,
+                ("wv", &lw.wv),
                 acts.view(act_type(&lw.wv), xb),
                 &mut s.v[..n * kv_dim],
                 n,
             );
 
             // RoPE: rotate the first rope_dim values of each query and key head by its position.
-            let half = c.rope_dim / 2;
-            for t in 0..n {
-                let (cos, sin) = (
-                    &s.rope_cos[t * half..][..half],
-                    &s.rope_sin[t * half..][..half],
-                );
-                let q = s.q[t * q_dim..(t + 1) * q_dim].chunks_exact_mut(c.head_dim);
-                let kk = s.k[t * kv_dim..(t + 1) * kv_dim].chunks_exact_mut(c.head_dim);
-                for head in q.chain(kk) {
-                    let head = &mut head[..c.rope_dim];
-                    match c.rope_style {
-                        RopeStyle::Norm => rope::apply_rope_norm(head, cos, sin),
-                        RopeStyle::Neox => rope::apply_rope_neox(head, cos, sin),
+            timed(prof, Op::Rope, || {
+                for t in 0..n {
+                    let (cos, sin) = (
+                        &s.rope_cos[t * half..][..half],
+                        &s.rope_sin[t * half..][..half],
+                    );
+                    let q = s.q[t * q_dim..(t + 1) * q_dim].chunks_exact_mut(c.head_dim);
+                    let kk = s.k[t * kv_dim..(t + 1) * kv_dim].chunks_exact_mut(c.head_dim);
+                    for head in q.chain(kk) {
+                        let head = &mut head[..c.rope_dim];
+                        match c.rope_style {
+                            RopeStyle::Norm => rope::apply_rope_norm(head, cos, sin),
+                            RopeStyle::Neox => rope::apply_rope_neox(head, cos, sin),
+                        }
                     }
                 }
-            }
+            });
 
             // Store this batch's keys and values in the cache at positions pos..pos+n.
-            let (kc, vc) = s.kv.slots_mut(l, pos, n);
-            kc.copy_from_slice(&s.k[..n * kv_dim]);
-            vc.copy_from_slice(&s.v[..n * kv_dim]);
+            timed(prof, Op::KvStore, || {
+                let (kc, vc) = s.kv.slots_mut(l, pos, n);
+                kc.copy_from_slice(&s.k[..n * kv_dim]);
+                vc.copy_from_slice(&s.v[..n * kv_dim]);
+            });
 
             // Attention over the cache, split across tasks by head: xb = softmax(q·kᵀ/√d)·v.
-            self.attention(s, l, n, par);
+            timed(prof, Op::Attention, || self.attention(s, l, n, par));
 
             // Output projection and residual connection back into x.
             let xb = &s.xb[..n * q_dim];
-            s.acts.quantize(k, act_type(&lw.wo), xb);
+            quantize(&mut s.acts, k, &lw.wo, xb, prof);
             matmul(
                 self,
                 par,
-                &lw.wo,
+                prof,
+                ("wo", &lw.wo),
                 s.acts.view(act_type(&lw.wo), xb),
                 &mut s.xb2[..n * dim],
                 n,
             );
-            k.add(&mut s.x[..n * dim], &s.xb2[..n * dim]);
+            timed(prof, Op::Residual, || {
+                k.add(&mut s.x[..n * dim], &s.xb2[..n * dim]);
+            });
 
             // FFN rmsnorm: xb = rmsnorm(x) * ffn_norm.
-            for t in 0..n {
-                let row = t * dim..(t + 1) * dim;
-                k.rmsnorm(&mut s.xb[row.clone()], &s.x[row], lw.ffn_norm, c.norm_eps);
-            }
+            timed(prof, Op::Norm, || {
+                for t in 0..n {
+                    let row = t * dim..(t + 1) * dim;
+                    k.rmsnorm(&mut s.xb[row.clone()], &s.x[row], lw.ffn_norm, c.norm_eps);
+                }
+            });
 
             // SwiGLU feed-forward: hb = silu(w_gate·xb) * (w_up·xb); xb2 = w_down·hb.
             let xb = &s.xb[..n * dim];
             for m in [&lw.w_gate, &lw.w_up] {
-                quantize_once(&mut s.acts, k, m, xb, &[&lw.w_gate, &lw.w_up]);
+                quantize_once(&mut s.acts, k, m, xb, &[&lw.w_gate, &lw.w_up], prof);
             }
             let acts = &s.acts;
             matmul(
                 self,
                 par,
-                &lw.w_gate,
+                prof,
+                ("w_gate", &lw.w_gate),
                 acts.view(act_type(&lw.w_gate), xb),
                 &mut s.hb[..n * hidden],
                 n,
@@ -172,25 +189,31 @@ impl Transformer<'_> {
             matmul(
                 self,
                 par,
-                &lw.w_up,
+                prof,
+                ("w_up", &lw.w_up),
                 acts.view(act_type(&lw.w_up), xb),
                 &mut s.hb2[..n * hidden],
                 n,
             );
-            k.silu_mul(&mut s.hb[..n * hidden], &s.hb2[..n * hidden]);
+            timed(prof, Op::FfnActivation, || {
+                k.silu_mul(&mut s.hb[..n * hidden], &s.hb2[..n * hidden]);
+            });
             let hb = &s.hb[..n * hidden];
-            s.acts.quantize(k, act_type(&lw.w_down), hb);
+            quantize(&mut s.acts, k, &lw.w_down, hb, prof);
             matmul(
                 self,
                 par,
-                &lw.w_down,
+                prof,
+                ("w_down", &lw.w_down),
                 s.acts.view(act_type(&lw.w_down), hb),
                 &mut s.xb2[..n * dim],
                 n,
             );
 
             // Residual connection.
-            k.add(&mut s.x[..n * dim], &s.xb2[..n * dim]);
+            timed(prof, Op::Residual, || {
+                k.add(&mut s.x[..n * dim], &s.xb2[..n * dim]);
+            });
         }
         s.pos += n;
 
@@ -201,21 +224,27 @@ impl Transformer<'_> {
             Logits::All(out) => (0, out),
         };
         let rows = n - first;
-        for t in first..n {
-            let row = t * dim..(t + 1) * dim;
-            let dst = (t - first) * dim..(t - first + 1) * dim;
-            k.rmsnorm(&mut s.xb[dst], &s.x[row], w.output_norm, c.norm_eps);
-        }
+        timed(prof, Op::Norm, || {
+            for t in first..n {
+                let row = t * dim..(t + 1) * dim;
+                let dst = (t - first) * dim..(t - first + 1) * dim;
+                k.rmsnorm(&mut s.xb[dst], &s.x[row], w.output_norm, c.norm_eps);
+            }
+        });
         let xb = &s.xb[..rows * dim];
-        s.acts.quantize(k, act_type(&w.output), xb);
-        matmul(
-            self,
-            par,
-            &w.output,
-            s.acts.view(act_type(&w.output), xb),
-            &mut out[..rows * c.vocab_size],
-            rows,
-        );
+        quantize(&mut s.acts, k, &w.output, xb, prof);
+        let head = Op::OutputHead(matmul_op("output", &w.output));
+        timed(prof, head, || {
+            matmul(
+                self,
+                par,
+                &crate::profile::NoProfiler,
+                ("output", &w.output),
+                s.acts.view(act_type(&w.output), xb),
+                &mut out[..rows * c.vocab_size],
+                rows,
+            );
+        });
         Ok(())
     }
 
@@ -277,14 +306,39 @@ fn act_type(m: &WeightMatrix<'_>) -> GgmlType {
         .expect("WeightMatrix::new accepts only types with kernels")
 }
 
+/// The profiler's description of matrix `m` called `name`.
+fn matmul_op(name: &'static str, m: &WeightMatrix<'_>) -> MatmulOp {
+    MatmulOp {
+        name,
+        rows: m.rows(),
+        cols: m.cols(),
+        ty: m.ty(),
+    }
+}
+
+/// Quantize `x` (rows of `m.cols()`) to the activation type of `m`.
+fn quantize<Pr: Profiler>(
+    acts: &mut super::state::ActivationBuffer,
+    k: &edgellm_kernels::KernelTable,
+    m: &WeightMatrix<'_>,
+    x: &[f32],
+    prof: &Pr,
+) {
+    let ty = act_type(m);
+    if ty != GgmlType::F32 {
+        timed(prof, Op::QuantizeActivations(ty), || acts.quantize(k, ty, x));
+    }
+}
+
 /// Quantize `x` for `m` unless an earlier matrix in `group` (before `m`) has the same
 /// activation type and so already did.
-fn quantize_once(
+fn quantize_once<Pr: Profiler>(
     acts: &mut super::state::ActivationBuffer,
     k: &edgellm_kernels::KernelTable,
     m: &WeightMatrix<'_>,
     x: &[f32],
     group: &[&WeightMatrix<'_>],
+    prof: &Pr,
 ) {
     let ty = act_type(m);
     let earlier = group
@@ -292,19 +346,21 @@ fn quantize_once(
         .take_while(|g| !core::ptr::eq(**g, m))
         .any(|g| act_type(g) == ty);
     if !earlier {
-        acts.quantize(k, ty, x);
+        quantize(acts, k, m, x, prof);
     }
 }
 
 /// out = w · x for `n` tokens: out (n, w.rows()), split across tasks by output rows.
-fn matmul<P: Parallel>(
+fn matmul<P: Parallel, Pr: Profiler>(
     tf: &Transformer<'_>,
     par: &P,
-    w: &WeightMatrix<'_>,
+    prof: &Pr,
+    (name, w): (&'static str, &WeightMatrix<'_>),
     x: Activations<'_>,
     out: &mut [f32],
     n: usize,
 ) {
+    prof.begin(Op::Matmul(matmul_op(name, w)));
     let tasks = par.n_threads().clamp(1, MAX_TASKS);
     let mut parts: [Option<ColumnsMut<'_>>; MAX_TASKS] = array::from_fn(|_| None);
     let made = split_columns(out, n, w.rows(), ROW_GRANULE, &mut parts[..tasks]);
@@ -314,4 +370,5 @@ fn matmul<P: Parallel>(
             kernels.matmul(w, x, part);
         }
     });
+    prof.end(Op::Matmul(matmul_op(name, w)));
 }

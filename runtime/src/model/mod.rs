@@ -22,6 +22,7 @@ use edgellm_kernels::KernelTable;
 
 use crate::gguf::Gguf;
 use crate::parallel::Parallel;
+use crate::profile::{NoProfiler, Profiler};
 use forward::Logits;
 
 /// A loaded model: configuration, borrowed weights and the kernels that run them.
@@ -72,6 +73,17 @@ impl<'a> Transformer<'a> {
         tokens: &[u32],
         par: &P,
     ) -> Result<&'s [f32], ModelError> {
+        self.forward_profiled(s, tokens, par, &NoProfiler)
+    }
+
+    /// [`Transformer::forward`], telling `prof` when each operation begins and ends.
+    pub fn forward_profiled<'s, P: Parallel, Pr: Profiler>(
+        &self,
+        s: &'s mut RunState,
+        tokens: &[u32],
+        par: &P,
+        prof: &Pr,
+    ) -> Result<&'s [f32], ModelError> {
         self.check_room(s, tokens.len())?;
         let chunks = tokens.len().div_ceil(s.max_batch);
         for (i, chunk) in tokens.chunks(s.max_batch).enumerate() {
@@ -80,7 +92,7 @@ impl<'a> Transformer<'a> {
             } else {
                 Logits::None
             };
-            self.step(s, chunk, par, want)?;
+            self.step(s, chunk, par, prof, want)?;
         }
         Ok(&s.logits)
     }
@@ -105,7 +117,7 @@ impl<'a> Transformer<'a> {
             .chunks(s.max_batch)
             .zip(out.chunks_mut(s.max_batch * vocab))
         {
-            self.step(s, chunk, par, Logits::All(out))?;
+            self.step(s, chunk, par, &NoProfiler, Logits::All(out))?;
         }
         Ok(())
     }
