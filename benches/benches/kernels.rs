@@ -16,6 +16,8 @@
 //! 576×1536 (its dim 576 is 2.25 super-blocks, which is why llama.cpp falls back to other
 //! types for such models). Weights are built lazily, so a filtered run only quantizes the
 //! matrices it measures.
+//!
+//! The whole suite (3 x86-64 tiers) takes about 6 minutes; filter for anything narrower.
 
 use std::cell::OnceCell;
 use std::hint::black_box;
@@ -40,8 +42,8 @@ fn tables() -> Vec<KernelTable> {
 fn gemv(c: &mut Criterion) {
     let tables = tables();
     let mut g = c.benchmark_group("gemv");
-    g.warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
+    g.warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1500))
         .sample_size(10);
     for ty in WEIGHT_TYPES {
         for (i, &(rows, cols)) in SMOLLM2_SHAPES.iter().enumerate() {
@@ -77,8 +79,8 @@ fn gemv(c: &mut Criterion) {
 fn gemm(c: &mut Criterion) {
     let tables = tables();
     let mut g = c.benchmark_group("gemm");
-    g.warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
+    g.warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
         .sample_size(10);
     for ty in WEIGHT_TYPES {
         for (i, &(rows, cols)) in GEMM_SHAPES.iter().enumerate() {

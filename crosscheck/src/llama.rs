@@ -82,6 +82,12 @@ impl Oracle {
         self.options = options;
     }
 
+    /// A context for `bench`: `n_ctx` positions, batch = micro-batch = `n_ctx`, threads, KV
+    /// type and attention path from the current [`ContextOptions`].
+    pub fn bench_context(&self, n_ctx: NonZeroU32) -> Result<LlamaContext<'_>> {
+        self.context(n_ctx.get())
+    }
+
     /// Vocabulary size: the length of one logits row.
     pub fn n_vocab(&self) -> usize {
         usize::try_from(self.model.n_vocab()).unwrap_or(0)

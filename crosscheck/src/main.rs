@@ -6,11 +6,13 @@
 //! - `greedy`: a greedy (argmax) continuation of a prompt ([`greedy`]),
 //! - `compare`: edgellm against llama.cpp, with pass/fail targets ([`compare`]),
 //! - `golden`: small top-k logits and greedy golden files for edgellm's tests ([`golden`]),
-//! - `to-f16`: an F16 copy of a quantized model, written by edgellm's GGUF writer ([`to_f16`]).
+//! - `to-f16`: an F16 copy of a quantized model, written by edgellm's GGUF writer ([`to_f16`]),
+//! - `bench`: llama.cpp and edgellm speed side by side, llama-bench style ([`bench`]).
 //!
 //! The llama.cpp calls live in [`llama`], the edgellm calls in [`edge`]; the rest is file
 //! handling and statistics ([`stats`]).
 
+mod bench;
 mod compare;
 mod edge;
 mod golden;
@@ -158,6 +160,28 @@ enum Command {
         #[arg(long)]
         greedy_out: PathBuf,
     },
+    /// llama.cpp and edgellm speed side by side (llama-bench style pp/tg), alternating in one
+    /// process on the same files and threads; mean ± sd and the ratio.
+    Bench {
+        /// GGUF model files (repeatable).
+        #[arg(short = 'm', long = "model", required = true)]
+        models: Vec<PathBuf>,
+        /// Thread counts, comma-separated.
+        #[arg(short = 't', long = "bench-threads", value_delimiter = ',', default_value = "1,2")]
+        threads: Vec<usize>,
+        /// Prompt tokens evaluated as one batch from an empty cache.
+        #[arg(long, default_value_t = 128)]
+        pp: usize,
+        /// Tokens generated one at a time from an empty cache.
+        #[arg(long, default_value_t = 64)]
+        tg: usize,
+        /// Repetitions of each test per side.
+        #[arg(short = 'r', long, default_value_t = 5)]
+        reps: usize,
+        /// Also write every sample as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Write an F16 copy of a GGUF model (matrices F16, vectors F32) with edgellm's writer.
     ToF16 {
         /// Input GGUF model.
@@ -260,6 +284,22 @@ fn main() -> ExitCode {
             threads: cli.threads,
         }),
         Command::ToF16 { model, out } => to_f16::run(&model, &out),
+        Command::Bench {
+            models,
+            threads,
+            pp,
+            tg,
+            reps,
+            json,
+        } => bench::run(&bench::BenchArgs {
+            models,
+            threads,
+            pp,
+            tg,
+            reps,
+            options,
+            json,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -252,10 +252,10 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("| model "), "{text}");
-        assert!(lines[0].contains("| t/s "), "{text}");
+        assert!(lines[0].contains(" t/s |"), "{text}");
         assert!(lines[1].starts_with("| ---"), "{text}");
         assert!(
-            lines[2].contains("| tg4 |") && lines[2].contains("40.00 ± 0.00"),
+            lines[2].contains(" tg4 |") && lines[2].contains("40.00 ± 0.00"),
             "{text}"
         );
         assert!(lines[2].contains("1.00 GiB"), "{text}");

@@ -15,14 +15,16 @@ mod home;
 mod metadata_view;
 mod model_arg;
 mod model_file;
-mod pip;
 mod peak_rss;
+mod pip;
 mod pool;
 mod ppl;
+mod profile;
 mod progress;
 mod quant_convert;
 mod quant_recipe;
 mod registry;
+mod report;
 
 use std::process::ExitCode;
 

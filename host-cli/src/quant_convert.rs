@@ -1,5 +1,7 @@
 //! Converting tensor rows from one ggml type to another: dequantize each row to f32 with
-//! ggml's reference dequantizer, then quantize it with ggml's reference quantizer.
+//! ggml's reference dequantizer, then quantize it with ggml's reference quantizer
+//! ([`Rounding::Reference`]) or, for Q4_0 / Q5_0, with the scale-searching quantizer
+//! ([`Rounding::Best`], lower error, same block format).
 //!
 //! Rows are independent, so a block of rows is split into contiguous parts, one per thread
 //! (`std::thread::scope`); each thread writes only its own rows of the output. The bytes are
@@ -7,20 +9,45 @@
 
 use anyhow::{Result, anyhow, bail};
 use edgellm_kernels::GgmlType;
-use edgellm_kernels::reference::{dequantize_row_from_bytes, quantize_row_to_bytes};
+use edgellm_kernels::reference::{
+    dequantize_row_from_bytes, quantize_row_to_bytes, quantize_row_to_bytes_best,
+};
+
+/// How rows are rounded to the target type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rounding {
+    /// ggml's reference quantizers: the bytes llama-quantize writes (without an imatrix).
+    Reference,
+    /// A per-block scale search for Q4_0 and Q5_0 (lower squared error than ggml's
+    /// round-to-nearest); every other type as [`Rounding::Reference`].
+    Best,
+}
+
+/// The type rows are converted to and how they are rounded.
+#[derive(Clone, Copy, Debug)]
+pub struct Target {
+    pub ty: GgmlType,
+    pub rounding: Rounding,
+}
 
 /// Convert whole rows of `row_len` values: `input` holds `n` rows of `from`, `out` must hold
-/// exactly `n` rows of `to`. `first_row` only numbers rows in error messages. Fails on a type
-/// without kernels and on a row holding NaN or infinity (which would make a garbage file).
+/// exactly `n` rows of `target.ty`. `first_row` only numbers rows in error messages. Fails on
+/// a type without kernels and on a row holding NaN or infinity (which would make a garbage
+/// file).
 pub fn convert_rows(
     from: GgmlType,
     input: &[u8],
-    to: GgmlType,
+    target: Target,
     out: &mut [u8],
     row_len: usize,
     first_row: usize,
     threads: usize,
 ) -> Result<()> {
+    let to = target.ty;
+    let quantize = match target.rounding {
+        Rounding::Reference => quantize_row_to_bytes,
+        Rounding::Best => quantize_row_to_bytes_best,
+    };
     let in_row = from
         .row_bytes(row_len)
         .ok_or_else(|| anyhow!("rows of {row_len} values do not fit {from} blocks"))?;
@@ -57,7 +84,7 @@ pub fn convert_rows(
                                 x[i]
                             );
                         }
-                        quantize_row_to_bytes(to, &x, or)
+                        quantize(to, &x, or)
                             .map_err(|e| anyhow!("row {row}: writing {to}: {e}"))?;
                     }
                     Ok(())
@@ -96,12 +123,15 @@ mod tests {
             GgmlType::Q5_0,
         ] {
             let size = to.row_bytes(len).unwrap() * n;
-            let mut one = vec![0u8; size];
-            convert_rows(GgmlType::F32, &f32_bytes, to, &mut one, len, 0, 1).unwrap();
-            for t in [2, 3, 8, 64] {
-                let mut many = vec![0u8; size];
-                convert_rows(GgmlType::F32, &f32_bytes, to, &mut many, len, 0, t).unwrap();
-                assert_eq!(one, many, "{to} with {t} threads");
+            for rounding in [Rounding::Reference, Rounding::Best] {
+                let target = Target { ty: to, rounding };
+                let mut one = vec![0u8; size];
+                convert_rows(GgmlType::F32, &f32_bytes, target, &mut one, len, 0, 1).unwrap();
+                for t in [2, 3, 8, 64] {
+                    let mut many = vec![0u8; size];
+                    convert_rows(GgmlType::F32, &f32_bytes, target, &mut many, len, 0, t).unwrap();
+                    assert_eq!(one, many, "{to} {rounding:?} with {t} threads");
+                }
             }
         }
     }
@@ -115,7 +145,11 @@ mod tests {
             quantize_row_to_bytes(GgmlType::F32, r, o).unwrap();
         }
         let mut out = vec![0u8; 2 * 34];
-        let err = convert_rows(GgmlType::F32, &bytes, GgmlType::Q8_0, &mut out, 32, 10, 2)
+        let target = Target {
+            ty: GgmlType::Q8_0,
+            rounding: Rounding::Best,
+        };
+        let err = convert_rows(GgmlType::F32, &bytes, target, &mut out, 32, 10, 2)
             .unwrap_err()
             .to_string();
         assert!(err.contains("row 11") && err.contains("column 8"), "{err}");

@@ -42,6 +42,10 @@
 //!
 //! i.e. 1 + 14 Q8_0, 16 + 150 Q5_0 (= 166), 14 Q6_K, 16 Q4_K, 61 F32, and 180 of the 272
 //! tensors need the fallback (llama.cpp prints "180 of 272 tensor(s) required fallback").
+//! On the same shapes Q5_K_M gives ffn_down Q5_K outside `use_more_bits` and Q5_0 (llama.cpp:
+//! Q5_1) for the 576-row matrices; Q4_K_S gives attn_v Q5_0 everywhere and ffn_down Q5_K in
+//! layers 0..3, Q4_K elsewhere; Q6_K gives Q8_0 to every 576-row matrix and Q6_K to ffn_down;
+//! Q4_0, Q4_1, Q5_0 and Q8_0 give their type to every matrix except token_embd (Q8_0).
 
 use std::fmt;
 
@@ -433,5 +437,79 @@ mod tests {
             }
         );
         assert_eq!(fallback(GgmlType::Q4_K, 100).ty, GgmlType::F16);
+    }
+
+    /// SmolLM2-135M's tensor table: 30 layers, dim 576, ffn 1536, kv dim 192, tied output.
+    fn smollm2() -> Vec<(String, Vec<u64>)> {
+        let mut t = vec![
+            ("token_embd.weight".to_string(), vec![576, 49152]),
+            ("output_norm.weight".to_string(), vec![576]),
+        ];
+        for l in 0..30 {
+            for (n, d) in [
+                ("attn_norm", vec![576]),
+                ("ffn_norm", vec![576]),
+                ("attn_q", vec![576, 576]),
+                ("attn_k", vec![576, 192]),
+                ("attn_v", vec![576, 192]),
+                ("attn_output", vec![576, 576]),
+                ("ffn_gate", vec![576, 1536]),
+                ("ffn_up", vec![576, 1536]),
+                ("ffn_down", vec![1536, 576]),
+            ] {
+                t.push((format!("blk.{l}.{n}.weight"), d));
+            }
+        }
+        t
+    }
+
+    fn types(ftype: FileType) -> std::collections::HashMap<String, GgmlType> {
+        let t = smollm2();
+        let descs: Vec<TensorDesc<'_>> = t
+            .iter()
+            .map(|(n, d)| TensorDesc {
+                name: n,
+                dims: d,
+                ty: GgmlType::F16,
+            })
+            .collect();
+        let shape = ModelShape {
+            n_layer: 30,
+            n_expert: 0,
+        };
+        let c = choose_types(ftype, false, &descs, shape);
+        t.iter()
+            .zip(c)
+            .map(|((n, _), c)| (n.clone(), c.ty))
+            .collect()
+    }
+
+    #[test]
+    fn k_mixes_on_smollm2_shapes() {
+        use GgmlType::*;
+        let m = types(FileType::Q5_K_M);
+        let s = types(FileType::Q4_K_S);
+        let six = types(FileType::Q6_K);
+        for l in 0..30 {
+            let more = use_more_bits(l, 30);
+            let k = |n: &str| format!("blk.{l}.{n}.weight");
+            assert_eq!(m[&k("attn_v")], if more { Q8_0 } else { Q5_0 }, "{l}");
+            assert_eq!(m[&k("ffn_down")], if more { Q6_K } else { Q5_K }, "{l}");
+            assert_eq!(m[&k("attn_q")], Q5_0);
+            assert_eq!(
+                s[&k("attn_v")],
+                Q5_0,
+                "Q5_K and Q4_K both fall back to Q5_0"
+            );
+            assert_eq!(s[&k("ffn_down")], if l < 3 { Q5_K } else { Q4_K }, "{l}");
+            assert_eq!(six[&k("ffn_down")], Q6_K);
+            assert_eq!(six[&k("ffn_up")], Q8_0);
+            assert_eq!(m[&k("attn_norm")], F16, "1-D tensors keep their type");
+        }
+        for t in [&m, &s, &six, &types(FileType::Q4_0), &types(FileType::Q8_0)] {
+            assert_eq!(t["token_embd.weight"], Q8_0);
+        }
+        assert_eq!(types(FileType::Q4_0)["blk.3.ffn_down.weight"], Q4_0);
+        assert_eq!(types(FileType::BF16)["token_embd.weight"], BF16);
     }
 }

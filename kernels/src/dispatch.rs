@@ -368,6 +368,8 @@ unsafe fn kernels_for(tier: Tier) -> Option<Kernels> {
             vec_dot_q8_0_q8_0(x, y), vec_dot_q4_k_q8_k(x, y), vec_dot_q5_k_q8_k(x, y),
             vec_dot_q6_k_q8_k(x, y), vec_dot_f32(x, y), vec_dot_f16_f32(x, y),
             vec_dot_bf16_f32(x, y),
+            rmsnorm(o, x, w, e), softmax(x), silu_mul(g, u), axpy(y, a, x), scale(x, s),
+            add(y, x),
         } gemm {
             gemm_q4_0_q8_0(w, x, nb, out), gemm_q4_1_q8_1(w, x, nb, out),
             gemm_q5_0_q8_0(w, x, nb, out), gemm_q8_0_q8_0(w, x, nb, out),
@@ -382,6 +384,8 @@ unsafe fn kernels_for(tier: Tier) -> Option<Kernels> {
             vec_dot_q8_0_q8_0(x, y), vec_dot_q4_k_q8_k(x, y), vec_dot_q5_k_q8_k(x, y),
             vec_dot_q6_k_q8_k(x, y), vec_dot_f32(x, y), vec_dot_f16_f32(x, y),
             vec_dot_bf16_f32(x, y),
+            rmsnorm(o, x, w, e), softmax(x), silu_mul(g, u), axpy(y, a, x), scale(x, s),
+            add(y, x),
         } gemm {
             gemm_q4_0_q8_0(w, x, nb, out), gemm_q4_1_q8_1(w, x, nb, out),
             gemm_q5_0_q8_0(w, x, nb, out), gemm_q8_0_q8_0(w, x, nb, out),

@@ -373,7 +373,10 @@ fn byte_level_quantize_matches_typed() {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f32::max);
         let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
-        assert!(err <= 0.2 * amax, "{ty}: round trip error {err} (amax {amax})");
+        assert!(
+            err <= 0.2 * amax,
+            "{ty}: round trip error {err} (amax {amax})"
+        );
         assert_eq!(
             r::quantize_row_to_bytes(ty, &x, &mut buf[..n - 1]).unwrap_err(),
             MatrixError::DataLength {

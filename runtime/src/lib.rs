@@ -8,9 +8,9 @@ extern crate alloc;
 pub mod gguf;
 pub use gguf::{Array, Gguf, GgufError, GgufWriter, TensorInfo, Value, ValueType};
 
+pub mod generate;
 pub mod model;
 pub mod parallel;
 pub mod profile;
-pub mod generate;
 pub mod sampler;
 pub mod tokenizer;

@@ -8,6 +8,7 @@
 //! holds n_prompt + n_gen positions of the test, llama-bench's n_ctx, so peak memory is
 //! comparable with its numbers.
 
+use std::io::Write;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -171,7 +172,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 .context("measuring memory bandwidth")?;
             if !b.cached {
                 eprintln!(
-                    "measured memory read bandwidth with {t} threads: {:.2} GB/s (cached in {})",
+                    "measured memory read bandwidth with {t} thread{}: {:.2} GB/s (cached in {})",
+                    if t == 1 { "" } else { "s" },
                     b.measurement.read_bytes_per_s / 1e9,
                     bandwidth::cache_path(&home).display()
                 );
@@ -220,7 +222,6 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;
-        use std::io::Write;
         writeln!(out)?;
         for t in &report.results {
             if let Some(line) = limit_line(&report, t) {

@@ -6,6 +6,7 @@ use clap::Subcommand;
 
 pub mod bench;
 pub mod chat;
+pub mod compare;
 pub mod fetch;
 pub mod inspect;
 pub mod perplexity;
@@ -76,6 +77,15 @@ pub enum Command {
     /// read bandwidth measured once per CPU and thread count and cached in
     /// $EDGELLM_HOME/bandwidth.json.
     Bench(bench::BenchArgs),
+    /// Quantize a model to several types and compare them in one report (md, json, svg)
+    ///
+    /// For each --types entry: file size, bits per weight, perplexity and KL divergence against
+    /// the source (-m, the reference), top-1 agreement, pp/tg speed and peak memory, the Pareto
+    /// fronts of KLD against size and speed, and the cost per million generated tokens on
+    /// board profiles (--board, --board-file) against a hosted-API price (--api-price), with
+    /// the monthly volume at which owning the board breaks even. Writes report.md,
+    /// report.json and kld.svg into --out; progress goes to stderr.
+    Compare(compare::CompareArgs),
 }
 
 impl Command {
@@ -89,6 +99,7 @@ impl Command {
             Command::Quantize(args) => quantize::run(args),
             Command::Perplexity(args) => perplexity::run(args),
             Command::Bench(args) => bench::run(args),
+            Command::Compare(args) => compare::run(args),
         }
     }
 }

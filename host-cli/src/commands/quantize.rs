@@ -7,6 +7,11 @@
 //! converted rows is in memory. Tensors are written in llama.cpp's order (by layer, then
 //! name), all metadata is copied, and `general.file_type` / `general.quantization_version`
 //! are set as llama-quantize sets them.
+//!
+//! Rounding: by default Q4_0 and Q5_0 tensors are quantized with a per-block scale search
+//! (lower squared error than ggml's round-to-nearest, same block format, readable by any
+//! ggml reader); `--reference-rounding` uses ggml's reference quantizers instead, giving the
+//! bytes llama-quantize writes without an imatrix. Other types always use ggml's rounding.
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
@@ -21,6 +26,7 @@ use edgellm_runtime::gguf::{GgufWriter, MetadataValue};
 use crate::model_file::ModelFile;
 use crate::pool::default_threads;
 use crate::progress;
+use crate::quant_convert::{Rounding, Target};
 use crate::quant_recipe::{self, Choice, FileType, ModelShape, TensorDesc};
 
 /// `ggml`'s quantization format version (GGML_QNT_VERSION).
@@ -52,6 +58,12 @@ pub struct QuantizeArgs {
     #[arg(long = "pure")]
     pub pure: bool,
 
+    /// Quantize Q4_0 / Q5_0 with ggml's round-to-nearest reference quantizers (the exact
+    /// bytes llama-quantize writes) instead of the default per-block scale search, which
+    /// has lower error in the same format. Other types are unaffected
+    #[arg(long = "reference-rounding")]
+    pub reference_rounding: bool,
+
     /// Threads converting rows [default: all cores]
     #[arg(short = 't', long = "threads", value_name = "N")]
     pub threads: Option<usize>,
@@ -74,7 +86,12 @@ pub fn run(args: QuantizeArgs) -> Result<()> {
     let jobs = plan(&gguf, ftype, args.pure)?;
     check_requantize(&jobs, args.allow_requantize)?;
     let writer = build_writer(&gguf, ftype, &jobs).with_context(|| in_name.clone())?;
-    write_file(&gguf, &jobs, &writer, &args.output, threads)?;
+    let rounding = if args.reference_rounding {
+        Rounding::Reference
+    } else {
+        Rounding::Best
+    };
+    write_file(&gguf, &jobs, &writer, &args.output, threads, rounding)?;
     print_summary(&file, &args.output, &jobs, ftype)
 }
 
@@ -191,6 +208,7 @@ fn write_file(
     writer: &GgufWriter,
     out: &Path,
     threads: usize,
+    rounding: Rounding,
 ) -> Result<()> {
     let layout = writer.plan()?;
     let dir = match out.parent() {
@@ -231,7 +249,7 @@ fn write_file(
                 crate::quant_convert::convert_rows(
                     from,
                     input,
-                    to,
+                    Target { ty: to, rounding },
                     &mut buf,
                     row_len,
                     b * rows_per_block,

@@ -7,11 +7,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use edgellm_runtime::generate::{Event, StopReason, generate};
+use edgellm_runtime::generate::{Event, StopReason, generate, generate_profiled};
 use edgellm_runtime::sampler::{Sampler, SamplerConfig};
 
 use crate::engine::{self, ComputeArgs};
 use crate::model_arg::ModelArg;
+use crate::profile::{OpProfiler, Phase};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -58,6 +59,11 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub compute: ComputeArgs,
+
+    /// Print where the time went, per operation (matrix products by shape, attention,
+    /// norms, activation quantization, sampling, ...), as a table on stderr
+    #[arg(long = "profile")]
+    pub profile: bool,
 }
 
 /// The sampler flags, llama.cpp's names and defaults.
@@ -172,30 +178,52 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut io_error = None;
     let start = Instant::now();
     let mut prompt_done = start;
+    let profiler = args.profile.then(OpProfiler::new);
     let result = pool.install(|| {
         let mut out = std::io::stdout().lock();
-        generate(
-            model,
-            &mut state,
-            tok,
-            &mut sampler,
-            &mut history,
-            &ids,
-            args.n_predict,
-            &pool,
-            |event| {
-                match event {
-                    Event::PromptDone => prompt_done = Instant::now(),
-                    Event::Token { text, .. } | Event::Tail { text } => {
-                        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-                            io_error = Some(e);
-                            return ControlFlow::Break(());
-                        }
+        let mut on_event = |event: Event<'_>| {
+            match event {
+                Event::PromptDone => {
+                    prompt_done = Instant::now();
+                    if let Some(p) = &profiler {
+                        p.set_phase(Phase::Generation);
                     }
                 }
-                ControlFlow::Continue(())
-            },
-        )
+                Event::Token { text, .. } | Event::Tail { text } => {
+                    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                        io_error = Some(e);
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        };
+        match &profiler {
+            // Two instantiations: the unprofiled one has no hook calls at all.
+            None => generate(
+                model,
+                &mut state,
+                tok,
+                &mut sampler,
+                &mut history,
+                &ids,
+                args.n_predict,
+                &pool,
+                on_event,
+            ),
+            Some(p) => generate_profiled(
+                model,
+                &mut state,
+                tok,
+                &mut sampler,
+                &mut history,
+                &ids,
+                args.n_predict,
+                &pool,
+                p,
+                &mut on_event,
+            ),
+        }
     });
     let end = Instant::now();
     if let Some(e) = io_error {
@@ -223,5 +251,14 @@ pub fn run(args: RunArgs) -> Result<()> {
         edgellm_runtime::parallel::Parallel::n_threads(&pool),
         sampler_cfg.seed,
     );
+    if let Some(p) = &profiler {
+        eprint!(
+            "{}",
+            p.report(&[
+                (Phase::Prompt, prompt_done - start, ids.len()),
+                (Phase::Generation, end - prompt_done, generated.n_generated),
+            ])
+        );
+    }
     Ok(())
 }

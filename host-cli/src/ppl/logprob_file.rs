@@ -155,6 +155,13 @@ impl Writer {
             self.rows_left
         );
         self.out.flush().with_context(|| name.clone())?;
+        // tempfile creates 0600 files; the reference is as readable as any other output.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&self.tmp, std::fs::Permissions::from_mode(0o644))
+                .with_context(|| name.clone())?;
+        }
         self.tmp
             .persist(&self.path)
             .map_err(|e| e.error)

@@ -54,6 +54,30 @@ fn dequantize_blocks<B: Pod>(bytes: &[u8], y: &mut [f32], f: fn(&[B], &mut [f32]
     }
 }
 
+/// Like [`quantize_row_to_bytes`] (same layout, same errors) but Q4_0 and Q5_0 use the
+/// scale-searching quantizers of [`super::search`] (lower weighted squared error; bytes differ
+/// from ggml's); every other type uses ggml's reference quantizer.
+pub fn quantize_row_to_bytes_best(
+    ty: GgmlType,
+    x: &[f32],
+    out: &mut [u8],
+) -> Result<(), MatrixError> {
+    use super::search::{quantize_row_q4_0_search, quantize_row_q5_0_search};
+    match ty {
+        GgmlType::Q4_0 => {
+            check(ty, x.len(), out.len())?;
+            quantize_blocks::<BlockQ4_0>(x, out, quantize_row_q4_0_search);
+            Ok(())
+        }
+        GgmlType::Q5_0 => {
+            check(ty, x.len(), out.len())?;
+            quantize_blocks::<BlockQ5_0>(x, out, quantize_row_q5_0_search);
+            Ok(())
+        }
+        _ => quantize_row_to_bytes(ty, x, out),
+    }
+}
+
 /// Quantize `x` to `ty` with ggml's reference quantizer, writing `ty.row_bytes(x.len())`
 /// bytes into `out` (F32 is copied little-endian).
 pub fn quantize_row_to_bytes(ty: GgmlType, x: &[f32], out: &mut [u8]) -> Result<(), MatrixError> {

@@ -14,9 +14,10 @@ pub mod q4;
 pub mod q5;
 pub mod q8;
 pub mod round;
+pub mod search;
 pub mod vec_dot;
 
-pub use bytes::{dequantize_row_from_bytes, quantize_row_to_bytes};
+pub use bytes::{dequantize_row_from_bytes, quantize_row_to_bytes, quantize_row_to_bytes_best};
 pub use float::{dequantize_row_bf16, dequantize_row_f16, quantize_row_bf16, quantize_row_f16};
 pub use gemm::*;
 pub use k_quants::{
@@ -30,6 +31,7 @@ pub use q8::{
     dequantize_row_q8_0, dequantize_row_q8_k, quantize_row_q8_0, quantize_row_q8_1,
     quantize_row_q8_k,
 };
+pub use search::{quantize_row_q4_0_search, quantize_row_q5_0_search};
 pub use vec_dot::{
     vec_dot_bf16_f32, vec_dot_f16_f32, vec_dot_f32, vec_dot_q4_0_q8_0, vec_dot_q4_1_q8_1,
     vec_dot_q4_k_q8_k, vec_dot_q5_0_q8_0, vec_dot_q5_k_q8_k, vec_dot_q6_k_q8_k, vec_dot_q8_0_q8_0,

@@ -84,37 +84,30 @@ impl Transformer<'_> {
                 }
             });
 
-            // QKV matmuls for these positions: q = wq·xb, k = wk·xb, v = wv·xb.
+            // QKV matmuls for these positions: q = wq·xb, k = wk·xb, v = wv·xb, in one
+            // parallel step (one hand-off to the workers instead of three).
             let xb = &s.xb[..n * dim];
             for m in [&lw.wq, &lw.wk, &lw.wv] {
                 quantize_once(&mut s.acts, k, m, xb, &[&lw.wq, &lw.wk, &lw.wv], prof);
             }
+            // One parallel step for the three products (one hand-off to the workers).
             let acts = &s.acts;
-            matmul(
+            matmuls(
                 self,
                 par,
                 prof,
-                ("wq", &lw.wq),
-                acts.view(act_type(&lw.wq), xb),
-                &mut s.q[..n * q_dim],
-                n,
-            );
-            matmul(
-                self,
-                par,
-                prof,
-                ("wk", &lw.wk),
-                acts.view(act_type(&lw.wk), xb),
-                &mut s.k[..n * kv_dim],
-                n,
-            );
-            matmul(
-                self,
-                par,
-                prof,
-                ("wv", &lw.wv),
-                acts.view(act_type(&lw.wv), xb),
-                &mut s.v[..n * kv_dim],
+                "wq+wk+wv",
+                [&lw.wq, &lw.wk, &lw.wv],
+                [
+                    acts.view(act_type(&lw.wq), xb),
+                    acts.view(act_type(&lw.wk), xb),
+                    acts.view(act_type(&lw.wv), xb),
+                ],
+                [
+                    &mut s.q[..n * q_dim],
+                    &mut s.k[..n * kv_dim],
+                    &mut s.v[..n * kv_dim],
+                ],
                 n,
             );
 
@@ -171,28 +164,24 @@ impl Transformer<'_> {
                 }
             });
 
-            // SwiGLU feed-forward: hb = silu(w_gate·xb) * (w_up·xb); xb2 = w_down·hb.
+            // SwiGLU feed-forward: hb = silu(w_gate·xb) * (w_up·xb); xb2 = w_down·hb (gate
+            // and up in one parallel step).
             let xb = &s.xb[..n * dim];
             for m in [&lw.w_gate, &lw.w_up] {
                 quantize_once(&mut s.acts, k, m, xb, &[&lw.w_gate, &lw.w_up], prof);
             }
             let acts = &s.acts;
-            matmul(
+            matmuls(
                 self,
                 par,
                 prof,
-                ("w_gate", &lw.w_gate),
-                acts.view(act_type(&lw.w_gate), xb),
-                &mut s.hb[..n * hidden],
-                n,
-            );
-            matmul(
-                self,
-                par,
-                prof,
-                ("w_up", &lw.w_up),
-                acts.view(act_type(&lw.w_up), xb),
-                &mut s.hb2[..n * hidden],
+                "w_gate+w_up",
+                [&lw.w_gate, &lw.w_up],
+                [
+                    acts.view(act_type(&lw.w_gate), xb),
+                    acts.view(act_type(&lw.w_up), xb),
+                ],
+                [&mut s.hb[..n * hidden], &mut s.hb2[..n * hidden]],
                 n,
             );
             timed(prof, Op::FfnActivation, || {
@@ -326,7 +315,9 @@ fn quantize<Pr: Profiler>(
 ) {
     let ty = act_type(m);
     if ty != GgmlType::F32 {
-        timed(prof, Op::QuantizeActivations(ty), || acts.quantize(k, ty, x));
+        timed(prof, Op::QuantizeActivations(ty), || {
+            acts.quantize(k, ty, x)
+        });
     }
 }
 
@@ -371,4 +362,50 @@ fn matmul<P: Parallel, Pr: Profiler>(
         }
     });
     prof.end(Op::Matmul(matmul_op(name, w)));
+}
+
+/// `outs[j] = ws[j] · xs[j]` for `n` tokens, for every `j`, in ONE parallel step: task `i`
+/// computes part `i` of every matrix's output rows, the same part a separate [`matmul`] would
+/// give it, so the results are bit for bit those of separate steps while the workers are
+/// handed work once. The profiler sees one matrix product named `name` whose rows are the
+/// sum of the matrices' (and whose type is the first one's).
+#[allow(clippy::too_many_arguments)]
+fn matmuls<P: Parallel, Pr: Profiler, const M: usize>(
+    tf: &Transformer<'_>,
+    par: &P,
+    prof: &Pr,
+    name: &'static str,
+    ws: [&WeightMatrix<'_>; M],
+    xs: [Activations<'_>; M],
+    outs: [&mut [f32]; M],
+    n: usize,
+) {
+    let op = Op::Matmul(MatmulOp {
+        name,
+        rows: ws.iter().map(|w| w.rows()).sum(),
+        cols: ws[0].cols(),
+        ty: ws[0].ty(),
+    });
+    prof.begin(op);
+    let tasks = par.n_threads().clamp(1, MAX_TASKS);
+    let mut parts: [[Option<ColumnsMut<'_>>; M]; MAX_TASKS] =
+        array::from_fn(|_| array::from_fn(|_| None));
+    let mut made = 0;
+    for (j, (w, out)) in ws.iter().zip(outs).enumerate() {
+        let mut col: [Option<ColumnsMut<'_>>; MAX_TASKS] = array::from_fn(|_| None);
+        let m = split_columns(out, n, w.rows(), ROW_GRANULE, &mut col[..tasks]);
+        for (task, part) in parts.iter_mut().zip(&mut col[..m]) {
+            task[j] = part.take();
+        }
+        made = made.max(m);
+    }
+    let kernels = &tf.kernels;
+    par.run(&mut parts[..made], &|task| {
+        for ((w, x), part) in ws.iter().zip(&xs).zip(task.iter_mut()) {
+            if let Some(part) = part {
+                kernels.matmul(w, *x, part);
+            }
+        }
+    });
+    prof.end(op);
 }

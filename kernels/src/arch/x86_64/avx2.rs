@@ -17,6 +17,7 @@ use core::arch::x86_64::*;
 
 use half::f16;
 
+pub use super::float_ops::{add, axpy, rmsnorm, scale, silu_mul, softmax};
 pub use super::float_tiles::{
     gemm_bf16_f32, gemm_f16_f32, gemm_f32, vec_dot_bf16_f32, vec_dot_f16_f32, vec_dot_f32,
 };

@@ -22,8 +22,9 @@ use crate::blocks::{
 };
 
 pub use super::avx2::{
-    gemm_bf16_f32, gemm_f16_f32, gemm_f32, quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k,
-    vec_dot_bf16_f32, vec_dot_f16_f32, vec_dot_f32,
+    add, axpy, gemm_bf16_f32, gemm_f16_f32, gemm_f32, quantize_row_q8_0, quantize_row_q8_1,
+    quantize_row_q8_k, rmsnorm, scale, silu_mul, softmax, vec_dot_bf16_f32, vec_dot_f16_f32,
+    vec_dot_f32,
 };
 
 /// `sum (q[i] - offset) * y[i]` in 8 i32 lanes (lane `i`: weights `4i..4i+4`), `q` unsigned.
@@ -67,7 +68,7 @@ fn prep_q8_0w(y: &BlockQ8_0) -> Prepared32 {
 /// `d * f32(s) + c` lane-wise.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn scale(d: f32, s: __m256i, c: __m256) -> __m256 {
+fn scale_add(d: f32, s: __m256i, c: __m256) -> __m256 {
     _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), c)
 }
 
@@ -126,7 +127,7 @@ fn dot_q4_k(x: &UnpackedK4, y: &BlockQ8K) -> __m256 {
         );
     }
     let mins = mins_dot_bsums(&x.m, &y.bsums);
-    scale(x.d * y.d, sumi, lane0(-(x.dmin * y.d * mins as f32)))
+    scale_add(x.d * y.d, sumi, lane0(-(x.dmin * y.d * mins as f32)))
 }
 
 #[inline]

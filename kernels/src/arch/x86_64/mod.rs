@@ -16,6 +16,7 @@
 
 pub(crate) mod avx2;
 pub(crate) mod avx512vnni;
+mod float_ops;
 mod float_tiles;
 
 /// Builds, for each quantized weight format of a tier, from its `unpack` step (weight block →

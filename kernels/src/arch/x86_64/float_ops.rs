@@ -1,0 +1,271 @@
+//! AVX2 + FMA f32 vector operations of the forward pass (shared by the AVX2 and AVX-512
+//! VNNI tiers), with the semantics of [`crate::reference::ops`].
+//!
+//! - `add`, `scale`, `axpy`: the reference's operations lane by lane (no FMA), so bit-exact.
+//! - `rmsnorm`: the sum of squares with this tier's `vec_dot_f32` (the reference uses the
+//!   scalar one: same terms, another order), then `(x * scale) * w` as the reference does.
+//! - `softmax`, `silu_mul`: `exp` by [`exp_ps`] (Cephes' `expf` polynomial, within 2 ulp
+//!   of `libm::expf` on normal results); results within the tolerance of
+//!   [`crate::ops`]. Tails (`len % 8` elements) use the scalar reference per element.
+
+use core::arch::x86_64::*;
+
+use super::avx2::{hsum_ps, load8_ps};
+use super::float_tiles::vec_dot_f32;
+use crate::reference::ops as r;
+
+/// Store 8 lanes into `s[..8]`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn store8_ps(s: &mut [f32], v: __m256) {
+    assert!(s.len() >= 8);
+    // SAFETY: `s` has at least 8 writable f32s (checked); storeu has no alignment requirement.
+    unsafe { _mm256_storeu_ps(s.as_mut_ptr(), v) }
+}
+
+/// `e^x` lane-wise. Arguments below -87.33 give 0 (`libm` gives subnormals there), above
+/// 88.72 give `+inf` (as `libm`), arguments in between are clamped to 88.3 first (only reached
+/// by SiLU's `e^-x` for `x ~ -88`, whose result is ~1e-37 either way); NaN stays NaN.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn exp_ps(x: __m256) -> __m256 {
+    const LOG2E: f32 = core::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    const C: [f32; 6] = [
+        1.987_569_2e-4,
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        0.5,
+    ];
+    let lo = _mm256_set1_ps(-87.33);
+    let hi = _mm256_set1_ps(88.3);
+    let xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    // x = n ln2 + r, |r| <= ln2 / 2.
+    let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
+        xc,
+        _mm256_set1_ps(LOG2E),
+    ));
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), xc);
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+    let mut p = _mm256_set1_ps(C[0]);
+    for &c in &C[1..] {
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+    }
+    let p = _mm256_add_ps(
+        _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r),
+        _mm256_set1_ps(1.0),
+    );
+    // 2^n from the exponent bits (n in -126..=127 after the clamp).
+    let pow2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
+        _mm256_cvtps_epi32(n),
+        _mm256_set1_epi32(127),
+    )));
+    let e = _mm256_mul_ps(p, pow2);
+    let e = _mm256_andnot_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(x, lo), e);
+    let e = _mm256_blendv_ps(
+        e,
+        _mm256_set1_ps(f32::INFINITY),
+        _mm256_cmp_ps::<_CMP_GT_OQ>(x, _mm256_set1_ps(88.722_84)),
+    );
+    // NaN in, NaN out.
+    _mm256_blendv_ps(e, x, _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x))
+}
+
+/// `y += x` (reference semantics, bit-exact).
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+///
+/// # Panics
+/// If the lengths differ.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn add(y: &mut [f32], x: &[f32]) {
+    assert_eq!(y.len(), x.len(), "add: length mismatch");
+    let n8 = y.len() / 8 * 8;
+    for i in (0..n8).step_by(8) {
+        let v = _mm256_add_ps(load8_ps(&y[i..i + 8]), load8_ps(&x[i..i + 8]));
+        store8_ps(&mut y[i..], v);
+    }
+    r::add(&mut y[n8..], &x[n8..]);
+}
+
+/// `x *= s` (bit-exact).
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn scale(x: &mut [f32], s: f32) {
+    let n8 = x.len() / 8 * 8;
+    let sv = _mm256_set1_ps(s);
+    for i in (0..n8).step_by(8) {
+        let v = _mm256_mul_ps(load8_ps(&x[i..i + 8]), sv);
+        store8_ps(&mut x[i..], v);
+    }
+    r::scale(&mut x[n8..], s);
+}
+
+/// `y += a * x` (multiply, then add: bit-exact).
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+///
+/// # Panics
+/// If the lengths differ.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+    assert_eq!(y.len(), x.len(), "axpy: length mismatch");
+    let n8 = y.len() / 8 * 8;
+    let av = _mm256_set1_ps(a);
+    for i in (0..n8).step_by(8) {
+        let v = _mm256_add_ps(
+            load8_ps(&y[i..i + 8]),
+            _mm256_mul_ps(av, load8_ps(&x[i..i + 8])),
+        );
+        store8_ps(&mut y[i..], v);
+    }
+    r::axpy(&mut y[n8..], a, &x[n8..]);
+}
+
+/// `out = x / sqrt(mean(x²) + eps) * weight`.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+///
+/// # Panics
+/// If `out`, `x` and `weight` differ in length.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn rmsnorm(out: &mut [f32], x: &[f32], weight: &[f32], eps: f32) {
+    assert!(
+        out.len() == x.len() && x.len() == weight.len(),
+        "rmsnorm: length mismatch"
+    );
+    if x.is_empty() {
+        return;
+    }
+    // SAFETY: this function's own CPU requirement.
+    let mean = unsafe { vec_dot_f32(x, x) } / x.len() as f32;
+    let s = 1.0 / libm::sqrtf(mean + eps);
+    let n8 = x.len() / 8 * 8;
+    let sv = _mm256_set1_ps(s);
+    for i in (0..n8).step_by(8) {
+        let v = _mm256_mul_ps(
+            _mm256_mul_ps(load8_ps(&x[i..i + 8]), sv),
+            load8_ps(&weight[i..i + 8]),
+        );
+        store8_ps(&mut out[i..], v);
+    }
+    for ((o, &v), &w) in out[n8..].iter_mut().zip(&x[n8..]).zip(&weight[n8..]) {
+        *o = (v * s) * w;
+    }
+}
+
+/// In-place, max-subtracted softmax (reference semantics: `-inf` entries become 0, all
+/// `-inf` gives all 0, empty is left alone).
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn softmax(x: &mut [f32]) {
+    if x.is_empty() {
+        return;
+    }
+    let n8 = x.len() / 8 * 8;
+    let mut mv = _mm256_set1_ps(f32::NEG_INFINITY);
+    for i in (0..n8).step_by(8) {
+        mv = _mm256_max_ps(mv, load8_ps(&x[i..i + 8]));
+    }
+    let mut lanes = [0f32; 8];
+    store8_ps(&mut lanes, mv);
+    let max = lanes
+        .iter()
+        .chain(&x[n8..])
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    if max == f32::NEG_INFINITY {
+        x.fill(0.0);
+        return;
+    }
+    let maxv = _mm256_set1_ps(max);
+    let mut sumv = _mm256_setzero_ps();
+    for i in (0..n8).step_by(8) {
+        let e = exp_ps(_mm256_sub_ps(load8_ps(&x[i..i + 8]), maxv));
+        sumv = _mm256_add_ps(sumv, e);
+        store8_ps(&mut x[i..], e);
+    }
+    let mut sum = hsum_ps(sumv);
+    for v in &mut x[n8..] {
+        *v = libm::expf(*v - max);
+        sum += *v;
+    }
+    // SAFETY: this function's own CPU requirement.
+    unsafe { scale(x, 1.0 / sum) };
+}
+
+/// `gate = silu(gate) * up`, `silu(g) = g / (1 + e^-g)`.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+///
+/// # Panics
+/// If the lengths differ.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn silu_mul(gate: &mut [f32], up: &[f32]) {
+    assert_eq!(gate.len(), up.len(), "silu_mul: length mismatch");
+    let n8 = gate.len() / 8 * 8;
+    let one = _mm256_set1_ps(1.0);
+    let sign = _mm256_set1_ps(-0.0);
+    for i in (0..n8).step_by(8) {
+        let g = load8_ps(&gate[i..i + 8]);
+        let e = exp_ps(_mm256_xor_ps(g, sign));
+        let s = _mm256_div_ps(g, _mm256_add_ps(one, e));
+        store8_ps(&mut gate[i..], _mm256_mul_ps(s, load8_ps(&up[i..i + 8])));
+    }
+    r::silu_mul(&mut gate[n8..], &up[n8..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `exp_ps` against `libm::expf` over the range the forward pass uses, ends included.
+    #[test]
+    fn exp_matches_libm() {
+        if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+            return;
+        }
+        let mut worst = 0f32;
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let xs = [x, x + 0.001, x + 0.01, x + 0.1, -x, x * 0.5, x * 0.01, 0.0];
+            let mut got = [0f32; 8];
+            // SAFETY: AVX2 and FMA were detected above (F16C comes with them on every CPU
+            // that has both, and exp_ps uses no F16C instruction).
+            unsafe { store8_ps(&mut got, exp_ps(load8_ps(&xs))) };
+            for (&x, &g) in xs.iter().zip(&got) {
+                let want = libm::expf(x);
+                if want.is_finite() && want > f32::MIN_POSITIVE {
+                    worst = worst.max((g - want).abs() / want);
+                }
+            }
+            x += 0.37;
+        }
+        assert!(worst < 2.5e-7, "relative error {worst}");
+        let special = [
+            f32::NEG_INFINITY,
+            -200.0,
+            100.0,
+            f32::INFINITY,
+            f32::NAN,
+            1.0,
+            -1.0,
+            2.0,
+        ];
+        let mut got = [0f32; 8];
+        // SAFETY: as above.
+        unsafe { store8_ps(&mut got, exp_ps(load8_ps(&special))) };
+        assert_eq!(&got[..4], &[0.0, 0.0, f32::INFINITY, f32::INFINITY]);
+        assert!(got[4].is_nan());
+    }
+}
