@@ -129,7 +129,7 @@ enum Command {
         /// tier (edgellm's own rounding-noise floor; slow).
         #[arg(long)]
         self_noise: bool,
-        /// edgellm kernel tier: scalar, avx2, avx512vnni, neon, dotprod (default: best).
+        /// edgellm kernel tier: scalar, avx2, avxvnni, avx512vnni, neon, dotprod (default: best).
         #[arg(long, value_parser = parse_tier)]
         tier: Option<edgellm_kernels::Tier>,
     },

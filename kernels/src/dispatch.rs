@@ -30,6 +30,8 @@ pub enum Tier {
     Scalar,
     /// x86-64 AVX2 + FMA + F16C.
     Avx2,
+    /// x86-64 AVX-VNNI (VEX `vpdpbusd` on 256-bit registers, no AVX-512; plus AVX2/FMA/F16C).
+    AvxVnni,
     /// x86-64 AVX-512 F/BW/VL + VNNI (plus AVX2/FMA/F16C).
     Avx512Vnni,
     /// aarch64 baseline NEON (Cortex-A53/A72: Raspberry Pi 3/4).
@@ -40,9 +42,10 @@ pub enum Tier {
 
 impl Tier {
     /// Every tier, in declaration order.
-    pub const ALL: [Tier; 5] = [
+    pub const ALL: [Tier; 6] = [
         Tier::Scalar,
         Tier::Avx2,
+        Tier::AvxVnni,
         Tier::Avx512Vnni,
         Tier::Neon,
         Tier::Dotprod,
@@ -53,6 +56,7 @@ impl Tier {
         match self {
             Tier::Scalar => "scalar",
             Tier::Avx2 => "avx2",
+            Tier::AvxVnni => "avxvnni",
             Tier::Avx512Vnni => "avx512vnni",
             Tier::Neon => "neon",
             Tier::Dotprod => "dotprod",
@@ -66,13 +70,15 @@ impl fmt::Display for Tier {
     }
 }
 
-/// A tier name that is not one of `scalar`, `avx2`, `avx512vnni`, `neon`, `dotprod`.
+/// A tier name that is not one of `scalar`, `avx2`, `avxvnni`, `avx512vnni`, `neon`, `dotprod`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UnknownTier;
 
 impl fmt::Display for UnknownTier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("unknown kernel tier (expected scalar, avx2, avx512vnni, neon or dotprod)")
+        f.write_str(
+            "unknown kernel tier (expected scalar, avx2, avxvnni, avx512vnni, neon or dotprod)",
+        )
     }
 }
 
@@ -128,6 +134,8 @@ pub struct CpuFeatures {
     pub avx512bw: bool,
     pub avx512vl: bool,
     pub avx512vnni: bool,
+    /// x86-64 AVX-VNNI (VEX-encoded `vpdpbusd`).
+    pub avxvnni: bool,
     /// aarch64 Advanced SIMD (always present on aarch64 Linux and on `aarch64-unknown-none`).
     pub neon: bool,
     /// aarch64 FEAT_DotProd (`sdot`/`udot`).
@@ -149,6 +157,7 @@ impl CpuFeatures {
             f.avx512bw = std::is_x86_feature_detected!("avx512bw");
             f.avx512vl = std::is_x86_feature_detected!("avx512vl");
             f.avx512vnni = std::is_x86_feature_detected!("avx512vnni");
+            f.avxvnni = std::is_x86_feature_detected!("avxvnni");
         }
         #[cfg(target_arch = "aarch64")]
         {
@@ -165,6 +174,7 @@ impl CpuFeatures {
         match tier {
             Tier::Scalar => true,
             Tier::Avx2 => avx2,
+            Tier::AvxVnni => avx2 && self.avxvnni,
             Tier::Avx512Vnni => {
                 avx2 && self.avx512f && self.avx512bw && self.avx512vl && self.avx512vnni
             }
@@ -192,6 +202,7 @@ impl CpuFeatures {
             avx512bw: false,
             avx512vl: false,
             avx512vnni: false,
+            avxvnni: false,
             neon,
             dotprod,
         }
@@ -363,6 +374,22 @@ unsafe fn kernels_for(tier: Tier) -> Option<Kernels> {
         Tier::Scalar => return Some(Kernels::SCALAR),
         #[cfg(target_arch = "x86_64")]
         Tier::Avx2 => override_kernels!(k, crate::arch::x86_64::avx2 {
+            quantize_row_q8_0(x, y), quantize_row_q8_1(x, y), quantize_row_q8_k(x, y),
+            vec_dot_q4_0_q8_0(x, y), vec_dot_q4_1_q8_1(x, y), vec_dot_q5_0_q8_0(x, y),
+            vec_dot_q8_0_q8_0(x, y), vec_dot_q4_k_q8_k(x, y), vec_dot_q5_k_q8_k(x, y),
+            vec_dot_q6_k_q8_k(x, y), vec_dot_f32(x, y), vec_dot_f16_f32(x, y),
+            vec_dot_bf16_f32(x, y),
+            rmsnorm(o, x, w, e), softmax(x), silu_mul(g, u), axpy(y, a, x), scale(x, s),
+            add(y, x),
+        } gemm {
+            gemm_q4_0_q8_0(w, x, nb, out), gemm_q4_1_q8_1(w, x, nb, out),
+            gemm_q5_0_q8_0(w, x, nb, out), gemm_q8_0_q8_0(w, x, nb, out),
+            gemm_q4_k_q8_k(w, x, nb, out), gemm_q5_k_q8_k(w, x, nb, out),
+            gemm_q6_k_q8_k(w, x, nb, out), gemm_f32(w, x, nb, out),
+            gemm_f16_f32(w, x, nb, out), gemm_bf16_f32(w, x, nb, out),
+        }),
+        #[cfg(target_arch = "x86_64")]
+        Tier::AvxVnni => override_kernels!(k, crate::arch::x86_64::avxvnni {
             quantize_row_q8_0(x, y), quantize_row_q8_1(x, y), quantize_row_q8_k(x, y),
             vec_dot_q4_0_q8_0(x, y), vec_dot_q4_1_q8_1(x, y), vec_dot_q5_0_q8_0(x, y),
             vec_dot_q8_0_q8_0(x, y), vec_dot_q4_k_q8_k(x, y), vec_dot_q5_k_q8_k(x, y),

@@ -62,7 +62,7 @@ pub struct BenchArgs {
     )]
     pub repetitions: usize,
 
-    /// Kernel tier: auto (the best this CPU runs), or force scalar, avx2, avx512vnni, neon,
+    /// Kernel tier: auto (the best this CPU runs), or force scalar, avx2, avxvnni, avx512vnni, neon,
     /// dotprod (must be supported by the CPU)
     #[arg(long = "kernels", value_name = "TIER", default_value = "auto")]
     pub kernels: String,

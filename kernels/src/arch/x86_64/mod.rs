@@ -5,6 +5,8 @@
 //! - [`avx512vnni`]: AVX-512 F/BW/VL + VNNI (Ice Lake, Zen 4). Integer dots with `vpdpbusd`
 //!   (u8 × i8, four products summed into an i32 lane, no intermediate saturation) on 256-bit
 //!   registers, which is what fits 32-weight blocks; it reuses the AVX2 float kernels.
+//! - [`avxvnni`]: the same kernels with the VEX-encoded `vpdpbusd` of AVX-VNNI, for CPUs with
+//!   VNNI but no AVX-512 (Alder Lake and later client cores). Both come from [`vnni`].
 //!
 //! Every kernel's integer block sums are exact for all inputs (including `-128` quants, which
 //! the ggml sign trick `abs(x) * sign(y, x)` gets wrong), so each dot differs from the scalar
@@ -16,8 +18,10 @@
 
 pub(crate) mod avx2;
 pub(crate) mod avx512vnni;
+pub(crate) mod avxvnni;
 mod float_ops;
 mod float_tiles;
+mod vnni;
 
 /// Builds, for each quantized weight format of a tier, from its `unpack` step (weight block →
 /// registers), its `prep` step (activation block → registers, once per tile and block) and

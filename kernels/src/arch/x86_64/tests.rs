@@ -29,7 +29,7 @@ use crate::reference::q5::q5_0_quant;
 
 /// The x86 tiers this CPU runs, with their kernels.
 fn tiers() -> Vec<(Tier, Kernels)> {
-    [Tier::Avx2, Tier::Avx512Vnni]
+    [Tier::Avx2, Tier::AvxVnni, Tier::Avx512Vnni]
         .into_iter()
         .filter_map(|t| match KernelTable::with_tier(t) {
             Ok(k) => Some((t, *k.kernels())),

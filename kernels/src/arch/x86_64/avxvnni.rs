@@ -1,0 +1,9 @@
+//! AVX-VNNI tier (VEX-encoded `vpdpbusd` on 256-bit registers, without AVX-512: Intel
+//! Alder Lake and later client cores, Zen 5). The same kernels as the AVX-512 VNNI tier
+//! (see [`super::vnni`]), built with `_mm256_dpbusd_avx_epi32` and only `avxvnni` on top of
+//! AVX2, so they run on CPUs that have VNNI but no AVX-512.
+
+super::vnni::vnni_tier!(
+    features = "avx2,fma,f16c,avxvnni",
+    dpbusd = _mm256_dpbusd_avx_epi32
+);
