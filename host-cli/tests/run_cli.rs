@@ -171,3 +171,17 @@ fn chat_keeps_the_conversation() {
         "{second}"
     );
 }
+
+#[test]
+fn memory_plan_matches_the_firmware_plan() {
+    let m = model();
+    let (ok, out, err) = run(&["memory", "-m", &m, "-c", "512", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // 2 (k and v) × 30 layers × 512 positions × 192 (kv_dim) × 4 bytes = 22.5 MiB, as the
+    // firmware prints at boot.
+    assert_eq!(v["kv_cache_bytes"], 2 * 30 * 512 * 192 * 4);
+    assert_eq!(v["file_bytes"], 98_362_432);
+    let (ok, _, err) = run(&["memory", "-m", &m, "-c", "100000"]);
+    assert!(!ok && err.contains("supports 1..=8192"), "{err}");
+}

@@ -9,6 +9,7 @@ pub mod chat;
 pub mod compare;
 pub mod fetch;
 pub mod inspect;
+pub mod memory;
 pub mod perplexity;
 pub mod quantize;
 pub mod run;
@@ -33,6 +34,12 @@ pub enum Command {
     /// longer than 80 characters are cut in text, unless --full is given. Only the header is
     /// read: no tensor data is touched.
     Inspect(inspect::InspectArgs),
+    /// Print the memory a model needs for a context size: file, KV cache, buffers, tokenizer
+    ///
+    /// The same plan the bare-metal firmware prints at boot (docs/firmware.md), so the
+    /// smallest board that fits can be chosen before flashing. Weights are read in place from
+    /// the file (mmap on the host, the RAM image on bare metal), never copied.
+    Memory(memory::MemoryArgs),
     /// Generate text from a prompt, streaming it to stdout
     ///
     /// The prompt is used as is (no chat template: see `chat`). Only the generated text goes
@@ -93,6 +100,7 @@ impl Command {
         match self {
             Command::Fetch(args) => fetch::run(args),
             Command::Inspect(args) => inspect::run(args),
+            Command::Memory(args) => memory::run(args),
             Command::Run(args) => run::run(args),
             Command::Tokenize(args) => tokenize::run(args),
             Command::Chat(args) => chat::run(args),

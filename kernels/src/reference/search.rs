@@ -4,9 +4,12 @@
 //! Per block of 32 weights, candidate scales are tried (ggml's `max / -8` plus
 //! `iscale = ±(n + 0.1·k) / max`, `k` in -9..=9, each refined to its least-squares `d`, as
 //! ggml's `make_qx_quants` does) and the one with the lowest weighted squared error
-//! `Σ x²·(x - d·q)²` (the error after rounding `d` to f16) is kept. ggml's own bytes are a
-//! candidate and win ties, so the error is never larger than the reference quantizer's.
-//! Deterministic, no allocation; any dequantizer of the format reads the result.
+//! `Σ w·(x - d·q)²` (the error after rounding `d` to f16; `w = 1`, which measured better than
+//! `make_qx_quants`' `w = x²`) is kept. ggml's own bytes are a candidate and win ties, so
+//! the error is never larger than the reference quantizer's. Deterministic, no allocation;
+//! any dequantizer of the format reads the result. `edgellm quantize` uses the Q4_0 search
+//! by default; the Q5_0 search lowers the squared error but measured a higher KLD, so it is
+//! not used there.
 
 use half::f16;
 
@@ -18,13 +21,14 @@ use crate::types::{QK4_0, QK5_0};
 
 const QK: usize = 32;
 
-/// The importance of a weight in the block error.
+/// The importance `w(x)` of a weight in the block error: uniform (KLD to F16 on
+/// SmolLM2-135M Q4_0: 0.322 with `w = 1`, 0.355 with `w = x²`, 0.345 for ggml's rounding).
 #[inline(always)]
 fn weight(_v: f32) -> f32 {
     1.0
 }
 
-/// The weighted squared error `Σ x²·(x - d·q)²` of a block quantized to signed quants `q`.
+/// The weighted squared error `Σ w(x)·(x - d·q)²` of a block quantized to signed quants `q`.
 pub fn block_error(x: &[f32], d: f32, q: &[i8]) -> f32 {
     x.iter()
         .zip(q)
@@ -170,7 +174,7 @@ mod tests {
         }
     }
 
-    /// `Σ x²·(x - y)²`: the searched error, measured on the dequantized output.
+    /// `Σ w(x)·(x - y)²`: the searched error, measured on the dequantized output.
     fn err(x: &[f32], y: &[f32]) -> f32 {
         x.iter()
             .zip(y)
