@@ -84,8 +84,7 @@ impl Transformer<'_> {
                 }
             });
 
-            // QKV matmuls for these positions: q = wq·xb, k = wk·xb, v = wv·xb, in one
-            // parallel step (one hand-off to the workers instead of three).
+            // QKV matmuls for these positions: q = wq·xb, k = wk·xb, v = wv·xb.
             let xb = &s.xb[..n * dim];
             for m in [&lw.wq, &lw.wk, &lw.wv] {
                 quantize_once(&mut s.acts, k, m, xb, &[&lw.wq, &lw.wk, &lw.wv], prof);
