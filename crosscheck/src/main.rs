@@ -7,7 +7,8 @@
 //! - `compare`: edgellm against llama.cpp, with pass/fail targets ([`compare`]),
 //! - `golden`: small top-k logits and greedy golden files for edgellm's tests ([`golden`]),
 //! - `to-f16`: an F16 copy of a quantized model, written by edgellm's GGUF writer ([`to_f16`]),
-//! - `bench`: llama.cpp and edgellm speed side by side, llama-bench style ([`bench`]).
+//! - `bench`: llama.cpp and edgellm speed side by side, llama-bench style ([`bench`]),
+//! - `quantize`: llama.cpp's own quantizer, for the quantization lab's side by side ([`quantize`]).
 //!
 //! The llama.cpp calls live in [`llama`], the edgellm calls in [`edge`]; the rest is file
 //! handling and statistics ([`stats`]).
@@ -19,6 +20,7 @@ mod golden;
 mod greedy;
 mod llama;
 mod logits;
+mod quantize;
 mod stats;
 mod to_f16;
 mod tokenize;
@@ -167,7 +169,12 @@ enum Command {
         #[arg(short = 'm', long = "model", required = true)]
         models: Vec<PathBuf>,
         /// Thread counts, comma-separated.
-        #[arg(short = 't', long = "bench-threads", value_delimiter = ',', default_value = "1,2")]
+        #[arg(
+            short = 't',
+            long = "bench-threads",
+            value_delimiter = ',',
+            default_value = "1,2"
+        )]
         threads: Vec<usize>,
         /// Prompt tokens evaluated as one batch from an empty cache.
         #[arg(long, default_value_t = 128)]
@@ -181,6 +188,22 @@ enum Command {
         /// Also write every sample as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
+    },
+    /// Quantize with llama.cpp's own quantizer (`llama_model_quantize`, llama-quantize's
+    /// defaults: no importance matrix).
+    Quantize {
+        /// Input GGUF model (F16/F32, or quantized with --allow-requantize).
+        #[arg(long)]
+        model: PathBuf,
+        /// Output GGUF file.
+        #[arg(long)]
+        out: PathBuf,
+        /// llama.cpp file type: F16, Q8_0, Q6_K, Q5_K_M, Q5_K_S, Q5_0, Q4_K_M, Q4_1, Q4_0.
+        #[arg(long = "type")]
+        ty: String,
+        /// Allow quantizing tensors that are already quantized.
+        #[arg(long)]
+        allow_requantize: bool,
     },
     /// Write an F16 copy of a GGUF model (matrices F16, vectors F32) with edgellm's writer.
     ToF16 {
@@ -284,6 +307,18 @@ fn main() -> ExitCode {
             threads: cli.threads,
         }),
         Command::ToF16 { model, out } => to_f16::run(&model, &out),
+        Command::Quantize {
+            model,
+            out,
+            ty,
+            allow_requantize,
+        } => quantize::run(
+            &model,
+            &out,
+            &ty,
+            cli.threads.unwrap_or(0),
+            allow_requantize,
+        ),
         Command::Bench {
             models,
             threads,

@@ -1,7 +1,7 @@
 //! Converting tensor rows from one ggml type to another: dequantize each row to f32 with
 //! ggml's reference dequantizer, then quantize it with ggml's reference quantizer
-//! ([`Rounding::Reference`]) or, for Q4_0, with the scale-searching quantizer
-//! ([`Rounding::Best`], lower error, same block format).
+//! ([`Rounding::Reference`]) or, for Q4_0 and Q5_0, with the better-rounding quantizers of
+//! `edgellm_kernels::reference::search` ([`Rounding::Best`], lower error, same block format).
 //!
 //! Rows are independent, so a block of rows is split into contiguous parts, one per thread
 //! (`std::thread::scope`); each thread writes only its own rows of the output. The bytes are
@@ -18,8 +18,9 @@ use edgellm_kernels::reference::{
 pub enum Rounding {
     /// ggml's reference quantizers: the bytes llama-quantize writes (without an imatrix).
     Reference,
-    /// A per-block scale search for Q4_0 (lower squared error than ggml's round-to-nearest);
-    /// every other type (Q5_0 included) as [`Rounding::Reference`].
+    /// Q4_0: a per-block scale search; Q5_0: the largest weight of each block kept exact on the
+    /// better end of the range (both measured closer to the source than ggml's rounding);
+    /// every other type as [`Rounding::Reference`].
     Best,
 }
 

@@ -8,11 +8,13 @@
 //! in [`kernels_for`] after that check.
 //!
 //! # Adding a tier
-//! A tier module (e.g. `arch/x86_64/avx2.rs`) defines any subset of the kernels with the same
-//! names and signatures as [`Kernels`]' fields (as `#[target_feature] unsafe fn`). Register it
-//! in [`kernels_for`] with one [`override_kernels!`] call listing the kernels it provides;
-//! the rest stay scalar. Add its CPU requirement to [`CpuFeatures::supports`]. The test
-//! harness (`tests/tiers.rs`) then checks every kernel of the tier against the scalar table.
+//! A tier module (e.g. `arch/x86_64/avx2.rs`) defines kernels with the same names and
+//! signatures as [`Kernels`]' fields (as `#[target_feature] unsafe fn`). Register it in
+//! [`kernels_for`] with [`simd_tier!`] if it provides its architecture's whole list (re-export
+//! what it shares with another tier), or with one [`override_kernels!`] call listing the
+//! kernels it provides (the rest stay scalar). Add its CPU requirement to
+//! [`CpuFeatures::supports`]. The test harness (`tests/tiers.rs`) then checks every kernel of
+//! the tier against the scalar table.
 
 use core::fmt;
 use core::str::FromStr;
@@ -225,7 +227,8 @@ pub type GemmFn<W, A> = fn(w: &[W], x: &[A], nb: usize, out: &mut [f32]);
 
 /// One tier's kernels. Every field is a safe `fn`: the table that holds it proves its CPU
 /// features. Signatures and semantics are those of the same-named functions in
-/// [`crate::reference`]. A `None` GEMM tile means "loop the `vec_dot` over the tile".
+/// [`crate::reference`] (the RoPE kernels: of [`crate::rope`]'s `apply_rope_*`). A `None` GEMM
+/// tile means "loop the `vec_dot` over the tile".
 #[derive(Clone, Copy, Debug)]
 pub struct Kernels {
     pub quantize_row_q8_0: fn(x: &[f32], y: &mut [BlockQ8_0]),
@@ -271,6 +274,12 @@ pub struct Kernels {
     pub axpy: fn(y: &mut [f32], a: f32, x: &[f32]),
     pub scale: fn(x: &mut [f32], s: f32),
     pub add: fn(y: &mut [f32], x: &[f32]),
+
+    /// [`crate::rope::apply_rope_norm`]: rotate pairs `(2i, 2i+1)` of `x` by `cos[i]`, `sin[i]`.
+    pub rope_norm: fn(x: &mut [f32], cos: &[f32], sin: &[f32]),
+    /// [`crate::rope::apply_rope_neox`]: rotate pairs `(i, i + d/2)` of `x` by `cos[i]`,
+    /// `sin[i]`.
+    pub rope_neox: fn(x: &mut [f32], cos: &[f32], sin: &[f32]),
 }
 
 impl Kernels {
@@ -317,6 +326,8 @@ impl Kernels {
             axpy: r::axpy,
             scale: r::scale,
             add: r::add,
+            rope_norm: crate::rope::apply_rope_norm,
+            rope_neox: crate::rope::apply_rope_neox,
         }
     };
 
@@ -362,6 +373,36 @@ macro_rules! override_kernels {
     }};
 }
 
+/// Register one SIMD tier module: `simd_tier!(k, x86_64::avx2)`. Every tier of an
+/// architecture provides the same kernels (the tiers share what they do not change by
+/// re-exporting, e.g. the VNNI tiers' float kernels are AVX2's), so each architecture's list is
+/// written once, here: the activation quantizers, every `vec_dot`, the GEMM tiles of the
+/// quantized formats, the f32 ops and RoPE; plus the float GEMM tiles on x86-64.
+macro_rules! simd_tier {
+    ($k:ident, x86_64::$tier:ident) => {
+        simd_tier!(@list $k, crate::arch::x86_64::$tier, gemm_f32, gemm_f16_f32, gemm_bf16_f32)
+    };
+    ($k:ident, aarch64::$tier:ident) => {
+        simd_tier!(@list $k, crate::arch::aarch64::$tier)
+    };
+    (@list $k:ident, $($m:ident)::+ $(, $extra:ident)*) => {
+        override_kernels!($k, $($m)::+ {
+            quantize_row_q8_0(x, y), quantize_row_q8_1(x, y), quantize_row_q8_k(x, y),
+            vec_dot_q4_0_q8_0(x, y), vec_dot_q4_1_q8_1(x, y), vec_dot_q5_0_q8_0(x, y),
+            vec_dot_q8_0_q8_0(x, y), vec_dot_q4_k_q8_k(x, y), vec_dot_q5_k_q8_k(x, y),
+            vec_dot_q6_k_q8_k(x, y), vec_dot_f32(x, y), vec_dot_f16_f32(x, y),
+            vec_dot_bf16_f32(x, y),
+            rmsnorm(o, x, w, e), softmax(x), silu_mul(g, u), gelu_mul(g, u), axpy(y, a, x),
+            scale(x, s), add(y, x), rope_norm(x, c, s), rope_neox(x, c, s),
+        } gemm {
+            gemm_q4_0_q8_0(w, x, nb, out), gemm_q4_1_q8_1(w, x, nb, out),
+            gemm_q5_0_q8_0(w, x, nb, out), gemm_q8_0_q8_0(w, x, nb, out),
+            gemm_q4_k_q8_k(w, x, nb, out), gemm_q5_k_q8_k(w, x, nb, out),
+            gemm_q6_k_q8_k(w, x, nb, out), $($extra(w, x, nb, out)),*
+        })
+    };
+}
+
 /// The kernels of `tier`, or `None` if this binary has no such tier (other architecture).
 ///
 /// # Safety
@@ -373,79 +414,15 @@ unsafe fn kernels_for(tier: Tier) -> Option<Kernels> {
     match tier {
         Tier::Scalar => return Some(Kernels::SCALAR),
         #[cfg(target_arch = "x86_64")]
-        Tier::Avx2 => override_kernels!(k, crate::arch::x86_64::avx2 {
-            quantize_row_q8_0(x, y), quantize_row_q8_1(x, y), quantize_row_q8_k(x, y),
-            vec_dot_q4_0_q8_0(x, y), vec_dot_q4_1_q8_1(x, y), vec_dot_q5_0_q8_0(x, y),
-            vec_dot_q8_0_q8_0(x, y), vec_dot_q4_k_q8_k(x, y), vec_dot_q5_k_q8_k(x, y),
-            vec_dot_q6_k_q8_k(x, y), vec_dot_f32(x, y), vec_dot_f16_f32(x, y),
-            vec_dot_bf16_f32(x, y),
-            rmsnorm(o, x, w, e), softmax(x), silu_mul(g, u), axpy(y, a, x), scale(x, s),
-            add(y, x),
-        } gemm {
-            gemm_q4_0_q8_0(w, x, nb, out), gemm_q4_1_q8_1(w, x, nb, out),
-            gemm_q5_0_q8_0(w, x, nb, out), gemm_q8_0_q8_0(w, x, nb, out),
-            gemm_q4_k_q8_k(w, x, nb, out), gemm_q5_k_q8_k(w, x, nb, out),
-            gemm_q6_k_q8_k(w, x, nb, out), gemm_f32(w, x, nb, out),
-            gemm_f16_f32(w, x, nb, out), gemm_bf16_f32(w, x, nb, out),
-        }),
+        Tier::Avx2 => simd_tier!(k, x86_64::avx2),
         #[cfg(target_arch = "x86_64")]
-        Tier::AvxVnni => override_kernels!(k, crate::arch::x86_64::avxvnni {
-            quantize_row_q8_0(x, y), quantize_row_q8_1(x, y), quantize_row_q8_k(x, y),
-            vec_dot_q4_0_q8_0(x, y), vec_dot_q4_1_q8_1(x, y), vec_dot_q5_0_q8_0(x, y),
-            vec_dot_q8_0_q8_0(x, y), vec_dot_q4_k_q8_k(x, y), vec_dot_q5_k_q8_k(x, y),
-            vec_dot_q6_k_q8_k(x, y), vec_dot_f32(x, y), vec_dot_f16_f32(x, y),
-            vec_dot_bf16_f32(x, y),
-            rmsnorm(o, x, w, e), softmax(x), silu_mul(g, u), axpy(y, a, x), scale(x, s),
-            add(y, x),
-        } gemm {
-            gemm_q4_0_q8_0(w, x, nb, out), gemm_q4_1_q8_1(w, x, nb, out),
-            gemm_q5_0_q8_0(w, x, nb, out), gemm_q8_0_q8_0(w, x, nb, out),
-            gemm_q4_k_q8_k(w, x, nb, out), gemm_q5_k_q8_k(w, x, nb, out),
-            gemm_q6_k_q8_k(w, x, nb, out), gemm_f32(w, x, nb, out),
-            gemm_f16_f32(w, x, nb, out), gemm_bf16_f32(w, x, nb, out),
-        }),
+        Tier::AvxVnni => simd_tier!(k, x86_64::avxvnni),
         #[cfg(target_arch = "x86_64")]
-        Tier::Avx512Vnni => override_kernels!(k, crate::arch::x86_64::avx512vnni {
-            quantize_row_q8_0(x, y), quantize_row_q8_1(x, y), quantize_row_q8_k(x, y),
-            vec_dot_q4_0_q8_0(x, y), vec_dot_q4_1_q8_1(x, y), vec_dot_q5_0_q8_0(x, y),
-            vec_dot_q8_0_q8_0(x, y), vec_dot_q4_k_q8_k(x, y), vec_dot_q5_k_q8_k(x, y),
-            vec_dot_q6_k_q8_k(x, y), vec_dot_f32(x, y), vec_dot_f16_f32(x, y),
-            vec_dot_bf16_f32(x, y),
-            rmsnorm(o, x, w, e), softmax(x), silu_mul(g, u), axpy(y, a, x), scale(x, s),
-            add(y, x),
-        } gemm {
-            gemm_q4_0_q8_0(w, x, nb, out), gemm_q4_1_q8_1(w, x, nb, out),
-            gemm_q5_0_q8_0(w, x, nb, out), gemm_q8_0_q8_0(w, x, nb, out),
-            gemm_q4_k_q8_k(w, x, nb, out), gemm_q5_k_q8_k(w, x, nb, out),
-            gemm_q6_k_q8_k(w, x, nb, out), gemm_f32(w, x, nb, out),
-            gemm_f16_f32(w, x, nb, out), gemm_bf16_f32(w, x, nb, out),
-        }),
+        Tier::Avx512Vnni => simd_tier!(k, x86_64::avx512vnni),
         #[cfg(target_arch = "aarch64")]
-        Tier::Neon => override_kernels!(k, crate::arch::aarch64::neon {
-            quantize_row_q8_0(x, y), quantize_row_q8_1(x, y), quantize_row_q8_k(x, y),
-            vec_dot_q4_0_q8_0(x, y), vec_dot_q4_1_q8_1(x, y), vec_dot_q5_0_q8_0(x, y),
-            vec_dot_q8_0_q8_0(x, y), vec_dot_q4_k_q8_k(x, y), vec_dot_q5_k_q8_k(x, y),
-            vec_dot_q6_k_q8_k(x, y), vec_dot_f32(x, y), vec_dot_f16_f32(x, y),
-            vec_dot_bf16_f32(x, y),
-        } gemm {
-            gemm_q4_0_q8_0(w, x, nb, out), gemm_q4_1_q8_1(w, x, nb, out),
-            gemm_q5_0_q8_0(w, x, nb, out), gemm_q8_0_q8_0(w, x, nb, out),
-            gemm_q4_k_q8_k(w, x, nb, out), gemm_q5_k_q8_k(w, x, nb, out),
-            gemm_q6_k_q8_k(w, x, nb, out),
-        }),
+        Tier::Neon => simd_tier!(k, aarch64::neon),
         #[cfg(target_arch = "aarch64")]
-        Tier::Dotprod => override_kernels!(k, crate::arch::aarch64::dotprod {
-            quantize_row_q8_0(x, y), quantize_row_q8_1(x, y), quantize_row_q8_k(x, y),
-            vec_dot_q4_0_q8_0(x, y), vec_dot_q4_1_q8_1(x, y), vec_dot_q5_0_q8_0(x, y),
-            vec_dot_q8_0_q8_0(x, y), vec_dot_q4_k_q8_k(x, y), vec_dot_q5_k_q8_k(x, y),
-            vec_dot_q6_k_q8_k(x, y), vec_dot_f32(x, y), vec_dot_f16_f32(x, y),
-            vec_dot_bf16_f32(x, y),
-        } gemm {
-            gemm_q4_0_q8_0(w, x, nb, out), gemm_q4_1_q8_1(w, x, nb, out),
-            gemm_q5_0_q8_0(w, x, nb, out), gemm_q8_0_q8_0(w, x, nb, out),
-            gemm_q4_k_q8_k(w, x, nb, out), gemm_q5_k_q8_k(w, x, nb, out),
-            gemm_q6_k_q8_k(w, x, nb, out),
-        }),
+        Tier::Dotprod => simd_tier!(k, aarch64::dotprod),
         // Tiers of other architectures are not in this binary.
         _ => return None,
     }

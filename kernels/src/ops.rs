@@ -1,9 +1,19 @@
-//! The f32 vector operations and activation quantizers of the forward pass, through the
+//! The f32 vector operations, RoPE and activation quantizers of the forward pass, through the
 //! table (so a tier may replace any of them). Semantics are those of
-//! [`crate::reference::ops`]; a tier's results may differ only by float reassociation:
-//! reductions (`dot`, `rmsnorm`, `softmax`) within `1e-5` relative to the sum of magnitudes,
-//! element-wise ops within 4 ulp (`expf`/`tanhf` approximations), `axpy`/`scale`/`add`
-//! bit-exact unless a tier uses fused multiply-add (then within 1 ulp).
+//! [`crate::reference::ops`] and [`crate::rope`]; a tier's results may differ only by float
+//! reassociation and by its `exp`:
+//! - reductions (`dot`, `rmsnorm`, `softmax`) within `1e-5` relative to the sum of
+//!   magnitudes;
+//! - the activations (`silu_mul`, `gelu_mul`) within `4ε·(|gate·up| + f32::MIN_POSITIVE)`
+//!   (ε = `f32::EPSILON`): 4 ulp where the result is near `gate·up` (4 subnormal steps below
+//!   the normal range), an absolute bound where it is tiny (negative `gate`, where the
+//!   reference's own `1 + tanhf` cancels and `expf` nears underflow);
+//! - `axpy`/`scale`/`add` bit-exact unless a tier uses fused multiply-add (then within 1 ulp);
+//! - `rope_norm`/`rope_neox` bit-exact.
+//!
+//! Every tier of this crate vectorises all of them (AVX2+FMA on the x86-64 tiers, NEON on the
+//! aarch64 ones) without FMA where bit-exactness is promised; `tests/tiers.rs` checks these
+//! bounds for every tier the CPU runs.
 
 use crate::blocks::{BlockQ8_0, BlockQ8_1, BlockQ8K};
 use crate::dispatch::KernelTable;
@@ -62,5 +72,17 @@ impl KernelTable {
     /// `y += x`.
     pub fn add(&self, y: &mut [f32], x: &[f32]) {
         (self.kernels().add)(y, x)
+    }
+
+    /// "norm" RoPE ([`crate::rope::apply_rope_norm`]): rotate pairs `(2i, 2i+1)` of `x` by
+    /// `cos[i]`, `sin[i]` (`x.len() == 2 * cos.len()`, angles from [`crate::rope::rope_cache`]).
+    pub fn rope_norm(&self, x: &mut [f32], cos: &[f32], sin: &[f32]) {
+        (self.kernels().rope_norm)(x, cos, sin)
+    }
+
+    /// "neox" RoPE ([`crate::rope::apply_rope_neox`]): rotate pairs `(i, i + d/2)` of `x` by
+    /// `cos[i]`, `sin[i]` (`x.len() == 2 * cos.len()`, angles from [`crate::rope::rope_cache`]).
+    pub fn rope_neox(&self, x: &mut [f32], cos: &[f32], sin: &[f32]) {
+        (self.kernels().rope_neox)(x, cos, sin)
     }
 }

@@ -19,15 +19,16 @@
 //! Slices start at random (often odd) block offsets inside a larger buffer, so kernels never
 //! see only aligned data. Activation quantizers must give bitwise-equal scales, and quants
 //! equal except ±1 exactly at rounding ties (`x·id` with fraction exactly 0.5: ggml's AVX2
-//! code rounds ties to even where the reference `roundf` rounds away). f32 ops must agree
-//! within 1e-5 relative to the magnitude of their inputs (plus 1e-6 absolute).
+//! code rounds ties to even where the reference `roundf` rounds away). f32 ops and RoPE must
+//! agree within the tolerances stated in `src/ops.rs` (see [`check_ops`], [`check_rope`]), on
+//! inputs with extremes mixed in (±0, ±100, ±1e-30, ±88.5, ±1e20), any length and offset.
 
 use bytemuck::Zeroable;
 use edgellm_kernels::blocks::*;
 use edgellm_kernels::dispatch::{GEMM_TILE_ROWS, GEMM_TILE_TOKENS, GemmFn, VecDotFn};
 use edgellm_kernels::reference as r;
 use edgellm_kernels::reference::k_quants::pack_scale_min_k4;
-use edgellm_kernels::{KernelTable, Kernels, Tier};
+use edgellm_kernels::{KernelTable, Kernels, Tier, rope};
 use half::{bf16, f16};
 use proptest::prelude::*;
 
@@ -56,6 +57,35 @@ fn available_tiers_build_and_name_themselves() {
         "tiers under test: {:?}",
         t.iter().map(|t| t.0).collect::<Vec<_>>()
     );
+}
+
+/// Every SIMD tier really replaces the f32 ops and RoPE (a kernel left out of `dispatch.rs`
+/// would otherwise be "checked" scalar against scalar).
+#[test]
+fn simd_tiers_vectorise_every_f32_op() {
+    let s = &Kernels::SCALAR;
+    for (tier, table) in tiers().into_iter().skip(1) {
+        let k = table.kernels();
+        let ops = [
+            ("rmsnorm", k.rmsnorm as usize, s.rmsnorm as usize),
+            ("softmax", k.softmax as usize, s.softmax as usize),
+            ("silu_mul", k.silu_mul as usize, s.silu_mul as usize),
+            ("gelu_mul", k.gelu_mul as usize, s.gelu_mul as usize),
+            ("axpy", k.axpy as usize, s.axpy as usize),
+            ("scale", k.scale as usize, s.scale as usize),
+            ("add", k.add as usize, s.add as usize),
+            (
+                "vec_dot_f32",
+                k.vec_dot_f32 as usize,
+                s.vec_dot_f32 as usize,
+            ),
+            ("rope_norm", k.rope_norm as usize, s.rope_norm as usize),
+            ("rope_neox", k.rope_neox as usize, s.rope_neox as usize),
+        ];
+        for (name, got, scalar) in ops {
+            assert_ne!(got, scalar, "tier {tier}: {name} is the scalar kernel");
+        }
+    }
 }
 
 // ---------------------------------------------------------------- random blocks
@@ -658,8 +688,13 @@ proptest! {
     }
 
     #[test]
-    fn f32_ops_match_reference(seed in any::<u64>(), n in 1usize..300) {
-        check_ops(seed, n).map_err(TestCaseError::fail)?;
+    fn f32_ops_match_reference(seed in any::<u64>(), n in 0usize..300, off in 0usize..5) {
+        check_ops(seed, n, off).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn rope_matches_reference(seed in any::<u64>(), half in 0usize..80, off in 0usize..3) {
+        check_rope(seed, half, off).map_err(TestCaseError::fail)?;
     }
 
     #[test]
@@ -808,57 +843,161 @@ fn check_quantizers(seed: u64, nb: usize, off: usize) -> Result<(), String> {
 
 // ---------------------------------------------------------------- f32 ops and dequantizers
 
-fn close(a: &[f32], b: &[f32], scale: f32) -> bool {
-    a.iter()
-        .zip(b)
-        .all(|(&a, &b)| (a - b).abs() <= 1e-5 * (b.abs().max(scale)) + 1e-6)
+/// Inputs of the f32 ops: random at one of three scales, or with extremes mixed in (or
+/// only extremes): zeros of both signs, ±100, ±1e-30, ±88.5 (where `exp` is clamped), ±1e20
+/// (whose square overflows) and the smallest normal.
+fn op_input(rng: &mut Rng, n: usize) -> Vec<f32> {
+    const EXTREMES: [f32; 13] = [
+        0.0,
+        -0.0,
+        100.0,
+        -100.0,
+        1e-30,
+        -1e-30,
+        88.5,
+        -88.5,
+        10.0,
+        -10.0,
+        1e20,
+        -1e20,
+        f32::MIN_POSITIVE,
+    ];
+    let mut x = random_f32s(rng, n);
+    let every = match rng.below(4) {
+        0 => 1,
+        1 => 4,
+        _ => return x,
+    };
+    for v in &mut x {
+        if rng.below(every) == 0 {
+            *v = EXTREMES[rng.below(EXTREMES.len() as u64) as usize];
+        }
+    }
+    x
 }
 
-fn check_ops(seed: u64, n: usize) -> Result<(), String> {
+/// Equal, or both NaN, or within `tol(want)`.
+fn within(got: f32, want: f32, tol: f64) -> bool {
+    got == want || (got.is_nan() && want.is_nan()) || ((got - want) as f64).abs() <= tol
+}
+
+/// The f32 ops of every tier against the reference, with `crate::ops`' tolerances:
+/// - `axpy`, `scale`, `add`: bitwise equal (these tiers use no FMA);
+/// - `rmsnorm`: within `1e-5` relative (the sum of squares is added in another order; the
+///   aarch64 tiers add it in the reference's order and must be bitwise equal);
+/// - `softmax`: within `1e-5` relative plus `1e-6` absolute (outputs are in `[0, 1]`);
+/// - `silu_mul`, `gelu_mul`: within `4ε·(|gate·up| + f32::MIN_POSITIVE)`.
+fn check_ops(seed: u64, n: usize, off: usize) -> Result<(), String> {
     let mut rng = Rng(seed);
-    let x = random_f32s(&mut rng, n);
-    let w = random_f32s(&mut rng, n);
-    let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let x = op_input(&mut rng, n + off);
+    let w = op_input(&mut rng, n + off);
+    let (x, w) = (&x[off..], &w[off..]);
+    let eps = f32::EPSILON as f64;
     for (tier, table) in tiers() {
         let k = table.kernels();
-        let fail = |op: &str| Err(format!("tier {tier}: {op} n {n}"));
+        let fail = |op: &str, i: usize, got: f32, want: f32| {
+            Err(format!(
+                "tier {tier}: {op} n {n} element {i} (x {}, w {}): {got:e} vs reference {want:e}",
+                x[i], w[i]
+            ))
+        };
         let (mut a, mut b) = (vec![0f32; n], vec![0f32; n]);
-        (k.rmsnorm)(&mut a, &x, &w, 1e-5);
-        r::rmsnorm(&mut b, &x, &w, 1e-5);
-        if !close(&a, &b, 1.0) {
-            return fail("rmsnorm");
+        (k.rmsnorm)(&mut a, x, w, 1e-5);
+        r::rmsnorm(&mut b, x, w, 1e-5);
+        let rms_exact = cfg!(target_arch = "aarch64") || tier == Tier::Scalar;
+        for i in 0..n {
+            let ok = if rms_exact {
+                same_bits(&a[i..=i], &b[i..=i])
+            } else {
+                within(
+                    a[i],
+                    b[i],
+                    1e-5 * b[i].abs() as f64 + f32::MIN_POSITIVE as f64,
+                )
+            };
+            if !ok {
+                return fail("rmsnorm", i, a[i], b[i]);
+            }
         }
-        let (mut a, mut b) = (x.clone(), x.clone());
+        let (mut a, mut b) = (x.to_vec(), x.to_vec());
         (k.softmax)(&mut a);
         r::softmax(&mut b);
-        if !close(&a, &b, 0.0) {
-            return fail("softmax");
+        for i in 0..n {
+            if !within(a[i], b[i], 1e-5 * b[i].abs() as f64 + 1e-6) {
+                return fail("softmax", i, a[i], b[i]);
+            }
         }
-        let (mut a, mut b) = (x.clone(), x.clone());
-        (k.silu_mul)(&mut a, &w);
-        r::silu_mul(&mut b, &w);
-        if !close(&a, &b, amax) {
-            return fail("silu_mul");
+        type Act = fn(&mut [f32], &[f32]);
+        let acts: [(&str, Act, Act); 2] = [
+            ("silu_mul", k.silu_mul, r::silu_mul),
+            ("gelu_mul", k.gelu_mul, r::gelu_mul),
+        ];
+        for (name, act, reference) in acts {
+            let (mut a, mut b) = (x.to_vec(), x.to_vec());
+            act(&mut a, w);
+            reference(&mut b, w);
+            for i in 0..n {
+                let tol =
+                    4.0 * eps * ((x[i] as f64 * w[i] as f64).abs() + f32::MIN_POSITIVE as f64);
+                if !within(a[i], b[i], tol) {
+                    return fail(name, i, a[i], b[i]);
+                }
+            }
         }
-        let (mut a, mut b) = (x.clone(), x.clone());
-        (k.gelu_mul)(&mut a, &w);
-        r::gelu_mul(&mut b, &w);
-        if !close(&a, &b, amax) {
-            return fail("gelu_mul");
+        let (mut a, mut b) = (w.to_vec(), w.to_vec());
+        (k.axpy)(&mut a, 0.37, x);
+        r::axpy(&mut b, 0.37, x);
+        if !same_bits(&a, &b) {
+            return Err(format!("tier {tier}: axpy n {n}"));
         }
-        let (mut a, mut b) = (w.clone(), w.clone());
-        (k.axpy)(&mut a, 0.37, &x);
-        r::axpy(&mut b, 0.37, &x);
-        if !close(&a, &b, 0.0) {
-            return fail("axpy");
-        }
-        let (mut a, mut b) = (x.clone(), x.clone());
+        let (mut a, mut b) = (x.to_vec(), x.to_vec());
         (k.scale)(&mut a, -1.7);
         r::scale(&mut b, -1.7);
-        (k.add)(&mut a, &w);
-        r::add(&mut b, &w);
-        if !close(&a, &b, 0.0) {
-            return fail("scale/add");
+        if !same_bits(&a, &b) {
+            return Err(format!("tier {tier}: scale n {n}"));
+        }
+        (k.add)(&mut a, w);
+        r::add(&mut b, w);
+        if !same_bits(&a, &b) {
+            return Err(format!("tier {tier}: add n {n}"));
+        }
+    }
+    Ok(())
+}
+
+/// RoPE of every tier against `rope::apply_rope_*`, bitwise: `half` pairs (odd counts and
+/// counts below one vector included), angles from `rope_cache` at a random position or random
+/// values with extremes, head vectors with extremes, starting at any offset.
+fn check_rope(seed: u64, half: usize, off: usize) -> Result<(), String> {
+    let mut rng = Rng(seed);
+    let (mut cos, mut sin) = (vec![0f32; half], vec![0f32; half]);
+    if rng.below(2) == 0 {
+        let pos = rng.below(40_000) as usize;
+        let base = [10_000.0f32, 500_000.0, 1e6][rng.below(3) as usize];
+        rope::rope_cache(pos, base, &mut cos, &mut sin);
+    } else {
+        cos = op_input(&mut rng, half);
+        sin = op_input(&mut rng, half);
+    }
+    let x = op_input(&mut rng, 2 * half + off);
+    let x = &x[off..];
+    type Rope = fn(&mut [f32], &[f32], &[f32]);
+    for (tier, table) in tiers() {
+        let k = table.kernels();
+        let ropes: [(&str, Rope, Rope); 2] = [
+            ("rope_norm", k.rope_norm, rope::apply_rope_norm),
+            ("rope_neox", k.rope_neox, rope::apply_rope_neox),
+        ];
+        for (name, got, reference) in ropes {
+            let (mut a, mut b) = (x.to_vec(), x.to_vec());
+            got(&mut a, &cos, &sin);
+            reference(&mut b, &cos, &sin);
+            if !same_bits(&a, &b) {
+                let i = (0..a.len()).find(|&i| !same_bits(&a[i..=i], &b[i..=i]));
+                return Err(format!(
+                    "tier {tier}: {name} half {half}: first difference at {i:?}"
+                ));
+            }
         }
     }
     Ok(())

@@ -8,11 +8,12 @@
 //! name), all metadata is copied, and `general.file_type` / `general.quantization_version`
 //! are set as llama-quantize sets them.
 //!
-//! Rounding: by default Q4_0 tensors are quantized with a per-block scale search (lower
-//! squared error than ggml's round-to-nearest, same block format, readable by any ggml
-//! reader); `--reference-rounding` uses ggml's reference quantizer instead, giving the bytes
-//! llama-quantize writes without an imatrix. Other types (Q5_0 included: the search measured
-//! worse there) always use ggml's rounding.
+//! Rounding: by default Q4_0 tensors are quantized with a per-block scale search and Q5_0
+//! tensors keep each block's largest weight exact on whichever end of the 5-bit range gives
+//! the lower `x²`-weighted error (same block formats, readable by any ggml reader; both
+//! measured closer to the source than ggml's rounding, see `edgellm_kernels::reference::search`);
+//! `--reference-rounding` uses ggml's reference quantizers instead, giving the bytes
+//! llama-quantize writes without an imatrix. Other types always use ggml's rounding.
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
@@ -59,9 +60,9 @@ pub struct QuantizeArgs {
     #[arg(long = "pure")]
     pub pure: bool,
 
-    /// Quantize Q4_0 with ggml's round-to-nearest reference quantizer (the exact bytes
-    /// llama-quantize writes) instead of the default per-block scale search, which has lower
-    /// error in the same format. Other types always use ggml's rounding
+    /// Quantize Q4_0 and Q5_0 with ggml's reference quantizers (the exact bytes
+    /// llama-quantize writes) instead of the default better-rounding ones, which are closer to
+    /// the source in the same formats. Other types always use ggml's rounding
     #[arg(long = "reference-rounding")]
     pub reference_rounding: bool,
 

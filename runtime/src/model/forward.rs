@@ -122,8 +122,8 @@ impl Transformer<'_> {
                     for head in q.chain(kk) {
                         let head = &mut head[..c.rope_dim];
                         match c.rope_style {
-                            RopeStyle::Norm => rope::apply_rope_norm(head, cos, sin),
-                            RopeStyle::Neox => rope::apply_rope_neox(head, cos, sin),
+                            RopeStyle::Norm => k.rope_norm(head, cos, sin),
+                            RopeStyle::Neox => k.rope_neox(head, cos, sin),
                         }
                     }
                 }

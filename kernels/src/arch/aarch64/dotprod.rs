@@ -1,14 +1,14 @@
 //! NEON + FEAT_DotProd tier (Cortex-A76: Raspberry Pi 5): integer dots with `sdot`
-//! ([`super::simd::Sdot`]). The activation quantizers and f32 dots need no dot product
-//! instruction and are the NEON tier's ([`super::neon`]).
+//! ([`super::simd::Sdot`]). The activation quantizers, f32 dots, f32 vector operations and
+//! RoPE need no dot product instruction and are the NEON tier's ([`super::neon`]).
 
 use super::simd::Sdot;
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K};
 use crate::blocks::{BlockQ8_0, BlockQ8_1, BlockQ8K};
 
 pub use super::neon::{
-    quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k, vec_dot_bf16_f32, vec_dot_f16_f32,
-    vec_dot_f32,
+    add, axpy, gelu_mul, quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k, rmsnorm,
+    rope_neox, rope_norm, scale, silu_mul, softmax, vec_dot_bf16_f32, vec_dot_f16_f32, vec_dot_f32,
 };
 
 super::tier_kernels! {

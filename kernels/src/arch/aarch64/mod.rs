@@ -9,17 +9,20 @@
 //! The kernels are written once, generic over the 8-bit dot ([`simd::I8Dot`]): `formats.rs`
 //! unpacks each weight format and scales its integer block sums, `tiles.rs` builds the dot
 //! product and the register-tiled GEMM from that, `float.rs` and `quant.rs` hold the f32 dots
-//! and the activation quantizers (NEON only, shared by both tiers). The tier modules only
-//! stamp out `#[target_feature]` entry points ([`tier_kernels`]).
+//! and the activation quantizers, `float_ops.rs` the f32 vector operations and RoPE (NEON
+//! only, shared by both tiers). The tier modules only stamp out `#[target_feature]` entry
+//! points ([`tier_kernels`]).
 //!
-//! Every entry point returns exactly the scalar reference's bits: integer block sums are
-//! exact for every input (`-128` included), and the f32 operations are the reference's, in
-//! its order.
+//! Every entry point except the `exp`-based ones returns exactly the scalar reference's bits:
+//! integer block sums are exact for every input (`-128` included), and the f32 operations are
+//! the reference's, in its order. `softmax`, `silu_mul` and `gelu_mul` use a polynomial `exp`
+//! and agree within the tolerance of [`crate::ops`] (see `float_ops.rs`).
 
 pub(crate) mod dotprod;
 pub(crate) mod neon;
 
 mod float;
+mod float_ops;
 mod formats;
 mod quant;
 mod simd;

@@ -1,8 +1,12 @@
 //! Baseline NEON tier (Cortex-A53/A72: Raspberry Pi 3/4): integer dots with `smull` +
-//! `sadalp` ([`super::simd::Smull`]), exact for every input. Also the activation quantizers
-//! and f32 dots, which the dotprod tier shares.
+//! `sadalp` ([`super::simd::Smull`]), exact for every input. Also the activation quantizers,
+//! f32 dots, f32 vector operations and RoPE, which the dotprod tier shares.
 
 use half::{bf16, f16};
+
+pub use super::float_ops::{
+    add, axpy, gelu_mul, rmsnorm, rope_neox, rope_norm, scale, silu_mul, softmax,
+};
 
 use super::simd::Smull;
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K};

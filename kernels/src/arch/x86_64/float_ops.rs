@@ -1,12 +1,17 @@
-//! AVX2 + FMA f32 vector operations of the forward pass (shared by the AVX2 and AVX-512
-//! VNNI tiers), with the semantics of [`crate::reference::ops`].
+//! AVX2 + FMA f32 vector operations of the forward pass (shared by the AVX2 and both VNNI
+//! tiers), with the semantics of [`crate::reference::ops`] and [`crate::rope`].
 //!
-//! - `add`, `scale`, `axpy`: the reference's operations lane by lane (no FMA), so bit-exact.
+//! - `add`, `scale`, `axpy`, `rope_norm`, `rope_neox`: the reference's operations lane by lane
+//!   (no FMA, same order), so bit-exact.
 //! - `rmsnorm`: the sum of squares with this tier's `vec_dot_f32` (the reference uses the
 //!   scalar one: same terms, another order), then `(x * scale) * w` as the reference does.
-//! - `softmax`, `silu_mul`: `exp` by [`exp_ps`] (Cephes' `expf` polynomial, within 2 ulp
-//!   of `libm::expf` on normal results); results within the tolerance of
-//!   [`crate::ops`]. Tails (`len % 8` elements) use the scalar reference per element.
+//! - `softmax`, `silu_mul`, `gelu_mul`: `exp` by [`exp_ps`] (Cephes' `expf` polynomial, within
+//!   2 ulp of `libm::expf` on normal results); `gelu_tanh(x) = x / (1 + e^(-2u))` with the
+//!   reference's `u`, which is `0.5 x (1 + tanh u)` without the cancellation of `1 + tanh u`
+//!   for negative `x`. Results within the tolerance of [`crate::ops`]. The activations run
+//!   their tail (`len % 8` elements) through the same vector code, zero-padded, so an
+//!   element's result does not depend on its position or on the slice length; `softmax`'s
+//!   tail uses `libm::expf`.
 
 use core::arch::x86_64::*;
 
@@ -203,6 +208,56 @@ pub unsafe fn softmax(x: &mut [f32]) {
     unsafe { scale(x, 1.0 / sum) };
 }
 
+/// `gate[i] = act(gate[i]) * up[i]`, 8 lanes at a time; the tail goes through the same
+/// vector code, zero-padded.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn act_mul(gate: &mut [f32], up: &[f32], act: impl Fn(__m256) -> __m256) {
+    let n8 = gate.len() / 8 * 8;
+    for i in (0..n8).step_by(8) {
+        let v = _mm256_mul_ps(act(load8_ps(&gate[i..i + 8])), load8_ps(&up[i..i + 8]));
+        store8_ps(&mut gate[i..], v);
+    }
+    let rest = gate.len() - n8;
+    if rest > 0 {
+        let (mut g, mut u) = ([0f32; 8], [0f32; 8]);
+        g[..rest].copy_from_slice(&gate[n8..]);
+        u[..rest].copy_from_slice(&up[n8..]);
+        let v = _mm256_mul_ps(act(load8_ps(&g)), load8_ps(&u));
+        store8_ps(&mut g, v);
+        gate[n8..].copy_from_slice(&g[..rest]);
+    }
+}
+
+/// `silu(g) = g / (1 + e^-g)` lane-wise.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn silu_ps(g: __m256) -> __m256 {
+    let e = exp_ps(_mm256_xor_ps(g, _mm256_set1_ps(-0.0)));
+    _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0), e))
+}
+
+/// `gelu_tanh(x) = 0.5 x (1 + tanh u) = x / (1 + e^(-2u))` lane-wise, with the reference's
+/// `u = sqrt(2/π) x (1 + 0.044715 x²)` (same operations, unfused). Large `|x|` gives `x` or
+/// `±0` exactly as the reference does (`e^(-2u)` is 0 or `+inf`), NaN stays NaN.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn gelu_ps(x: __m256) -> __m256 {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    const GELU_COEF_A: f32 = 0.044_715;
+    let one = _mm256_set1_ps(1.0);
+    let inner = _mm256_add_ps(
+        one,
+        _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(GELU_COEF_A), x), x),
+    );
+    // -2u, exactly: scaling by -2 commutes with the rounding of `sqrt(2/π) x`.
+    let m2u = _mm256_mul_ps(
+        _mm256_mul_ps(_mm256_set1_ps(-2.0 * SQRT_2_OVER_PI), x),
+        inner,
+    );
+    _mm256_div_ps(x, _mm256_add_ps(one, exp_ps(m2u)))
+}
+
 /// `gate = silu(gate) * up`, `silu(g) = g / (1 + e^-g)`.
 ///
 /// # Safety
@@ -213,16 +268,91 @@ pub unsafe fn softmax(x: &mut [f32]) {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn silu_mul(gate: &mut [f32], up: &[f32]) {
     assert_eq!(gate.len(), up.len(), "silu_mul: length mismatch");
-    let n8 = gate.len() / 8 * 8;
-    let one = _mm256_set1_ps(1.0);
-    let sign = _mm256_set1_ps(-0.0);
-    for i in (0..n8).step_by(8) {
-        let g = load8_ps(&gate[i..i + 8]);
-        let e = exp_ps(_mm256_xor_ps(g, sign));
-        let s = _mm256_div_ps(g, _mm256_add_ps(one, e));
-        store8_ps(&mut gate[i..], _mm256_mul_ps(s, load8_ps(&up[i..i + 8])));
+    act_mul(gate, up, |g| silu_ps(g));
+}
+
+/// `gate = gelu_tanh(gate) * up` (see [`gelu_ps`]).
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+///
+/// # Panics
+/// If the lengths differ.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn gelu_mul(gate: &mut [f32], up: &[f32]) {
+    assert_eq!(gate.len(), up.len(), "gelu_mul: length mismatch");
+    act_mul(gate, up, |g| gelu_ps(g));
+}
+
+/// "norm" RoPE: rotate pairs `(2i, 2i+1)` of `x` by `cos[i]`, `sin[i]` (bit-exact:
+/// [`crate::rope::apply_rope_norm`]'s products and sums, unfused). Eight pairs per step: the
+/// angles are duplicated into both lanes of their pair and `addsub` forms `x0 c - x1 s` in
+/// even lanes, `x1 c + x0 s` in odd ones.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+///
+/// # Panics
+/// If `x.len() != 2 * cos.len()` or `cos.len() != sin.len()`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn rope_norm(x: &mut [f32], cos: &[f32], sin: &[f32]) {
+    assert!(
+        x.len() == 2 * cos.len() && cos.len() == sin.len(),
+        "rope_norm: length mismatch"
+    );
+    let (xs, _) = x.as_chunks_mut::<16>();
+    let (cs, _) = cos.as_chunks::<8>();
+    let (ss, _) = sin.as_chunks::<8>();
+    let first = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    let second = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
+    for ((x16, c8), s8) in xs.iter_mut().zip(cs).zip(ss) {
+        let (c, s) = (load8_ps(c8), load8_ps(s8));
+        let (lo, hi) = x16.split_at_mut(8);
+        for (half, idx) in [(lo, first), (hi, second)] {
+            let cc = _mm256_permutevar8x32_ps(c, idx);
+            let sd = _mm256_permutevar8x32_ps(s, idx);
+            let v = load8_ps(half);
+            let swapped = _mm256_permute_ps::<0b10_11_00_01>(v);
+            let out = _mm256_addsub_ps(_mm256_mul_ps(v, cc), _mm256_mul_ps(swapped, sd));
+            store8_ps(half, out);
+        }
     }
-    r::silu_mul(&mut gate[n8..], &up[n8..]);
+    let n8 = cs.len() * 8;
+    crate::rope::apply_rope_norm(&mut x[2 * n8..], &cos[n8..], &sin[n8..]);
+}
+
+/// "neox" RoPE: rotate pairs `(i, i + d/2)` of `x` by `cos[i]`, `sin[i]` (bit-exact:
+/// [`crate::rope::apply_rope_neox`]'s products and sums, unfused).
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+///
+/// # Panics
+/// If `x.len() != 2 * cos.len()` or `cos.len() != sin.len()`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn rope_neox(x: &mut [f32], cos: &[f32], sin: &[f32]) {
+    assert!(
+        x.len() == 2 * cos.len() && cos.len() == sin.len(),
+        "rope_neox: length mismatch"
+    );
+    let (lo, hi) = x.split_at_mut(cos.len());
+    let (los, _) = lo.as_chunks_mut::<8>();
+    let (his, _) = hi.as_chunks_mut::<8>();
+    let (cs, _) = cos.as_chunks::<8>();
+    let (ss, _) = sin.as_chunks::<8>();
+    for (((l, h), c), s) in los.iter_mut().zip(his.iter_mut()).zip(cs).zip(ss) {
+        let (a, b) = (load8_ps(l), load8_ps(h));
+        let (c, s) = (load8_ps(c), load8_ps(s));
+        store8_ps(l, _mm256_sub_ps(_mm256_mul_ps(a, c), _mm256_mul_ps(b, s)));
+        store8_ps(h, _mm256_add_ps(_mm256_mul_ps(a, s), _mm256_mul_ps(b, c)));
+    }
+    let n8 = cs.len() * 8;
+    let tail = lo[n8..].iter_mut().zip(&mut hi[n8..]);
+    for (((a, b), &c), &s) in tail.zip(&cos[n8..]).zip(&sin[n8..]) {
+        let (x0, x1) = (*a, *b);
+        *a = x0 * c - x1 * s;
+        *b = x0 * s + x1 * c;
+    }
 }
 
 #[cfg(test)]

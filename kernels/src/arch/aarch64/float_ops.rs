@@ -1,0 +1,393 @@
+//! NEON f32 vector operations of the forward pass (shared by the NEON and dotprod tiers), with
+//! the semantics of [`crate::reference::ops`] and [`crate::rope`]; the aarch64 twin of
+//! `arch/x86_64/float_ops.rs`.
+//!
+//! - `add`, `scale`, `axpy`, `rope_norm`, `rope_neox`: the reference's operations lane by lane
+//!   (no FMA, same order), so bit-exact.
+//! - `rmsnorm`: the sum of squares with the NEON `vec_dot_f32`, which is bit-identical to the
+//!   reference's, then `(x * scale) * w` as the reference does: bit-exact too.
+//! - `softmax`, `silu_mul`, `gelu_mul`: `exp` by [`exp_ps`], the same Cephes polynomial with
+//!   the same fused steps as the AVX2 `exp_ps` (so both give the same bits), within 2 ulp of
+//!   `libm::expf` on normal results; `gelu_tanh(x) = x / (1 + e^(-2u))` with the reference's
+//!   `u`, which is `0.5 x (1 + tanh u)` without the cancellation of `1 + tanh u` for negative
+//!   `x`. Results within the tolerance of [`crate::ops`]. Tails (`len % 4` elements) go
+//!   through the same vector code, padded (with 0, or `-inf` for `softmax`), so an element's
+//!   activation does not depend on its position or on the slice length.
+
+use core::arch::aarch64::*;
+
+use super::float::vec_dot_f32;
+
+/// Load 4 f32.
+#[inline]
+#[target_feature(enable = "neon")]
+fn load4(s: &[f32; 4]) -> float32x4_t {
+    // SAFETY: `s` is 4 readable f32; `ld1` needs only f32 alignment.
+    unsafe { vld1q_f32(s.as_ptr()) }
+}
+
+/// Store 4 lanes.
+#[inline]
+#[target_feature(enable = "neon")]
+fn store4(s: &mut [f32; 4], v: float32x4_t) {
+    // SAFETY: `s` is 4 writable f32; `st1` needs only f32 alignment.
+    unsafe { vst1q_f32(s.as_mut_ptr(), v) }
+}
+
+/// `e^x` lane-wise, the AVX2 `exp_ps` step for step. Arguments below -87.33 give 0 (`libm`
+/// gives subnormals there), above 88.72 give `+inf` (as `libm`), arguments in between are
+/// clamped to 88.3 first (only reached by SiLU's `e^-x` for `x ~ -88`, whose result is ~1e-37
+/// either way); NaN stays NaN.
+#[inline]
+#[target_feature(enable = "neon")]
+fn exp_ps(x: float32x4_t) -> float32x4_t {
+    const LOG2E: f32 = core::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    const C: [f32; 6] = [
+        1.987_569_2e-4,
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        0.5,
+    ];
+    let lo = vdupq_n_f32(-87.33);
+    let xc = vminq_f32(vmaxq_f32(x, lo), vdupq_n_f32(88.3));
+    // x = n ln2 + r, |r| <= ln2 / 2 (`frintn`: ties to even, as `_mm256_round_ps`).
+    let n = vrndnq_f32(vmulq_f32(xc, vdupq_n_f32(LOG2E)));
+    let r = vfmsq_f32(xc, n, vdupq_n_f32(LN2_HI));
+    let r = vfmsq_f32(r, n, vdupq_n_f32(LN2_LO));
+    let mut p = vdupq_n_f32(C[0]);
+    for &c in &C[1..] {
+        p = vfmaq_f32(vdupq_n_f32(c), p, r);
+    }
+    let p = vaddq_f32(vfmaq_f32(r, p, vmulq_f32(r, r)), vdupq_n_f32(1.0));
+    // 2^n from the exponent bits (n is integral and in -126..=127 after the clamp, so the
+    // truncating conversion is exact).
+    let pow2 = vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(
+        vcvtq_s32_f32(n),
+        vdupq_n_s32(127),
+    )));
+    let e = vmulq_f32(p, pow2);
+    let e = vbslq_f32(vcltq_f32(x, lo), vdupq_n_f32(0.0), e);
+    let e = vbslq_f32(
+        vcgtq_f32(x, vdupq_n_f32(88.722_84)),
+        vdupq_n_f32(f32::INFINITY),
+        e,
+    );
+    // NaN in, NaN out.
+    vbslq_f32(vceqq_f32(x, x), e, x)
+}
+
+/// `y += x` (reference semantics, bit-exact).
+///
+/// # Safety
+/// The CPU must support NEON.
+///
+/// # Panics
+/// If the lengths differ.
+#[target_feature(enable = "neon")]
+pub unsafe fn add(y: &mut [f32], x: &[f32]) {
+    assert_eq!(y.len(), x.len(), "add: length mismatch");
+    let (ys, yt) = y.as_chunks_mut::<4>();
+    let (xs, xt) = x.as_chunks::<4>();
+    for (y, x) in ys.iter_mut().zip(xs) {
+        store4(y, vaddq_f32(load4(y), load4(x)));
+    }
+    for (y, &x) in yt.iter_mut().zip(xt) {
+        *y += x;
+    }
+}
+
+/// `x *= s` (bit-exact).
+///
+/// # Safety
+/// The CPU must support NEON.
+#[target_feature(enable = "neon")]
+pub unsafe fn scale(x: &mut [f32], s: f32) {
+    let (xs, xt) = x.as_chunks_mut::<4>();
+    let sv = vdupq_n_f32(s);
+    for x in xs {
+        store4(x, vmulq_f32(load4(x), sv));
+    }
+    for v in xt {
+        *v *= s;
+    }
+}
+
+/// `y += a * x` (multiply, then add: bit-exact).
+///
+/// # Safety
+/// The CPU must support NEON.
+///
+/// # Panics
+/// If the lengths differ.
+#[target_feature(enable = "neon")]
+pub unsafe fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+    assert_eq!(y.len(), x.len(), "axpy: length mismatch");
+    let (ys, yt) = y.as_chunks_mut::<4>();
+    let (xs, xt) = x.as_chunks::<4>();
+    let av = vdupq_n_f32(a);
+    for (y, x) in ys.iter_mut().zip(xs) {
+        store4(y, vaddq_f32(load4(y), vmulq_f32(av, load4(x))));
+    }
+    for (y, &x) in yt.iter_mut().zip(xt) {
+        *y += a * x;
+    }
+}
+
+/// `out = x / sqrt(mean(x²) + eps) * weight` (bit-exact).
+///
+/// # Safety
+/// The CPU must support NEON.
+///
+/// # Panics
+/// If `out`, `x` and `weight` differ in length.
+#[target_feature(enable = "neon")]
+pub unsafe fn rmsnorm(out: &mut [f32], x: &[f32], weight: &[f32], eps: f32) {
+    assert!(
+        out.len() == x.len() && x.len() == weight.len(),
+        "rmsnorm: length mismatch"
+    );
+    if x.is_empty() {
+        return;
+    }
+    // SAFETY: NEON is this function's own requirement.
+    let mean = unsafe { vec_dot_f32(x, x) } / x.len() as f32;
+    let s = 1.0 / libm::sqrtf(mean + eps);
+    let (os, ot) = out.as_chunks_mut::<4>();
+    let (xs, xt) = x.as_chunks::<4>();
+    let (ws, wt) = weight.as_chunks::<4>();
+    let sv = vdupq_n_f32(s);
+    for ((o, x), w) in os.iter_mut().zip(xs).zip(ws) {
+        store4(o, vmulq_f32(vmulq_f32(load4(x), sv), load4(w)));
+    }
+    for ((o, &v), &w) in ot.iter_mut().zip(xt).zip(wt) {
+        *o = (v * s) * w;
+    }
+}
+
+/// In-place, max-subtracted softmax (reference semantics: `-inf` entries become 0, all
+/// `-inf` gives all 0, empty is left alone; NaN entries are ignored by the maximum, as by the
+/// reference's, and make every output NaN).
+///
+/// # Safety
+/// The CPU must support NEON.
+#[target_feature(enable = "neon")]
+pub unsafe fn softmax(x: &mut [f32]) {
+    if x.is_empty() {
+        return;
+    }
+    let (xs, xt) = x.as_chunks_mut::<4>();
+    // `fmaxnm` ignores NaN like the reference's `if v > m` fold.
+    let mut mv = vdupq_n_f32(f32::NEG_INFINITY);
+    for x in xs.iter() {
+        mv = vmaxnmq_f32(mv, load4(x));
+    }
+    let mut lanes = [0f32; 4];
+    store4(&mut lanes, mv);
+    let max = lanes
+        .iter()
+        .chain(xt.iter())
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    if max == f32::NEG_INFINITY {
+        x.fill(0.0);
+        return;
+    }
+    let maxv = vdupq_n_f32(max);
+    let mut sumv = vdupq_n_f32(0.0);
+    for x in xs.iter_mut() {
+        let e = exp_ps(vsubq_f32(load4(x), maxv));
+        sumv = vaddq_f32(sumv, e);
+        store4(x, e);
+    }
+    if !xt.is_empty() {
+        // Padded with -inf, whose exponential (0) adds nothing to the sum.
+        let mut t = [f32::NEG_INFINITY; 4];
+        t[..xt.len()].copy_from_slice(xt);
+        let e = exp_ps(vsubq_f32(load4(&t), maxv));
+        sumv = vaddq_f32(sumv, e);
+        store4(&mut t, e);
+        xt.copy_from_slice(&t[..xt.len()]);
+    }
+    let sum = vaddvq_f32(sumv);
+    // SAFETY: NEON is this function's own requirement.
+    unsafe { scale(x, 1.0 / sum) };
+}
+
+/// `gate[i] = act(gate[i]) * up[i]`, 4 lanes at a time; the tail goes through the same vector
+/// code, zero-padded.
+#[inline]
+#[target_feature(enable = "neon")]
+fn act_mul(gate: &mut [f32], up: &[f32], act: impl Fn(float32x4_t) -> float32x4_t) {
+    let (gs, gt) = gate.as_chunks_mut::<4>();
+    let (us, ut) = up.as_chunks::<4>();
+    for (g, u) in gs.iter_mut().zip(us) {
+        store4(g, vmulq_f32(act(load4(g)), load4(u)));
+    }
+    if !gt.is_empty() {
+        let (mut g, mut u) = ([0f32; 4], [0f32; 4]);
+        g[..gt.len()].copy_from_slice(gt);
+        u[..ut.len()].copy_from_slice(ut);
+        let v = vmulq_f32(act(load4(&g)), load4(&u));
+        store4(&mut g, v);
+        gt.copy_from_slice(&g[..gt.len()]);
+    }
+}
+
+/// `silu(g) = g / (1 + e^-g)` lane-wise.
+#[inline]
+#[target_feature(enable = "neon")]
+fn silu_ps(g: float32x4_t) -> float32x4_t {
+    vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0), exp_ps(vnegq_f32(g))))
+}
+
+/// `gelu_tanh(x) = 0.5 x (1 + tanh u) = x / (1 + e^(-2u))` lane-wise, with the reference's
+/// `u = sqrt(2/π) x (1 + 0.044715 x²)` (same operations, unfused). Large `|x|` gives `x` or
+/// `±0` exactly as the reference does (`e^(-2u)` is 0 or `+inf`), NaN stays NaN.
+#[inline]
+#[target_feature(enable = "neon")]
+fn gelu_ps(x: float32x4_t) -> float32x4_t {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    const GELU_COEF_A: f32 = 0.044_715;
+    let one = vdupq_n_f32(1.0);
+    let inner = vaddq_f32(one, vmulq_f32(vmulq_n_f32(x, GELU_COEF_A), x));
+    // -2u, exactly: scaling by -2 commutes with the rounding of `sqrt(2/π) x`.
+    let m2u = vmulq_f32(vmulq_n_f32(x, -2.0 * SQRT_2_OVER_PI), inner);
+    vdivq_f32(x, vaddq_f32(one, exp_ps(m2u)))
+}
+
+/// `gate = silu(gate) * up`, `silu(g) = g / (1 + e^-g)`.
+///
+/// # Safety
+/// The CPU must support NEON.
+///
+/// # Panics
+/// If the lengths differ.
+#[target_feature(enable = "neon")]
+pub unsafe fn silu_mul(gate: &mut [f32], up: &[f32]) {
+    assert_eq!(gate.len(), up.len(), "silu_mul: length mismatch");
+    act_mul(gate, up, |g| silu_ps(g));
+}
+
+/// `gate = gelu_tanh(gate) * up` (see [`gelu_ps`]).
+///
+/// # Safety
+/// The CPU must support NEON.
+///
+/// # Panics
+/// If the lengths differ.
+#[target_feature(enable = "neon")]
+pub unsafe fn gelu_mul(gate: &mut [f32], up: &[f32]) {
+    assert_eq!(gate.len(), up.len(), "gelu_mul: length mismatch");
+    act_mul(gate, up, |g| gelu_ps(g));
+}
+
+/// "norm" RoPE: rotate pairs `(2i, 2i+1)` of `x` by `cos[i]`, `sin[i]` (bit-exact:
+/// [`crate::rope::apply_rope_norm`]'s products and sums, unfused). `ld2` splits four pairs
+/// into their even and odd elements, `st2` interleaves them back.
+///
+/// # Safety
+/// The CPU must support NEON.
+///
+/// # Panics
+/// If `x.len() != 2 * cos.len()` or `cos.len() != sin.len()`.
+#[target_feature(enable = "neon")]
+pub unsafe fn rope_norm(x: &mut [f32], cos: &[f32], sin: &[f32]) {
+    assert!(
+        x.len() == 2 * cos.len() && cos.len() == sin.len(),
+        "rope_norm: length mismatch"
+    );
+    let (pairs, _) = x.as_chunks_mut::<8>();
+    let (cs, _) = cos.as_chunks::<4>();
+    let (ss, _) = sin.as_chunks::<4>();
+    for ((p, c), s) in pairs.iter_mut().zip(cs).zip(ss) {
+        let (c, s) = (load4(c), load4(s));
+        // SAFETY: `p` is 8 readable f32; `ld2` needs only f32 alignment.
+        let v = unsafe { vld2q_f32(p.as_ptr()) };
+        let (x0, x1) = (v.0, v.1);
+        let out = float32x4x2_t(
+            vsubq_f32(vmulq_f32(x0, c), vmulq_f32(x1, s)),
+            vaddq_f32(vmulq_f32(x0, s), vmulq_f32(x1, c)),
+        );
+        // SAFETY: `p` is 8 writable f32; `st2` needs only f32 alignment.
+        unsafe { vst2q_f32(p.as_mut_ptr(), out) };
+    }
+    let n4 = cs.len() * 4;
+    crate::rope::apply_rope_norm(&mut x[2 * n4..], &cos[n4..], &sin[n4..]);
+}
+
+/// "neox" RoPE: rotate pairs `(i, i + d/2)` of `x` by `cos[i]`, `sin[i]` (bit-exact:
+/// [`crate::rope::apply_rope_neox`]'s products and sums, unfused).
+///
+/// # Safety
+/// The CPU must support NEON.
+///
+/// # Panics
+/// If `x.len() != 2 * cos.len()` or `cos.len() != sin.len()`.
+#[target_feature(enable = "neon")]
+pub unsafe fn rope_neox(x: &mut [f32], cos: &[f32], sin: &[f32]) {
+    assert!(
+        x.len() == 2 * cos.len() && cos.len() == sin.len(),
+        "rope_neox: length mismatch"
+    );
+    let (lo, hi) = x.split_at_mut(cos.len());
+    let (los, lot) = lo.as_chunks_mut::<4>();
+    let (his, hit) = hi.as_chunks_mut::<4>();
+    let (cs, ct) = cos.as_chunks::<4>();
+    let (ss, st) = sin.as_chunks::<4>();
+    for (((l, h), c), s) in los.iter_mut().zip(his.iter_mut()).zip(cs).zip(ss) {
+        let (a, b) = (load4(l), load4(h));
+        let (c, s) = (load4(c), load4(s));
+        store4(l, vsubq_f32(vmulq_f32(a, c), vmulq_f32(b, s)));
+        store4(h, vaddq_f32(vmulq_f32(a, s), vmulq_f32(b, c)));
+    }
+    let tail = lot.iter_mut().zip(hit.iter_mut());
+    for (((a, b), &c), &s) in tail.zip(ct).zip(st) {
+        let (x0, x1) = (*a, *b);
+        *a = x0 * c - x1 * s;
+        *b = x0 * s + x1 * c;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `exp_ps` against `libm::expf` over the range the forward pass uses, ends included.
+    #[test]
+    fn exp_matches_libm() {
+        let mut worst = 0f32;
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            for xs in [
+                [x, x + 0.001, x + 0.01, x + 0.1],
+                [-x, x * 0.5, x * 0.01, 0.0],
+            ] {
+                let mut got = [0f32; 4];
+                // SAFETY: NEON is part of the aarch64 baseline this test runs on.
+                unsafe { store4(&mut got, exp_ps(load4(&xs))) };
+                for (&x, &g) in xs.iter().zip(&got) {
+                    let want = libm::expf(x);
+                    if want.is_finite() && want > f32::MIN_POSITIVE {
+                        worst = worst.max((g - want).abs() / want);
+                    }
+                }
+            }
+            x += 0.37;
+        }
+        assert!(worst < 2.5e-7, "relative error {worst}");
+        let special = [
+            [f32::NEG_INFINITY, -200.0, 100.0, f32::INFINITY],
+            [f32::NAN, 1.0, -1.0, 2.0],
+        ];
+        let mut got = [[0f32; 4]; 2];
+        for (g, s) in got.iter_mut().zip(&special) {
+            // SAFETY: as above.
+            unsafe { store4(g, exp_ps(load4(s))) };
+        }
+        assert_eq!(got[0], [0.0, 0.0, f32::INFINITY, f32::INFINITY]);
+        assert!(got[1][0].is_nan());
+    }
+}
