@@ -9,6 +9,8 @@
 //!   (`Throughput::Bytes`): decode is memory-bound, so compare it with the `bandwidth` bench.
 //! - `gemm`: batches of 8, 32 and 128 tokens on the FFN shapes. Throughput is **multiply-adds**
 //!   (`Throughput::Elements` = rows × cols × batch): GOP/s = 2 × Gelem/s.
+//! - `.../TIER+rows8/...`: the same product on the matrix rewritten into the interleaved rows8
+//!   layout, for the tiers and types the loader interleaves (`KernelTable::interleaves`).
 //! - `quantize_act`: converting one f32 row to the weight type's activation type
 //!   (Q8_0 / Q8_1 / Q8_K); F16 weights take f32 activations and have none.
 //!
@@ -39,6 +41,11 @@ fn tables() -> Vec<KernelTable> {
         .collect()
 }
 
+/// The id suffix of a layout: `""` (the file's ggml layout) or `"+rows8"`.
+fn layout(interleaved: bool) -> &'static str {
+    if interleaved { "+rows8" } else { "" }
+}
+
 fn gemv(c: &mut Criterion) {
     let tables = tables();
     let mut g = c.benchmark_group("gemv");
@@ -53,23 +60,31 @@ fn gemv(c: &mut Criterion) {
             // Quantizing 49152×576 takes a moment: only when a tier's bench is selected.
             let cell = OnceCell::new();
             let w = || cell.get_or_init(|| OwnedMatrix::random(ty, rows, cols, 100 + i as u64));
+            let cell8 = OnceCell::new();
+            let w8 = || cell8.get_or_init(|| w().as_ref().and_then(OwnedMatrix::interleaved));
             let x = Rng::new(7).vec(cols, 1.0);
             let mut out = vec![0f32; rows];
             g.throughput(Throughput::Bytes(bytes as u64));
             for table in &tables {
                 let acts = OwnedActivations::for_weights(table, ty, &x);
-                let id = BenchmarkId::new(
-                    format!("{}/{}", type_id(ty), table.tier()),
-                    format!("{rows}x{cols}"),
-                );
-                g.bench_function(id, |b| {
-                    let w = w().as_ref().expect("geometry checked").view();
-                    b.iter(|| {
-                        let mut cols_out = ColumnsMut::whole(&mut out, 1, rows);
-                        table.matmul(&w, black_box(acts.view()), &mut cols_out);
-                        black_box(&out);
-                    })
-                });
+                for interleaved in [false, true] {
+                    if interleaved && !table.interleaves(ty, rows) {
+                        continue;
+                    }
+                    let id = BenchmarkId::new(
+                        format!("{}/{}{}", type_id(ty), table.tier(), layout(interleaved)),
+                        format!("{rows}x{cols}"),
+                    );
+                    g.bench_function(id, |b| {
+                        let m = if interleaved { w8() } else { w() };
+                        let w = m.as_ref().expect("geometry checked").view();
+                        b.iter(|| {
+                            let mut cols_out = ColumnsMut::whole(&mut out, 1, rows);
+                            table.matmul(&w, black_box(acts.view()), &mut cols_out);
+                            black_box(&out);
+                        })
+                    });
+                }
             }
         }
     }
@@ -89,24 +104,32 @@ fn gemm(c: &mut Criterion) {
             }
             let cell = OnceCell::new();
             let w = || cell.get_or_init(|| OwnedMatrix::random(ty, rows, cols, 200 + i as u64));
+            let cell8 = OnceCell::new();
+            let w8 = || cell8.get_or_init(|| w().as_ref().and_then(OwnedMatrix::interleaved));
             for batch in GEMM_BATCHES {
                 let x = Rng::new(8).vec(batch * cols, 1.0);
                 let mut out = vec![0f32; batch * rows];
                 g.throughput(Throughput::Elements((rows * cols * batch) as u64));
                 for table in &tables {
                     let acts = OwnedActivations::for_weights(table, ty, &x);
-                    let id = BenchmarkId::new(
-                        format!("{}/{}", type_id(ty), table.tier()),
-                        format!("{rows}x{cols}/b{batch}"),
-                    );
-                    g.bench_function(id, |b| {
-                        let w = w().as_ref().expect("geometry checked").view();
-                        b.iter(|| {
-                            let mut cols_out = ColumnsMut::whole(&mut out, batch, rows);
-                            table.matmul(&w, black_box(acts.view()), &mut cols_out);
-                            black_box(&out);
-                        })
-                    });
+                    for interleaved in [false, true] {
+                        if interleaved && !table.interleaves(ty, rows) {
+                            continue;
+                        }
+                        let id = BenchmarkId::new(
+                            format!("{}/{}{}", type_id(ty), table.tier(), layout(interleaved)),
+                            format!("{rows}x{cols}/b{batch}"),
+                        );
+                        g.bench_function(id, |b| {
+                            let m = if interleaved { w8() } else { w() };
+                            let w = m.as_ref().expect("geometry checked").view();
+                            b.iter(|| {
+                                let mut cols_out = ColumnsMut::whole(&mut out, batch, rows);
+                                table.matmul(&w, black_box(acts.view()), &mut cols_out);
+                                black_box(&out);
+                            })
+                        });
+                    }
                 }
             }
         }

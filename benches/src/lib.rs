@@ -10,7 +10,7 @@ use edgellm_kernels::blocks::{BlockQ8_0, BlockQ8_1, BlockQ8K};
 use edgellm_kernels::matrix::{Activations, WeightMatrix};
 use edgellm_kernels::reference::quantize_row_to_bytes;
 use edgellm_kernels::types::{QK_K, QK8_0, QK8_1};
-use edgellm_kernels::{GgmlType, KernelTable};
+use edgellm_kernels::{GgmlType, KernelTable, rows8};
 use edgellm_runtime::parallel::{MAX_TASKS, Parallel};
 use rayon::prelude::*;
 
@@ -85,6 +85,8 @@ pub struct OwnedMatrix {
     /// `u64` storage so the bytes are 8-aligned (blocks need up to 2-byte alignment).
     words: Vec<u64>,
     len: usize,
+    /// Whether `words` holds the interleaved rows8 layout.
+    rows8: bool,
 }
 
 impl OwnedMatrix {
@@ -108,6 +110,24 @@ impl OwnedMatrix {
             cols,
             words,
             len,
+            rows8: false,
+        })
+    }
+
+    /// The same matrix rewritten into the interleaved rows8 layout (as the loader does for
+    /// tiers with rows8 kernels), or `None` if the type or row count has none.
+    pub fn interleaved(&self) -> Option<OwnedMatrix> {
+        if self.rows8 || !rows8::supports(self.ty) || !self.rows.is_multiple_of(rows8::ROWS8) {
+            return None;
+        }
+        let mut words = self.words.clone();
+        let bytes: &mut [u8] = &mut bytemuck::cast_slice_mut(&mut words)[..self.len];
+        let mut scratch = vec![0u8; rows8::ROWS8 * self.len / self.rows];
+        rows8::interleave_matrix(self.ty, self.cols, bytes, &mut scratch).ok()?;
+        Some(OwnedMatrix {
+            words,
+            rows8: true,
+            ..*self
         })
     }
 
@@ -117,7 +137,12 @@ impl OwnedMatrix {
 
     /// The matrix as the kernels see it.
     pub fn view(&self) -> WeightMatrix<'_> {
-        WeightMatrix::new(self.ty, self.rows, self.cols, self.bytes())
+        let view = if self.rows8 {
+            WeightMatrix::interleaved
+        } else {
+            WeightMatrix::new
+        };
+        view(self.ty, self.rows, self.cols, self.bytes())
             .expect("built with the type's geometry and 8-byte alignment")
     }
 }

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, ensure};
+use edgellm_kernels::KernelTable;
 use edgellm_runtime::Gguf;
 use edgellm_runtime::model::{RunState, Transformer};
 use edgellm_runtime::parallel::{MAX_TASKS, Parallel};
@@ -25,7 +26,7 @@ use llama_cpp_2::token::LlamaToken;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::edge::Edge;
+use crate::edge::{Edge, read_interleaved};
 use crate::llama::{ContextOptions, Oracle, file_name};
 
 /// What to measure.
@@ -182,9 +183,10 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     );
     println!("|---|---|---|---|---|---|---|");
     for path in &a.models {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let kernels = KernelTable::detect();
+        let (bytes, plan) = read_interleaved(path, &kernels)?;
         let g = Gguf::parse(&bytes).with_context(|| format!("parsing {}", path.display()))?;
-        let edge = Edge::load(&g)?;
+        let edge = Edge::load_interleaved(&g, kernels, &plan)?;
         let mut oracle = Oracle::load(path, false, a.options)?;
         let vocab = edge.n_vocab().min(oracle.n_vocab());
         let pp_ids = tokens(a.pp, vocab);

@@ -6,7 +6,7 @@
 use anyhow::{Context as _, Result, ensure};
 use edgellm_kernels::{GgmlType, KernelTable};
 use edgellm_runtime::Gguf;
-use edgellm_runtime::model::Transformer;
+use edgellm_runtime::model::{InterleavePlan, Transformer};
 use edgellm_runtime::parallel::Sequential;
 use edgellm_runtime::tokenizer::Tokenizer;
 
@@ -30,6 +30,25 @@ impl std::fmt::Debug for Edge<'_> {
     }
 }
 
+/// A model file's bytes with the matrices `kernels` multiplies faster interleaved rewritten
+/// into the rows8 layout, as `edgellm run` loads them (unless `EDGELLM_INTERLEAVE=0`), and
+/// the plan to load them with ([`Edge::load_interleaved`]).
+pub fn read_interleaved(
+    path: &std::path::Path,
+    kernels: &KernelTable,
+) -> Result<(Vec<u8>, InterleavePlan)> {
+    let name = path.display().to_string();
+    let mut bytes = std::fs::read(path).with_context(|| format!("reading {name}"))?;
+    let plan = if std::env::var_os("EDGELLM_INTERLEAVE").is_some_and(|v| v == "0") {
+        InterleavePlan::default()
+    } else {
+        let g = Gguf::parse(&bytes).with_context(|| format!("parsing {name}"))?;
+        InterleavePlan::new(&g, &bytes, kernels).with_context(|| name.clone())?
+    };
+    plan.apply(&mut bytes).with_context(|| name.clone())?;
+    Ok((bytes, plan))
+}
+
 impl<'a> Edge<'a> {
     /// Parses `g` with the best kernels of this CPU.
     pub fn load(g: &Gguf<'a>) -> Result<Self> {
@@ -38,8 +57,17 @@ impl<'a> Edge<'a> {
 
     /// Parses `g` with the given kernels (e.g. the scalar reference tier).
     pub fn load_with(g: &Gguf<'a>, kernels: KernelTable) -> Result<Self> {
-        let model =
-            Transformer::from_gguf(g, kernels).context("edgellm could not load the model")?;
+        Self::load_interleaved(g, kernels, &InterleavePlan::default())
+    }
+
+    /// Parses `g`, bytes that `plan` has rewritten (see [`read_interleaved`]).
+    pub fn load_interleaved(
+        g: &Gguf<'a>,
+        kernels: KernelTable,
+        plan: &InterleavePlan,
+    ) -> Result<Self> {
+        let model = Transformer::from_gguf_interleaved(g, kernels, plan)
+            .context("edgellm could not load the model")?;
         let tokenizer = Tokenizer::from_gguf(g).context("edgellm could not load the tokenizer")?;
         let weight_type = g
             .tensor("blk.0.attn_q.weight")

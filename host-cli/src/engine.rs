@@ -5,7 +5,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::Args;
 use edgellm_kernels::{KernelTable, Tier};
 use edgellm_runtime::Gguf;
-use edgellm_runtime::model::Transformer;
+use edgellm_runtime::model::{InterleavePlan, Transformer};
 use edgellm_runtime::tokenizer::Tokenizer;
 
 use crate::model_file::ModelFile;
@@ -52,18 +52,37 @@ pub fn kernel_table(name: &str) -> Result<KernelTable> {
 
 /// A parsed model: GGUF view, tokenizer and transformer, all borrowing the mapped file.
 pub struct Loaded<'f> {
+    /// The file (its mapping now holds the interleaved matrices).
+    pub file: &'f ModelFile,
     /// The parsed file (metadata such as the chat template).
     pub gguf: Gguf<'f>,
     pub tokenizer: Tokenizer,
     pub model: Transformer<'f>,
 }
 
+/// Set `EDGELLM_INTERLEAVE=0` to keep every matrix in the file's ggml layout (for A/B
+/// measurements of the interleaved layout; results differ only in float rounding).
+pub const INTERLEAVE_ENV: &str = "EDGELLM_INTERLEAVE";
+
 /// Parse `file` and build its tokenizer and transformer. Errors name the file.
-pub fn load<'f>(file: &'f ModelFile, kernels: KernelTable) -> Result<Loaded<'f>> {
+///
+/// Matrices the kernel tier multiplies faster interleaved (`InterleavePlan`: Q4_0, Q4_1 and
+/// Q8_0 on the x86-64 tiers) are first rewritten in place in the file's private mapping,
+/// unless `EDGELLM_INTERLEAVE=0`.
+pub fn load<'f>(file: &'f mut ModelFile, kernels: KernelTable) -> Result<Loaded<'f>> {
     let name = file.path().display().to_string();
+    let plan = if std::env::var_os(INTERLEAVE_ENV).is_some_and(|v| v == "0") {
+        InterleavePlan::default()
+    } else {
+        let gguf = Gguf::parse(file).with_context(|| name.clone())?;
+        InterleavePlan::new(&gguf, file, &kernels).with_context(|| name.clone())?
+    };
+    plan.apply(file.bytes_mut()).with_context(|| name.clone())?;
+    let file: &'f ModelFile = file;
     let gguf = Gguf::parse(file).with_context(|| name.clone())?;
     let tokenizer = Tokenizer::from_gguf(&gguf).with_context(|| name.clone())?;
-    let model = Transformer::from_gguf(&gguf, kernels).with_context(|| name.clone())?;
+    let model =
+        Transformer::from_gguf_interleaved(&gguf, kernels, &plan).with_context(|| name.clone())?;
     if tokenizer.vocab_size() != model.config.vocab_size {
         anyhow::bail!(
             "{name}: the tokenizer has {} tokens but token_embd.weight has {} rows",
@@ -72,6 +91,7 @@ pub fn load<'f>(file: &'f ModelFile, kernels: KernelTable) -> Result<Loaded<'f>>
         );
     }
     Ok(Loaded {
+        file,
         gguf,
         tokenizer,
         model,

@@ -1,5 +1,11 @@
-//! A model file mapped read-only into memory: the runtime parses GGUF straight from these
+//! A model file mapped privately into memory: the runtime parses GGUF straight from these
 //! bytes, and weights stay in the page cache instead of being copied into the heap.
+//!
+//! The mapping is copy-on-write (`MAP_PRIVATE`): the loader may rewrite weight matrices in
+//! place into an interleaved layout (`engine::load`); the pages it writes become private
+//! memory of this process in place of the file's pages, never written back to the file, and
+//! the pages it does not write stay shared with the page cache. Either way each byte of the
+//! model is resident once.
 
 use std::fmt;
 use std::fs::File;
@@ -7,13 +13,13 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use memmap2::Mmap;
+use memmap2::{MmapMut, MmapOptions};
 
 /// An open, memory-mapped model file. Derefs to the whole file as `&[u8]`.
 pub struct ModelFile {
     path: PathBuf,
     /// `None` for an empty file (a zero-length mapping is not portable).
-    map: Option<Mmap>,
+    map: Option<MmapMut>,
 }
 
 impl ModelFile {
@@ -27,17 +33,26 @@ impl ModelFile {
         let map = if meta.len() == 0 {
             None
         } else {
-            // SAFETY: the mapping is read-only and private to this process. Its contents could
-            // still change if another process truncated or rewrote the file while it is
-            // mapped; edgellm never writes model files in place (fetch writes a new file and
-            // renames it over the old one, which leaves existing mappings intact), and the
-            // GGUF parser bounds-checks every read against the length seen here.
-            Some(unsafe { Mmap::map(&file) }.with_context(|| path.display().to_string())?)
+            // SAFETY: the mapping is private (copy-on-write) to this process: our writes never
+            // reach the file. Its unwritten pages could still change if another process
+            // truncated or rewrote the file while it is mapped; edgellm never writes model
+            // files in place (fetch writes a new file and renames it over the old one, which
+            // leaves existing mappings intact), and the GGUF parser bounds-checks every read
+            // against the length seen here.
+            Some(
+                unsafe { MmapOptions::new().map_copy(&file) }
+                    .with_context(|| path.display().to_string())?,
+            )
         };
         Ok(ModelFile {
             path: path.to_path_buf(),
             map,
         })
+    }
+
+    /// The mapped bytes, writable (copy-on-write: the file is never modified).
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        self.map.as_deref_mut().unwrap_or(&mut [])
     }
 
     pub fn path(&self) -> &Path {

@@ -24,6 +24,7 @@ use half::{bf16, f16};
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K, BlockQ8_0};
 use crate::blocks::{BlockQ8_1, BlockQ8K};
 use crate::reference;
+use crate::rows8::{BlockQ4_0x8, BlockQ4_1x8, BlockQ5_0x8, BlockQ8_0x8};
 
 /// A CPU kernel tier. Order = preference within an architecture (later is faster).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -257,6 +258,16 @@ pub struct Kernels {
     pub gemm_f16_f32: Option<GemmFn<f16, f32>>,
     pub gemm_bf16_f32: Option<GemmFn<bf16, f32>>,
 
+    /// GEMM over interleaved rows8 matrices ([`crate::rows8`]; `w` holds `w.len() / nb`
+    /// groups of 8 rows, `out[t * 8 * groups + r]`, any number of groups and tokens). `None`:
+    /// the tier has no SIMD kernel for the layout, so the loader does not interleave for it
+    /// (and the driver falls back to the scalar [`crate::rows8`] functions if given such a
+    /// matrix anyway).
+    pub gemm_q4_0x8_q8_0: Option<GemmFn<BlockQ4_0x8, BlockQ8_0>>,
+    pub gemm_q4_1x8_q8_1: Option<GemmFn<BlockQ4_1x8, BlockQ8_1>>,
+    pub gemm_q5_0x8_q8_0: Option<GemmFn<BlockQ5_0x8, BlockQ8_0>>,
+    pub gemm_q8_0x8_q8_0: Option<GemmFn<BlockQ8_0x8, BlockQ8_0>>,
+
     pub dequantize_row_q4_0: fn(x: &[BlockQ4_0], y: &mut [f32]),
     pub dequantize_row_q4_1: fn(x: &[BlockQ4_1], y: &mut [f32]),
     pub dequantize_row_q5_0: fn(x: &[BlockQ5_0], y: &mut [f32]),
@@ -310,6 +321,10 @@ impl Kernels {
             gemm_f32: None,
             gemm_f16_f32: None,
             gemm_bf16_f32: None,
+            gemm_q4_0x8_q8_0: None,
+            gemm_q4_1x8_q8_1: None,
+            gemm_q5_0x8_q8_0: None,
+            gemm_q8_0x8_q8_0: None,
             dequantize_row_q4_0: r::dequantize_row_q4_0,
             dequantize_row_q4_1: r::dequantize_row_q4_1,
             dequantize_row_q5_0: r::dequantize_row_q5_0,
@@ -403,6 +418,17 @@ macro_rules! simd_tier {
     };
 }
 
+/// Register a `vpdpbusd` tier's rows8 GEMMs (Q4_0, Q4_1, Q5_0 and Q8_0).
+#[cfg(target_arch = "x86_64")]
+macro_rules! rows8_vnni {
+    ($k:ident, x86_64::$tier:ident) => {
+        override_kernels!($k, crate::arch::x86_64::$tier {} gemm {
+            gemm_q4_0x8_q8_0(w, x, nb, out), gemm_q4_1x8_q8_1(w, x, nb, out),
+            gemm_q5_0x8_q8_0(w, x, nb, out), gemm_q8_0x8_q8_0(w, x, nb, out),
+        })
+    };
+}
+
 /// The kernels of `tier`, or `None` if this binary has no such tier (other architecture).
 ///
 /// # Safety
@@ -414,11 +440,24 @@ unsafe fn kernels_for(tier: Tier) -> Option<Kernels> {
     match tier {
         Tier::Scalar => return Some(Kernels::SCALAR),
         #[cfg(target_arch = "x86_64")]
-        Tier::Avx2 => simd_tier!(k, x86_64::avx2),
+        Tier::Avx2 => {
+            simd_tier!(k, x86_64::avx2);
+            // No Q8_0 rows8 kernel: `vpmaddubsw` would saturate on biased 8-bit weights.
+            override_kernels!(k, crate::arch::x86_64::avx2 {} gemm {
+                gemm_q4_0x8_q8_0(w, x, nb, out), gemm_q4_1x8_q8_1(w, x, nb, out),
+                gemm_q5_0x8_q8_0(w, x, nb, out),
+            });
+        }
         #[cfg(target_arch = "x86_64")]
-        Tier::AvxVnni => simd_tier!(k, x86_64::avxvnni),
+        Tier::AvxVnni => {
+            simd_tier!(k, x86_64::avxvnni);
+            rows8_vnni!(k, x86_64::avxvnni);
+        }
         #[cfg(target_arch = "x86_64")]
-        Tier::Avx512Vnni => simd_tier!(k, x86_64::avx512vnni),
+        Tier::Avx512Vnni => {
+            simd_tier!(k, x86_64::avx512vnni);
+            rows8_vnni!(k, x86_64::avx512vnni);
+        }
         #[cfg(target_arch = "aarch64")]
         Tier::Neon => simd_tier!(k, aarch64::neon),
         #[cfg(target_arch = "aarch64")]
@@ -521,6 +560,21 @@ impl KernelTable {
     pub fn available_tiers() -> impl Iterator<Item = Tier> {
         let f = CpuFeatures::detect();
         Self::compiled_tiers().filter(move |&t| f.supports(t))
+    }
+
+    /// Whether the loader should rewrite a `ty` matrix of `rows` rows into the interleaved
+    /// rows8 layout for this table: the type has the layout, `rows` is a multiple of 8, and
+    /// the tier has a SIMD kernel for it (the scalar fallback is slower than the ggml layout).
+    pub fn interleaves(&self, ty: crate::GgmlType, rows: usize) -> bool {
+        use crate::GgmlType::*;
+        let simd = match ty {
+            Q4_0 => self.k.gemm_q4_0x8_q8_0.is_some(),
+            Q4_1 => self.k.gemm_q4_1x8_q8_1.is_some(),
+            Q5_0 => self.k.gemm_q5_0x8_q8_0.is_some(),
+            Q8_0 => self.k.gemm_q8_0x8_q8_0.is_some(),
+            _ => false,
+        };
+        simd && rows > 0 && rows.is_multiple_of(crate::rows8::ROWS8)
     }
 
     /// This table's tier.

@@ -9,6 +9,7 @@
 //! - [`matrix`]: [`WeightMatrix`] views and [`Activations`]; `KernelTable::matmul` drives
 //!   GEMV / GEMM over them.
 //! - [`rope`]: rotary position embeddings.
+//! - [`rows8`]: the interleaved 8-row weight layout built at load time.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 mod arch;
@@ -20,6 +21,7 @@ mod ops;
 pub mod parts;
 pub mod reference;
 pub mod rope;
+pub mod rows8;
 pub mod types;
 
 pub use dispatch::{CpuFeatures, KernelTable, Kernels, Tier, TierUnavailable};

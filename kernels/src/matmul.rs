@@ -10,8 +10,9 @@ use half::{bf16, f16};
 use crate::GgmlType;
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K, BlockQ8_0};
 use crate::dispatch::{GEMM_TILE_ROWS, GEMM_TILE_TOKENS, GemmFn, KernelTable, VecDotFn};
-use crate::matrix::{Activations, WeightMatrix};
+use crate::matrix::{Activations, Layout, WeightMatrix};
 use crate::parts::ColumnsMut;
+use crate::rows8::{self, BlockQ4_0x8, BlockQ4_1x8, BlockQ5_0x8, BlockQ8_0x8, Interleaved, ROWS8};
 
 impl KernelTable {
     /// `out[t][r] = dot(w.row(r), x.row(t))` for every `r` in `out.cols()` and `t` in
@@ -31,6 +32,9 @@ impl KernelTable {
             out.n_tokens() * w.cols(),
             "matmul: activations are not n_tokens × cols"
         );
+        if w.layout() == Layout::Rows8 {
+            return self.matmul_rows8(w, x, out);
+        }
         let k = self.kernels();
         let nb = w.blocks_per_row();
         match (w.ty(), x) {
@@ -107,6 +111,48 @@ impl KernelTable {
         }
     }
 
+    /// [`KernelTable::matmul`] for a [`Layout::Rows8`] matrix: the tier's rows8 GEMM, or the
+    /// scalar one if the tier has none.
+    fn matmul_rows8(&self, w: &WeightMatrix<'_>, x: Activations<'_>, out: &mut ColumnsMut<'_>) {
+        let k = self.kernels();
+        let nb = w.blocks_per_row();
+        match (w.ty(), x) {
+            (GgmlType::Q4_0, Activations::Q8_0(a)) => drive_rows8::<BlockQ4_0x8, _>(
+                w.blocks(),
+                nb,
+                a,
+                k.gemm_q4_0x8_q8_0.unwrap_or(rows8::gemm_q4_0x8_q8_0),
+                out,
+            ),
+            (GgmlType::Q4_1, Activations::Q8_1(a)) => drive_rows8::<BlockQ4_1x8, _>(
+                w.blocks(),
+                nb,
+                a,
+                k.gemm_q4_1x8_q8_1.unwrap_or(rows8::gemm_q4_1x8_q8_1),
+                out,
+            ),
+            (GgmlType::Q5_0, Activations::Q8_0(a)) => drive_rows8::<BlockQ5_0x8, _>(
+                w.blocks(),
+                nb,
+                a,
+                k.gemm_q5_0x8_q8_0.unwrap_or(rows8::gemm_q5_0x8_q8_0),
+                out,
+            ),
+            (GgmlType::Q8_0, Activations::Q8_0(a)) => drive_rows8::<BlockQ8_0x8, _>(
+                w.blocks(),
+                nb,
+                a,
+                k.gemm_q8_0x8_q8_0.unwrap_or(rows8::gemm_q8_0x8_q8_0),
+                out,
+            ),
+            (ty, x) => panic!(
+                "matmul: rows8 {ty} weights take {:?} activations, got {}",
+                ty.vec_dot_type(),
+                x.ty()
+            ),
+        }
+    }
+
     /// Row `row` of `w` as f32 (embedding lookup): `out.len() == w.cols()`.
     ///
     /// # Panics
@@ -120,6 +166,24 @@ impl KernelTable {
         assert_eq!(out.len(), w.cols(), "dequantize_row: output length != cols");
         let k = self.kernels();
         let nb = w.blocks_per_row();
+        if w.layout() == Layout::Rows8 {
+            match w.ty() {
+                GgmlType::Q4_0 => {
+                    dequantize_rows8::<BlockQ4_0x8>(w.blocks(), nb, row, out, k.dequantize_row_q4_0)
+                }
+                GgmlType::Q4_1 => {
+                    dequantize_rows8::<BlockQ4_1x8>(w.blocks(), nb, row, out, k.dequantize_row_q4_1)
+                }
+                GgmlType::Q5_0 => {
+                    dequantize_rows8::<BlockQ5_0x8>(w.blocks(), nb, row, out, k.dequantize_row_q5_0)
+                }
+                GgmlType::Q8_0 => {
+                    dequantize_rows8::<BlockQ8_0x8>(w.blocks(), nb, row, out, k.dequantize_row_q8_0)
+                }
+                ty => unreachable!("rows8 WeightMatrix of type {ty}"),
+            }
+            return;
+        }
         let r = row * nb..(row + 1) * nb;
         match w.ty() {
             GgmlType::Q4_0 => (k.dequantize_row_q4_0)(&w.blocks::<BlockQ4_0>()[r], out),
@@ -192,5 +256,63 @@ fn drive<W, A>(
             t0 += nt;
         }
         r0 += mr;
+    }
+}
+
+/// Row `row` of a rows8 matrix (`nb` blocks per row) dequantized block by block.
+fn dequantize_rows8<B: Interleaved>(
+    w: &[B],
+    nb: usize,
+    row: usize,
+    out: &mut [f32],
+    dequantize: fn(&[B::Row], &mut [f32]),
+) {
+    let group = &w[row / ROWS8 * nb..(row / ROWS8 + 1) * nb];
+    let bs = out.len() / nb;
+    for (x8, o) in group.iter().zip(out.chunks_exact_mut(bs)) {
+        dequantize(&[x8.lane(row % ROWS8)], o);
+    }
+}
+
+/// Groups of 8 rows one rows8 GEMM call covers at most.
+const ROWS8_TILE_GROUPS: usize = 4;
+/// Tokens one rows8 GEMM call covers at most.
+const ROWS8_TILE_TOKENS: usize = 8;
+
+/// The loops of a rows8 matrix product: `w` is the whole matrix (`rows / 8` groups of `nb`
+/// x8-blocks), `x` is `n_tokens × nb` activation blocks. The part's columns start and end on
+/// group boundaries (the thread split hands out multiples of 32 rows and the matrix has a
+/// multiple of 8). The kernel walks every token of its call over one group before the next
+/// group, so each weight group is read from memory once per call.
+fn drive_rows8<W, A>(w: &[W], nb: usize, x: &[A], gemm: GemmFn<W, A>, out: &mut ColumnsMut<'_>) {
+    let cols = out.cols();
+    let n_tokens = out.n_tokens();
+    assert!(
+        cols.start.is_multiple_of(ROWS8) && cols.end.is_multiple_of(ROWS8),
+        "rows8 matmul: columns {cols:?} not on 8-row groups"
+    );
+    if nb == 0 {
+        for t in 0..n_tokens {
+            out.row_mut(t).fill(0.0);
+        }
+        return;
+    }
+    let mut tile = [0f32; ROWS8 * ROWS8_TILE_GROUPS * ROWS8_TILE_TOKENS];
+    let mut g0 = cols.start / ROWS8;
+    while g0 < cols.end / ROWS8 {
+        let ng = ROWS8_TILE_GROUPS.min(cols.end / ROWS8 - g0);
+        let mr = ng * ROWS8;
+        let ws = &w[g0 * nb..(g0 + ng) * nb];
+        let mut t0 = 0;
+        while t0 < n_tokens {
+            let nt = ROWS8_TILE_TOKENS.min(n_tokens - t0);
+            gemm(ws, &x[t0 * nb..(t0 + nt) * nb], nb, &mut tile);
+            for t in 0..nt {
+                let c = g0 * ROWS8 - cols.start;
+                out.row_mut(t0 + t)[c..c + mr].copy_from_slice(&tile[t * mr..(t + 1) * mr]);
+            }
+            t0 += nt;
+        }
+        g0 += ng;
     }
 }

@@ -25,6 +25,9 @@ pub enum MatrixError {
     DataLength { expected: usize, actual: usize },
     /// `data` does not start at the alignment the type's blocks need.
     Misaligned { ty: GgmlType, align: usize },
+    /// The interleaved rows8 layout was asked for a type without it or a row count that is
+    /// not a multiple of 8.
+    NotInterleavable { ty: GgmlType, rows: usize },
 }
 
 impl fmt::Display for MatrixError {
@@ -48,6 +51,10 @@ impl fmt::Display for MatrixError {
             MatrixError::Misaligned { ty, align } => {
                 write!(f, "{ty} matrix data is not {align}-byte aligned")
             }
+            MatrixError::NotInterleavable { ty, rows } => write!(
+                f,
+                "a {ty} matrix of {rows} rows has no interleaved rows8 layout"
+            ),
         }
     }
 }
@@ -65,15 +72,26 @@ const fn type_align(ty: GgmlType) -> usize {
     }
 }
 
-/// A row-major weight matrix of `rows` output features × `cols` inputs, viewed in place:
-/// row `r` is bytes `r*row_bytes .. (r+1)*row_bytes` of `data`, in the ggml layout of `ty`
-/// (as a GGUF tensor of shape `[cols, rows]` stores it).
+/// How a matrix's blocks are arranged in its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Row after row, as GGUF stores a tensor of shape `[cols, rows]`.
+    Ggml,
+    /// Groups of 8 rows interleaved block by block ([`crate::rows8`]), made at load time.
+    Rows8,
+}
+
+/// A weight matrix of `rows` output features × `cols` inputs, viewed in place. In the
+/// [`Layout::Ggml`] layout row `r` is bytes `r*row_bytes .. (r+1)*row_bytes` of `data`, in
+/// the ggml layout of `ty` (as a GGUF tensor of shape `[cols, rows]` stores it); in the
+/// [`Layout::Rows8`] layout the same bytes hold groups of 8 rows interleaved.
 #[derive(Clone, Copy, Debug)]
 pub struct WeightMatrix<'a> {
     ty: GgmlType,
     rows: usize,
     cols: usize,
     row_bytes: usize,
+    layout: Layout,
     data: &'a [u8],
 }
 
@@ -115,8 +133,33 @@ impl<'a> WeightMatrix<'a> {
             rows,
             cols,
             row_bytes,
+            layout: Layout::Ggml,
             data,
         })
+    }
+
+    /// View `data` as a `rows × cols` matrix of type `ty` already rewritten into the rows8
+    /// layout by [`crate::rows8::interleave_matrix`]: the checks of [`WeightMatrix::new`],
+    /// and the type must have the layout and `rows` be a multiple of 8. (Bytes that were not
+    /// interleaved give wrong products, never undefined behaviour.)
+    pub fn interleaved(
+        ty: GgmlType,
+        rows: usize,
+        cols: usize,
+        data: &'a [u8],
+    ) -> Result<Self, MatrixError> {
+        if !crate::rows8::supports(ty) || !rows.is_multiple_of(crate::rows8::ROWS8) {
+            return Err(MatrixError::NotInterleavable { ty, rows });
+        }
+        Ok(WeightMatrix {
+            layout: Layout::Rows8,
+            ..WeightMatrix::new(ty, rows, cols, data)?
+        })
+    }
+
+    /// How the blocks are arranged.
+    pub fn layout(&self) -> Layout {
+        self.layout
     }
 
     pub fn ty(&self) -> GgmlType {
@@ -147,19 +190,28 @@ impl<'a> WeightMatrix<'a> {
         self.data
     }
 
-    /// The bytes of row `r`.
+    /// The bytes of row `r` (ggml layout only: a rows8 row is spread over its group).
     ///
     /// # Panics
-    /// If `r >= rows`.
+    /// If `r >= rows` or the layout is not [`Layout::Ggml`].
     pub fn row_data(&self, r: usize) -> &'a [u8] {
         assert!(r < self.rows, "row {r} out of {} rows", self.rows);
+        assert_eq!(
+            self.layout,
+            Layout::Ggml,
+            "row_data of an interleaved matrix"
+        );
         &self.data[r * self.row_bytes..(r + 1) * self.row_bytes]
     }
 
-    /// The whole matrix as blocks of `B`. Only called with the block type of `self.ty`, whose
-    /// size and alignment `new` checked.
+    /// The whole matrix as blocks of `B`. Only called with the block type of `self.ty` (or,
+    /// for rows8, its x8-block, 8 times as large), whose size and alignment `new` checked.
     pub(crate) fn blocks<B: Pod>(&self) -> &'a [B] {
-        debug_assert_eq!(size_of::<B>(), self.ty.type_size());
+        let n = match self.layout {
+            Layout::Ggml => 1,
+            Layout::Rows8 => crate::rows8::ROWS8,
+        };
+        debug_assert_eq!(size_of::<B>(), n * self.ty.type_size());
         bytemuck::cast_slice(self.data)
     }
 }

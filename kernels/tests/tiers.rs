@@ -23,12 +23,18 @@
 //! agree within the tolerances stated in `src/ops.rs` (see [`check_ops`], [`check_rope`]), on
 //! inputs with extremes mixed in (±0, ±100, ±1e-30, ±88.5, ±1e20), any length and offset.
 
-use bytemuck::Zeroable;
+use bytemuck::{Pod, Zeroable};
 use edgellm_kernels::blocks::*;
 use edgellm_kernels::dispatch::{GEMM_TILE_ROWS, GEMM_TILE_TOKENS, GemmFn, VecDotFn};
 use edgellm_kernels::reference as r;
 use edgellm_kernels::reference::k_quants::pack_scale_min_k4;
-use edgellm_kernels::{KernelTable, Kernels, Tier, rope};
+use edgellm_kernels::rows8::{
+    BlockQ4_0x8, BlockQ4_1x8, BlockQ5_0x8, BlockQ8_0x8, Interleaved, ROWS8, interleave_matrix,
+};
+use edgellm_kernels::{
+    Activations, ColumnsMut, GgmlType, KernelTable, Kernels, Tier, WeightMatrix, rope,
+    split_columns,
+};
 use half::{bf16, f16};
 use proptest::prelude::*;
 
@@ -701,6 +707,149 @@ proptest! {
     fn dequantizers_match_reference(seed in any::<u64>(), nb in 1usize..4) {
         check_dequantizers(seed, nb).map_err(TestCaseError::fail)?;
     }
+
+    #[test]
+    fn rows8_q4_0_matches_reference(seed in any::<u64>(), nb in 1usize..24, exact in any::<bool>()) {
+        check_rows8(&ROWS8_Q4_0, seed, nb, exact).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn rows8_q4_1_matches_reference(seed in any::<u64>(), nb in 1usize..24, exact in any::<bool>()) {
+        check_rows8(&ROWS8_Q4_1, seed, nb, exact).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn rows8_q5_0_matches_reference(seed in any::<u64>(), nb in 1usize..24, exact in any::<bool>()) {
+        check_rows8(&ROWS8_Q5_0, seed, nb, exact).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn rows8_q8_0_matches_reference(seed in any::<u64>(), nb in 1usize..24, exact in any::<bool>()) {
+        check_rows8(&ROWS8_Q8_0, seed, nb, exact).map_err(TestCaseError::fail)?;
+    }
+}
+
+// ---------------------------------------------------------------- rows8 (interleaved) layout
+
+/// A rows8 format under test: the ggml-layout pair it interleaves, its GEMM field and how
+/// its activations enter the matmul driver.
+struct Rows8Pair<W: 'static, A: 'static, X> {
+    pair: &'static Pair<W, A>,
+    ty: GgmlType,
+    gemm: fn(&Kernels) -> Option<GemmFn<X, A>>,
+    acts: fn(&[A]) -> Activations<'_>,
+}
+
+const ROWS8_Q4_0: Rows8Pair<BlockQ4_0, BlockQ8_0, BlockQ4_0x8> = Rows8Pair {
+    pair: &Q4_0,
+    ty: GgmlType::Q4_0,
+    gemm: |k| k.gemm_q4_0x8_q8_0,
+    acts: |a| Activations::Q8_0(a),
+};
+const ROWS8_Q4_1: Rows8Pair<BlockQ4_1, BlockQ8_1, BlockQ4_1x8> = Rows8Pair {
+    pair: &Q4_1,
+    ty: GgmlType::Q4_1,
+    gemm: |k| k.gemm_q4_1x8_q8_1,
+    acts: |a| Activations::Q8_1(a),
+};
+const ROWS8_Q5_0: Rows8Pair<BlockQ5_0, BlockQ8_0, BlockQ5_0x8> = Rows8Pair {
+    pair: &Q5_0,
+    ty: GgmlType::Q5_0,
+    gemm: |k| k.gemm_q5_0x8_q8_0,
+    acts: |a| Activations::Q8_0(a),
+};
+const ROWS8_Q8_0: Rows8Pair<BlockQ8_0, BlockQ8_0, BlockQ8_0x8> = Rows8Pair {
+    pair: &Q8_0,
+    ty: GgmlType::Q8_0,
+    gemm: |k| k.gemm_q8_0x8_q8_0,
+    acts: |a| Activations::Q8_0(a),
+};
+
+/// `8 * groups` random rows interleaved, times `nt` tokens, on every tier: the tier's rows8
+/// GEMM (if it has one) and the matmul driver on the interleaved matrix (its kernel or the
+/// scalar fallback, split into two column parts), each output against the reference
+/// `vec_dot` of the original row; plus every row read back by `dequantize_row`.
+fn check_rows8<W: Gen + Pod, A: Gen, X: Interleaved<Row = W>>(
+    p: &Rows8Pair<W, A, X>,
+    seed: u64,
+    nb: usize,
+    exact: bool,
+) -> Result<(), String> {
+    let mut rng = Rng(seed);
+    let regime = if exact { Regime::Exact } else { Regime::Wild };
+    let nb = if exact {
+        nb.min(p.pair.max_exact_blocks)
+    } else {
+        nb
+    };
+    let rows = ROWS8 * (1 + rng.below(5) as usize);
+    let nt = 1 + rng.below(10) as usize;
+    let w: Vec<W> = blocks(&mut rng, regime, rows * nb, 0);
+    let x: Vec<A> = blocks(&mut rng, regime, nt * nb, 0);
+    let mut inter = w.clone();
+    let mut scratch = vec![0u8; ROWS8 * nb * size_of::<W>()];
+    interleave_matrix(
+        p.ty,
+        nb * p.ty.block_size(),
+        bytemuck::cast_slice_mut(&mut inter),
+        &mut scratch,
+    )
+    .map_err(|e| e.to_string())?;
+    let w8: &[X] = bytemuck::cast_slice(&inter);
+    let reference = (p.pair.dot)(&Kernels::SCALAR);
+    let check = |what: &str, out: &[f32]| -> Result<(), String> {
+        for t in 0..nt {
+            for row in 0..rows {
+                let (wr, xt) = (&w[row * nb..(row + 1) * nb], &x[t * nb..(t + 1) * nb]);
+                agree(
+                    &format!("{} rows8 {what} row {row} token {t} nb {nb}", p.pair.name),
+                    regime,
+                    nb,
+                    &(p.pair.magnitude)(wr, xt),
+                    out[t * rows + row],
+                    reference(wr, xt),
+                )?;
+            }
+        }
+        Ok(())
+    };
+    let matrix = WeightMatrix::interleaved(
+        p.ty,
+        rows,
+        nb * p.ty.block_size(),
+        bytemuck::cast_slice(&inter),
+    )
+    .map_err(|e| e.to_string())?;
+    for (tier, table) in tiers() {
+        if let Some(gemm) = (p.gemm)(table.kernels()) {
+            let mut out = vec![f32::NAN; rows * nt];
+            gemm(w8, &x, nb, &mut out);
+            check(&format!("tier {tier} gemm"), &out)?;
+        }
+        let mut out = vec![f32::NAN; rows * nt];
+        let mut parts: [Option<ColumnsMut<'_>>; 2] = Default::default();
+        let made = split_columns(&mut out, nt, rows, 8, &mut parts);
+        for part in parts[..made].iter_mut().flatten() {
+            table.matmul(&matrix, (p.acts)(&x), part);
+        }
+        check(&format!("tier {tier} matmul"), &out)?;
+        let (mut got, mut want) = (vec![0f32; nb * 32], vec![0f32; nb * 32]);
+        for row in 0..rows {
+            table.dequantize_row(&matrix, row, &mut got);
+            let plain =
+                WeightMatrix::new(p.ty, rows, nb * p.ty.block_size(), bytemuck::cast_slice(&w))
+                    .map_err(|e| e.to_string())?;
+            table.dequantize_row(&plain, row, &mut want);
+            if got
+                .iter()
+                .zip(&want)
+                .any(|(a, b)| a.to_bits() != b.to_bits())
+            {
+                return Err(format!("tier {tier}: rows8 dequantize_row {row} differs"));
+            }
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- float dots

@@ -40,7 +40,7 @@ mod common;
 use edgellm_kernels::reference::{dequantize_row_from_bytes, quantize_row_to_bytes};
 use edgellm_kernels::{GgmlType, KernelTable, Tier};
 use edgellm_runtime::gguf::MetadataValue;
-use edgellm_runtime::model::Transformer;
+use edgellm_runtime::model::{InterleavePlan, Transformer};
 use edgellm_runtime::parallel::Sequential;
 use edgellm_runtime::{Gguf, GgufWriter};
 use serde_json::Value;
@@ -278,6 +278,33 @@ fn q4_1_logits_and_greedy_match_llama_cpp() {
         if tier != Tier::Scalar {
             check_greedy(&model, "greedy_smollm2.llamacpp.json", Targets::Q4_1);
         }
+    }
+}
+
+/// The same targets with the matrices rewritten into the interleaved rows8 layout, as
+/// `edgellm run` loads them, on every tier that has rows8 kernels (x86-64 SIMD tiers): the
+/// plan must cover every layer matrix and, on the VNNI tiers, the Q8_0 output head.
+#[test]
+fn q4_1_interleaved_logits_and_greedy_match_llama_cpp() {
+    let bytes = common::real_model_bytes();
+    for tier in KernelTable::available_tiers() {
+        let kernels = KernelTable::with_tier(tier).unwrap();
+        let mut copy = bytes.to_vec();
+        let plan = InterleavePlan::new(&Gguf::parse(&bytes).unwrap(), &bytes, &kernels).unwrap();
+        if plan.matrices.is_empty() {
+            continue;
+        }
+        // Every layer matrix (Q4_1), and the tied Q8_0 head where the tier has Q8_0 kernels.
+        let head = kernels.interleaves(GgmlType::Q8_0, 49152);
+        assert_eq!(plan.matrices.len(), 7 * 30 + usize::from(head), "{tier}");
+        assert_eq!(plan.contains("token_embd.weight"), head, "{tier}");
+        // The plan's byte ranges are relative to the bytes it was made from.
+        plan.apply(&mut copy).unwrap();
+        assert_ne!(copy, *bytes);
+        let g = Gguf::parse(&copy).unwrap();
+        let model = Transformer::from_gguf_interleaved(&g, kernels, &plan).unwrap();
+        check_logits(&model, "logits_smollm2.llamacpp.json", Targets::Q4_1);
+        check_greedy(&model, "greedy_smollm2.llamacpp.json", Targets::Q4_1);
     }
 }
 

@@ -140,8 +140,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
 
     let kernels = engine::kernel_table(&args.kernels)?;
-    let file = args.model.open()?;
-    let loaded = engine::load(&file, kernels)?;
+    let mut file = args.model.open()?;
+    let loaded = engine::load(&mut file, kernels)?;
     let model = &loaded.model;
     let ctx_needed = tests
         .iter()
@@ -161,7 +161,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .add_bos()
         .then(|| loaded.tokenizer.bos())
         .flatten();
-    let info = model_info(&loaded.gguf, model, &file.path().display().to_string());
+    let info = model_info(
+        &loaded.gguf,
+        model,
+        &loaded.file.path().display().to_string(),
+    );
 
     // Bandwidth first, so its 256 MiB buffer is gone before the peaks are taken.
     let mut bw = Vec::new();

@@ -51,8 +51,8 @@ pub fn run(args: ChatArgs) -> Result<()> {
     let sampler_cfg = args.sampling.config()?;
     let kernels = args.compute.kernel_table()?;
     let pool = args.compute.pool()?;
-    let file = args.model.open()?;
-    let loaded = engine::load(&file, kernels)?;
+    let mut file = args.model.open()?;
+    let loaded = engine::load(&mut file, kernels)?;
     let (tok, model) = (&loaded.tokenizer, &loaded.model);
     let source = loaded
         .gguf
@@ -60,7 +60,7 @@ pub fn run(args: ChatArgs) -> Result<()> {
         .with_context(|| {
             format!(
                 "{}: no chat template; use `edgellm run` for plain prompts",
-                file.path().display()
+                loaded.file.path().display()
             )
         })?;
     let piece = |id: Option<u32>| {
@@ -82,7 +82,7 @@ pub fn run(args: ChatArgs) -> Result<()> {
     if interactive {
         eprintln!(
             "chat with {} — /clear starts over, /exit or Ctrl-D quits",
-            file.display_name()
+            loaded.file.display_name()
         );
     }
 

@@ -208,8 +208,8 @@ pub fn run(args: CompareArgs) -> Result<()> {
     // 1. The source: reference log-probabilities, perplexity, speed.
     eprintln!("compare: source {}", source_path.display());
     let (settings, source_row, bos) = {
-        let file = ModelFile::open(&source_path)?;
-        let loaded = engine::load(&file, kernels)?;
+        let mut file = ModelFile::open(&source_path)?;
+        let loaded = engine::load(&mut file, kernels)?;
         let (tok, model) = (&loaded.tokenizer, &loaded.model);
         let text = crate::commands::run::read_prompt(&None, &Some(args.file.clone()))?;
         let tokens = tok.encode(&text, true, false);
@@ -236,7 +236,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
             n_chunk,
             first: n_ctx / 2,
             fingerprint: logprob_file::vocab_fingerprint(tok),
-            model: file.display_name(),
+            model: loaded.file.display_name(),
             tokens: tokens[..n_chunk * n_ctx].to_vec(),
         };
         let (ty, quantized) = describe(&loaded.gguf);
@@ -266,7 +266,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
             bos,
             &pool,
         )?;
-        let (size, bpw) = size_and_bpw(&file, &loaded.gguf);
+        let (size, bpw) = size_and_bpw(loaded.file, &loaded.gguf);
         let ppl = nll.ppl();
         let row = Row {
             ty: ty.clone(),
@@ -318,8 +318,8 @@ pub fn run(args: CompareArgs) -> Result<()> {
         let out = work.join(format!("{name}.gguf"));
         eprintln!("{tag} quantizing -> {}", out.display());
         quantize(&source_path, &out, name, settings.source_quantized, threads)?;
-        let file = ModelFile::open(&out)?;
-        let loaded = engine::load(&file, kernels)?;
+        let mut file = ModelFile::open(&out)?;
+        let loaded = engine::load(&mut file, kernels)?;
         let model = &loaded.model;
         eprintln!(
             "{tag} speed pp{} / tg{} × {}",
@@ -335,7 +335,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
         )?;
         eprintln!("{tag} perplexity and KL divergence against the source");
         let k = measure::against_reference(model, &reference, bos, &pool)?;
-        let (size, bpw) = size_and_bpw(&file, &loaded.gguf);
+        let (size, bpw) = size_and_bpw(loaded.file, &loaded.gguf);
         eprintln!(
             "{tag} {:.2} bits/weight, PPL {:.4}, KLD {:.4}, pp {:.1} t/s, tg {:.2} t/s",
             bpw, k.ppl, k.kld_mean, speed.pp.avg_ts, speed.tg.avg_ts

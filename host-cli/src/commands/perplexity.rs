@@ -84,12 +84,12 @@ struct JsonOut {
 pub fn run(args: PerplexityArgs) -> Result<()> {
     let kernels = args.compute.kernel_table()?;
     let pool = args.compute.pool()?;
-    let file = args.model.open()?;
-    let loaded = engine::load(&file, kernels)?;
+    let mut file = args.model.open()?;
+    let loaded = engine::load(&mut file, kernels)?;
     let (tok, model) = (&loaded.tokenizer, &loaded.model);
     let vocab = model.config.vocab_size;
     let fingerprint = logprob_file::vocab_fingerprint(tok);
-    let model_name = file.display_name();
+    let model_name = loaded.file.display_name();
 
     let text_tokens = match &args.file {
         Some(f) => {

@@ -152,8 +152,8 @@ pub fn run(args: RunArgs) -> Result<()> {
     let sampler_cfg = args.sampling.config()?;
     let kernels = args.compute.kernel_table()?;
     let pool = args.compute.pool()?;
-    let file = args.model.open()?;
-    let loaded = engine::load(&file, kernels)?;
+    let mut file = args.model.open()?;
+    let loaded = engine::load(&mut file, kernels)?;
     let (tok, model) = (&loaded.tokenizer, &loaded.model);
 
     let ids = tok.encode(&prompt, true, true);

@@ -8,12 +8,14 @@
 mod config;
 mod error;
 mod forward;
+mod interleave;
 mod kv_cache;
 mod state;
 mod weights;
 
 pub use config::{Config, RopeStyle};
 pub use error::ModelError;
+pub use interleave::{InterleavePlan, PlannedMatrix};
 pub use kv_cache::KvCache;
 pub use state::{ActivationBuffer, RunState};
 pub use weights::{LayerWeights, Weights};
@@ -38,6 +40,22 @@ impl<'a> Transformer<'a> {
     pub fn from_gguf(g: &Gguf<'a>, kernels: KernelTable) -> Result<Transformer<'a>, ModelError> {
         let config = Config::from_gguf(g)?;
         let weights = Weights::from_gguf(g, &config)?;
+        Ok(Transformer {
+            config,
+            weights,
+            kernels,
+        })
+    }
+
+    /// As [`Transformer::from_gguf`] for a file whose bytes `plan` has rewritten
+    /// ([`InterleavePlan::apply`]): the planned matrices are viewed in the rows8 layout.
+    pub fn from_gguf_interleaved(
+        g: &Gguf<'a>,
+        kernels: KernelTable,
+        plan: &InterleavePlan,
+    ) -> Result<Transformer<'a>, ModelError> {
+        let config = Config::from_gguf(g)?;
+        let weights = Weights::from_gguf_interleaved(g, &config, plan)?;
         Ok(Transformer {
             config,
             weights,

@@ -13,7 +13,7 @@ use edgellm_kernels::matrix::WeightMatrix;
 
 use crate::gguf::Gguf;
 
-use super::{Config, ModelError};
+use super::{Config, InterleavePlan, ModelError};
 
 /// The weights of one transformer block.
 #[derive(Debug)]
@@ -53,26 +53,37 @@ pub struct Weights<'a> {
 }
 
 impl<'a> Weights<'a> {
-    /// Find every tensor the config implies and check its shape and type.
+    /// Find every tensor the config implies and check its shape and type (ggml layout).
     pub fn from_gguf(g: &Gguf<'a>, c: &Config) -> Result<Weights<'a>, ModelError> {
-        let token_embd = matrix(g, "token_embd.weight", c.vocab_size, c.dim)?;
+        Self::from_gguf_interleaved(g, c, &InterleavePlan::default())
+    }
+
+    /// As [`Weights::from_gguf`], viewing the matrices `plan` names in the rows8 layout
+    /// (their bytes already rewritten by [`InterleavePlan::apply`]).
+    pub fn from_gguf_interleaved(
+        g: &Gguf<'a>,
+        c: &Config,
+        plan: &InterleavePlan,
+    ) -> Result<Weights<'a>, ModelError> {
+        let matrix = |name: &str, rows, cols| matrix(g, name, rows, cols, plan.contains(name));
+        let token_embd = matrix("token_embd.weight", c.vocab_size, c.dim)?;
         let mut layers = Vec::with_capacity(c.n_layers);
         for l in 0..c.n_layers {
             let name = |t: &str| format!("blk.{l}.{t}.weight");
             layers.push(LayerWeights {
                 attn_norm: vector(g, &name("attn_norm"), c.dim)?,
-                wq: matrix(g, &name("attn_q"), c.q_dim(), c.dim)?,
-                wk: matrix(g, &name("attn_k"), c.kv_dim(), c.dim)?,
-                wv: matrix(g, &name("attn_v"), c.kv_dim(), c.dim)?,
-                wo: matrix(g, &name("attn_output"), c.dim, c.q_dim())?,
+                wq: matrix(&name("attn_q"), c.q_dim(), c.dim)?,
+                wk: matrix(&name("attn_k"), c.kv_dim(), c.dim)?,
+                wv: matrix(&name("attn_v"), c.kv_dim(), c.dim)?,
+                wo: matrix(&name("attn_output"), c.dim, c.q_dim())?,
                 ffn_norm: vector(g, &name("ffn_norm"), c.dim)?,
-                w_gate: matrix(g, &name("ffn_gate"), c.hidden_dim, c.dim)?,
-                w_up: matrix(g, &name("ffn_up"), c.hidden_dim, c.dim)?,
-                w_down: matrix(g, &name("ffn_down"), c.dim, c.hidden_dim)?,
+                w_gate: matrix(&name("ffn_gate"), c.hidden_dim, c.dim)?,
+                w_up: matrix(&name("ffn_up"), c.hidden_dim, c.dim)?,
+                w_down: matrix(&name("ffn_down"), c.dim, c.hidden_dim)?,
             });
         }
         let (output, tied_output) = match g.tensor("output.weight") {
-            Some(_) => (matrix(g, "output.weight", c.vocab_size, c.dim)?, false),
+            Some(_) => (matrix("output.weight", c.vocab_size, c.dim)?, false),
             None => (token_embd, true),
         };
         Ok(Weights {
@@ -133,12 +144,14 @@ fn tensor_bytes<'a>(
     Ok((t.ty, g.tensor_data(t)))
 }
 
-/// A (rows, cols) weight matrix that the kernels can multiply with.
+/// A (rows, cols) weight matrix that the kernels can multiply with, in the rows8 layout if
+/// `interleaved`.
 fn matrix<'a>(
     g: &Gguf<'a>,
     name: &str,
     rows: usize,
     cols: usize,
+    interleaved: bool,
 ) -> Result<WeightMatrix<'a>, ModelError> {
     let (ty, data) = tensor_bytes(g, name, rows, cols)?;
     if !ty.has_kernels() {
@@ -148,7 +161,12 @@ fn matrix<'a>(
             why: "no kernels for this type",
         });
     }
-    WeightMatrix::new(ty, rows, cols, data).map_err(|e| ModelError::TensorData {
+    let view = if interleaved {
+        WeightMatrix::interleaved
+    } else {
+        WeightMatrix::new
+    };
+    view(ty, rows, cols, data).map_err(|e| ModelError::TensorData {
         name: name.to_string(),
         problem: format!("{e}"),
     })

@@ -691,3 +691,50 @@ pub unsafe fn quantize_row_q8_k(x: &[f32], y: &mut [BlockQ8K]) {
         yb.d = 1.0 / iscale;
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Interleaved rows8 layout (see `crate::rows8` and `super::rows8`).
+
+/// Lane `i` = `Σ_g Σ_j q[g][4i + j] * y[4g + j]`: `vpmaddubsw` with the 4 bytes of group `g`
+/// broadcast, summed in i16 and widened once. Weights 0..16 only: an i16 lane then sums at
+/// most 8 × 2 × 15 × 128 = 30720 in magnitude, so every sum is exact.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_groups_u4(q: &[__m256i; 8], y: &[i8; 32]) -> __m256i {
+    let y: [i32; 8] = bytemuck::cast(*y);
+    let mut s = _mm256_setzero_si256();
+    for (q, &y) in q.iter().zip(&y) {
+        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(*q, _mm256_set1_epi32(y)));
+    }
+    _mm256_madd_epi16(s, _mm256_set1_epi16(1))
+}
+
+/// As [`dot_groups_u4`] for weights 0..32: an i16 lane holds at most 4 groups (4 × 2 × 31 ×
+/// 128 = 31744), so the two halves are widened separately.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_groups_u5(q: &[__m256i; 8], y: &[i8; 32]) -> __m256i {
+    let y: [i32; 8] = bytemuck::cast(*y);
+    let half = |g0: usize| {
+        let mut s = _mm256_setzero_si256();
+        for g in g0..g0 + 4 {
+            s = _mm256_add_epi16(s, _mm256_maddubs_epi16(q[g], _mm256_set1_epi32(y[g])));
+        }
+        _mm256_madd_epi16(s, _mm256_set1_epi16(1))
+    };
+    _mm256_add_epi32(half(0), half(4))
+}
+
+/// Byte `k` = `0x10` if bit `k` of `bits` is set (rows8 Q5_0 fifth bits).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn high5_bits(bits: u32) -> __m256i {
+    q5_high_bits(&bits.to_le_bytes())
+}
+
+super::rows8::rows8_kernels!(
+    features = "avx2,fma,f16c",
+    dot_u4 = dot_groups_u4,
+    dot_u5 = dot_groups_u5,
+    high5 = super::high5_bits
+);

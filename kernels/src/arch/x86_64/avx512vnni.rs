@@ -12,5 +12,13 @@
 
 super::vnni::vnni_tier!(
     features = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni",
-    dpbusd = _mm256_dpbusd_epi32
+    dpbusd = _mm256_dpbusd_epi32,
+    high5 = super::high5_bits
 );
+
+/// Byte `k` = `0x10` if bit `k` of `bits` is set: one masked move (AVX-512BW/VL).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+fn high5_bits(bits: u32) -> __m256i {
+    _mm256_maskz_mov_epi8(bits, _mm256_set1_epi8(0x10))
+}

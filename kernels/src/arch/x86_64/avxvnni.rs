@@ -5,5 +5,6 @@
 
 super::vnni::vnni_tier!(
     features = "avx2,fma,f16c,avxvnni",
-    dpbusd = _mm256_dpbusd_avx_epi32
+    dpbusd = _mm256_dpbusd_avx_epi32,
+    high5 = crate::arch::x86_64::avx2::high5_bits
 );

@@ -21,6 +21,7 @@ pub(crate) mod avx512vnni;
 pub(crate) mod avxvnni;
 mod float_ops;
 mod float_tiles;
+mod rows8;
 mod vnni;
 
 /// Builds, for each quantized weight format of a tier, from its `unpack` step (weight block →

@@ -13,9 +13,10 @@
 //! the AVX2 ones, re-exported so each tier module is complete.
 
 /// Define a `vpdpbusd` tier in the invoking module: `features` is its `target_feature`
-/// string, `dpbusd` the intrinsic (`fn(acc, u8x32, i8x32) -> i32x8`).
+/// string, `dpbusd` the intrinsic (`fn(acc, u8x32, i8x32) -> i32x8`), `high5` the rows8
+/// Q5_0 fifth-bit expansion (`fn(u32) -> __m256i`, path from the tier's `rows8_tiles`).
 macro_rules! vnni_tier {
-    (features = $features:literal, dpbusd = $dpbusd:ident) => {
+    (features = $features:literal, dpbusd = $dpbusd:ident, high5 = $high5:path) => {
         use core::arch::x86_64::*;
 
         use super::avx2::{
@@ -152,6 +153,29 @@ macro_rules! vnni_tier {
             }
             scaled(x.d * y.d, sumi)
         }
+
+        /// Rows8 integer dots: lane `i` = `Σ_g Σ_j q[g][4i + j] * y[4g + j]` by `vpdpbusd` with
+        /// group `g`'s 4 activation bytes broadcast (two chains for latency); exact for any
+        /// unsigned weight bytes.
+        #[inline]
+        #[target_feature(enable = $features)]
+        fn dot_groups(q: &[__m256i; 8], y: &[i8; 32]) -> __m256i {
+            let y: [i32; 8] = bytemuck::cast(*y);
+            let (mut a, mut b) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            for g in (0..8).step_by(2) {
+                a = $dpbusd(a, q[g], _mm256_set1_epi32(y[g]));
+                b = $dpbusd(b, q[g + 1], _mm256_set1_epi32(y[g + 1]));
+            }
+            _mm256_add_epi32(a, b)
+        }
+
+        super::rows8::rows8_kernels!(
+            features = $features,
+            dot_u4 = dot_groups,
+            dot_u5 = dot_groups,
+            high5 = $high5,
+            dot_u8 = dot_groups
+        );
 
         super::tiles! {
             features = $features, rows = 4;

@@ -1,0 +1,309 @@
+//! Kernels for the interleaved rows8 layout ([`crate::rows8`]) on the x86-64 tiers.
+//!
+//! One x8-block is 8 rows' block `b`. Its quants unpack to 8 vectors `q[g]` (g = 0..8), lane
+//! `i` of `q[g]` holding row `i`'s weights `4g..4g+4`; the tier's `dot_groups` sums
+//! `q[g] · broadcast(y[4g..4g+4])` over `g` with `vpdpbusd` (or `vpmaddubsw`), which leaves
+//! row `i`'s integer block sum in lane `i`. The 8 rows' scales are one F16C conversion and the
+//! block's contribution to 8 outputs is one FMA: per block and row about 4 instructions,
+//! against 12 for a ggml-layout row. Each output's float terms are added block after block
+//! in the same order whatever the number of tokens per tile, so GEMV and GEMM agree bit for
+//! bit and results do not depend on the thread split.
+
+/// Define the rows8 GEMM kernels in the invoking tier module: `features` is its
+/// `target_feature` string; `dot_u4` (weights 0..16), `dot_u5` (weights 0..32) and the
+/// optional `dot_u8` (weights 0..256, for Q8_0) are `fn(&[__m256i; 8], &[i8; 32]) -> __m256i`
+/// as described above; `high5` is `fn(u32) -> __m256i`, byte `k` = `0x10` if bit `k` is set
+/// (Q5_0's fifth bits, already in byte order in the x8 `qh` words).
+macro_rules! rows8_kernels {
+    (
+        features = $features:literal, dot_u4 = $dot_u4:ident, dot_u5 = $dot_u5:ident,
+        high5 = $high5:path $(, dot_u8 = $dot_u8:ident)?
+    ) => {
+        mod rows8_tiles {
+            use core::arch::x86_64::*;
+
+            use half::f16;
+
+            use crate::arch::x86_64::avx2::f16_to_f32;
+            use crate::blocks::{BlockQ8_0, BlockQ8_1};
+            use crate::rows8::{BlockQ4_0x8, BlockQ4_1x8, BlockQ5_0x8, ROWS8};
+
+            /// The 8 rows' f16 scales as f32 lanes.
+            #[inline]
+            #[target_feature(enable = $features)]
+            fn scales8(d: &[f16; 8]) -> __m256 {
+                // SAFETY: `d` is 16 readable bytes; loadu has no alignment requirement.
+                _mm256_cvtph_ps(unsafe { _mm_loadu_si128(d.as_ptr().cast()) })
+            }
+
+            /// 32 bytes from `b[..32]`.
+            #[inline]
+            #[target_feature(enable = $features)]
+            fn load32(b: &[u8]) -> __m256i {
+                assert!(b.len() >= 32);
+                // SAFETY: at least 32 readable bytes (checked); loadu has no alignment
+                // requirement.
+                unsafe { _mm256_loadu_si256(b.as_ptr().cast()) }
+            }
+
+            /// Store 8 lanes into `s[..8]`.
+            #[inline]
+            #[target_feature(enable = $features)]
+            fn store8(s: &mut [f32], v: __m256) {
+                assert!(s.len() >= 8);
+                // SAFETY: `s` has at least 8 writable f32s (checked); storeu has no alignment
+                // requirement.
+                unsafe { _mm256_storeu_ps(s.as_mut_ptr(), v) }
+            }
+
+            /// Q4 quants: `q[c]` the low nibbles of chunk `c` (weights `4c..`), `q[c + 4]` the
+            /// high ones (weights `16 + 4c..`).
+            #[inline]
+            #[target_feature(enable = $features)]
+            fn nibbles(qs: &[u8; 128]) -> [__m256i; 8] {
+                let m = _mm256_set1_epi8(0x0F);
+                let mut q = [_mm256_setzero_si256(); 8];
+                for c in 0..4 {
+                    let v = load32(&qs[32 * c..]);
+                    q[c] = _mm256_and_si256(v, m);
+                    q[c + 4] = _mm256_and_si256(_mm256_srli_epi16::<4>(v), m);
+                }
+                q
+            }
+
+            /// The sum of an activation block's 32 quants, in every lane.
+            #[inline]
+            #[target_feature(enable = $features)]
+            fn ysum(y: &[i8; 32]) -> __m256i {
+                let v = load32(bytemuck::cast_slice(y));
+                let s = _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(_mm256_set1_epi8(1), v),
+                    _mm256_set1_epi16(1),
+                );
+                let s = _mm256_add_epi32(s, _mm256_permute2x128_si256::<1>(s, s));
+                let s = _mm256_add_epi32(s, _mm256_shuffle_epi32::<0b01_00_11_10>(s));
+                _mm256_add_epi32(s, _mm256_shuffle_epi32::<0b10_11_00_01>(s))
+            }
+
+            /// `acc[t]` (lane i = row i) += every block of the group · token `t`, for Q4_0:
+            /// `d_w * d_y * (Σ q y - 8 Σ y)`.
+            #[inline]
+            #[target_feature(enable = $features)]
+            pub(super) fn tile_q4_0<const T: usize>(
+                w: &[BlockQ4_0x8],
+                x: [&[BlockQ8_0]; T],
+            ) -> [__m256; T] {
+                assert!(x.iter().all(|t| t.len() == w.len()));
+                let mut acc = [_mm256_setzero_ps(); T];
+                for (b, x8) in w.iter().enumerate() {
+                    let q = nibbles(&x8.qs);
+                    let d = scales8(&x8.d);
+                    for t in 0..T {
+                        let y = &x[t][b];
+                        let s = _mm256_sub_epi32(
+                            super::$dot_u4(&q, &y.qs),
+                            _mm256_slli_epi32::<3>(ysum(&y.qs)),
+                        );
+                        let dd = _mm256_mul_ps(d, _mm256_set1_ps(f16_to_f32(y.d)));
+                        acc[t] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(s), acc[t]);
+                    }
+                }
+                acc
+            }
+
+            /// As [`tile_q4_0`] for Q4_1: `d_w * d_y * Σ q y + m_w * s_y`.
+            #[inline]
+            #[target_feature(enable = $features)]
+            pub(super) fn tile_q4_1<const T: usize>(
+                w: &[BlockQ4_1x8],
+                x: [&[BlockQ8_1]; T],
+            ) -> [__m256; T] {
+                assert!(x.iter().all(|t| t.len() == w.len()));
+                let mut acc = [_mm256_setzero_ps(); T];
+                for (b, x8) in w.iter().enumerate() {
+                    let q = nibbles(&x8.qs);
+                    let d = scales8(&x8.d);
+                    let m = scales8(&x8.m);
+                    for t in 0..T {
+                        let y = &x[t][b];
+                        let s = super::$dot_u4(&q, &y.qs);
+                        let dd = _mm256_mul_ps(d, _mm256_set1_ps(f16_to_f32(y.d)));
+                        let a = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(s), acc[t]);
+                        acc[t] = _mm256_fmadd_ps(m, _mm256_set1_ps(f16_to_f32(y.s)), a);
+                    }
+                }
+                acc
+            }
+
+            /// As [`tile_q4_0`] for Q5_0: `d_w * d_y * (Σ q y - 16 Σ y)`, `q` = nibble | fifth
+            /// bit.
+            #[inline]
+            #[target_feature(enable = $features)]
+            pub(super) fn tile_q5_0<const T: usize>(
+                w: &[BlockQ5_0x8],
+                x: [&[BlockQ8_0]; T],
+            ) -> [__m256; T] {
+                assert!(x.iter().all(|t| t.len() == w.len()));
+                let mut acc = [_mm256_setzero_ps(); T];
+                for (b, x8) in w.iter().enumerate() {
+                    let lo = nibbles(&x8.qs);
+                    let hw: [u32; 8] = bytemuck::cast(x8.qh);
+                    let q: [__m256i; 8] =
+                        core::array::from_fn(|g| _mm256_or_si256(lo[g], $high5(hw[g])));
+                    let d = scales8(&x8.d);
+                    for t in 0..T {
+                        let y = &x[t][b];
+                        let s = _mm256_sub_epi32(
+                            super::$dot_u5(&q, &y.qs),
+                            _mm256_slli_epi32::<4>(ysum(&y.qs)),
+                        );
+                        let dd = _mm256_mul_ps(d, _mm256_set1_ps(f16_to_f32(y.d)));
+                        acc[t] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(s), acc[t]);
+                    }
+                }
+                acc
+            }
+
+            $(
+            /// As [`tile_q4_0`] for Q8_0 weights, biased to unsigned (`q + 128`):
+            /// `d_w * d_y * (Σ (q + 128) y - 128 Σ y)`.
+            #[inline]
+            #[target_feature(enable = $features)]
+            pub(super) fn tile_q8_0<const T: usize>(
+                w: &[crate::rows8::BlockQ8_0x8],
+                x: [&[BlockQ8_0]; T],
+            ) -> [__m256; T] {
+                assert!(x.iter().all(|t| t.len() == w.len()));
+                let bias = _mm256_set1_epi8(i8::MIN);
+                let mut acc = [_mm256_setzero_ps(); T];
+                for (b, x8) in w.iter().enumerate() {
+                    let qs: &[u8] = bytemuck::cast_slice(&x8.qs);
+                    let q: [__m256i; 8] =
+                        core::array::from_fn(|c| _mm256_xor_si256(load32(&qs[32 * c..]), bias));
+                    let d = scales8(&x8.d);
+                    for t in 0..T {
+                        let y = &x[t][b];
+                        let s = _mm256_sub_epi32(
+                            super::$dot_u8(&q, &y.qs),
+                            _mm256_slli_epi32::<7>(ysum(&y.qs)),
+                        );
+                        let dd = _mm256_mul_ps(d, _mm256_set1_ps(f16_to_f32(y.d)));
+                        acc[t] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(s), acc[t]);
+                    }
+                }
+                acc
+            }
+            )?
+
+            /// Store a tile's 8-lane results: token `t0 + t`'s outputs of rows
+            /// `8g..8g+8` of an `mr`-row GEMM.
+            #[inline]
+            #[target_feature(enable = $features)]
+            pub(super) fn put<const T: usize>(
+                out: &mut [f32],
+                (mr, g, t0): (usize, usize, usize),
+                acc: [__m256; T],
+            ) {
+                for (t, v) in acc.into_iter().enumerate() {
+                    store8(&mut out[(t0 + t) * mr + g * ROWS8..], v);
+                }
+            }
+
+            /// Drive `tile` over every group and token: the contract of
+            /// `crate::dispatch::GemmFn` for rows8 (`out[t * mr + r]`, `mr = 8 * w.len() / nb`).
+            macro_rules! gemm {
+                ($w:expr, $x:expr, $nb:expr, $out:expr, $tile:ident) => {{
+                    let (w, x, nb, out) = ($w, $x, $nb, $out);
+                    assert!(
+                        nb > 0 && w.len() % nb == 0 && x.len() % nb == 0,
+                        "rows8 gemm: ragged rows"
+                    );
+                    let (groups, nt) = (w.len() / nb, x.len() / nb);
+                    let mr = crate::rows8::ROWS8 * groups;
+                    assert!(out.len() >= mr * nt, "rows8 gemm: output too short");
+                    let xt = |t: usize| &x[t * nb..(t + 1) * nb];
+                    for g in 0..groups {
+                        let wg = &w[g * nb..(g + 1) * nb];
+                        let mut t0 = 0;
+                        while t0 < nt {
+                            let at = (mr, g, t0);
+                            let tt = (nt - t0).min(4);
+                            match tt {
+                                1 => put(out, at, $tile::<1>(wg, [xt(t0)])),
+                                2 => put(out, at, $tile::<2>(wg, [xt(t0), xt(t0 + 1)])),
+                                3 => put(out, at, $tile::<3>(wg, [xt(t0), xt(t0 + 1), xt(t0 + 2)])),
+                                _ => put(out, at, $tile::<4>(wg, core::array::from_fn(|t| xt(t0 + t)))),
+                            }
+                            t0 += tt;
+                        }
+                    }
+                }};
+            }
+            pub(super) use gemm;
+        }
+
+        /// Rows8 Q4_0 × Q8_0 GEMM (contract of [`crate::rows8::gemm_q4_0x8_q8_0`]).
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $features, ".")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn gemm_q4_0x8_q8_0(
+            w: &[crate::rows8::BlockQ4_0x8],
+            x: &[crate::blocks::BlockQ8_0],
+            nb: usize,
+            out: &mut [f32],
+        ) {
+            use rows8_tiles::*;
+            gemm!(w, x, nb, out, tile_q4_0)
+        }
+
+        /// Rows8 Q4_1 × Q8_1 GEMM (contract of [`crate::rows8::gemm_q4_1x8_q8_1`]).
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $features, ".")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn gemm_q4_1x8_q8_1(
+            w: &[crate::rows8::BlockQ4_1x8],
+            x: &[crate::blocks::BlockQ8_1],
+            nb: usize,
+            out: &mut [f32],
+        ) {
+            use rows8_tiles::*;
+            gemm!(w, x, nb, out, tile_q4_1)
+        }
+
+        /// Rows8 Q5_0 × Q8_0 GEMM (contract of [`crate::rows8::gemm_q5_0x8_q8_0`]).
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $features, ".")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn gemm_q5_0x8_q8_0(
+            w: &[crate::rows8::BlockQ5_0x8],
+            x: &[crate::blocks::BlockQ8_0],
+            nb: usize,
+            out: &mut [f32],
+        ) {
+            use rows8_tiles::*;
+            gemm!(w, x, nb, out, tile_q5_0)
+        }
+
+        $(
+        /// Rows8 Q8_0 × Q8_0 GEMM (contract of [`crate::rows8::gemm_q8_0x8_q8_0`]), integer dots
+        #[doc = concat!("by `", stringify!($dot_u8), "`.")]
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $features, ".")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn gemm_q8_0x8_q8_0(
+            w: &[crate::rows8::BlockQ8_0x8],
+            x: &[crate::blocks::BlockQ8_0],
+            nb: usize,
+            out: &mut [f32],
+        ) {
+            use rows8_tiles::*;
+            gemm!(w, x, nb, out, tile_q8_0)
+        }
+        )?
+    };
+}
+pub(crate) use rows8_kernels;

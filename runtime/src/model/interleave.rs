@@ -1,0 +1,138 @@
+//! Which weight matrices a loader rewrites into the interleaved rows8 layout
+//! ([`edgellm_kernels::rows8`]) for a kernel tier, where they lie in the file, and the
+//! rewrite itself.
+//!
+//! The layout is built at load time, in place: an x8-block is exactly the size of the 8
+//! blocks it holds, so a loader that maps the file privately (copy-on-write) rewrites the
+//! planned byte ranges and never holds two copies of a matrix. The plan names every matrix
+//! the forward pass multiplies (per layer `attn_q/k/v/output`, `ffn_gate/up/down`, and the
+//! output head, which is `token_embd` when the model ties them) whose type and row count
+//! the tier's rows8 kernels take ([`KernelTable::interleaves`]).
+//!
+//! Contract: build the [`Transformer`](super::Transformer) with
+//! [`Transformer::from_gguf_interleaved`](super::Transformer::from_gguf_interleaved) and the
+//! same plan after [`InterleavePlan::apply`], and with [`Transformer::from_gguf`]
+//! (ggml layout) otherwise. Mixing them gives wrong logits (never undefined behaviour).
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+
+use edgellm_kernels::{GgmlType, KernelTable, rows8};
+
+use crate::gguf::Gguf;
+
+use super::{Config, ModelError, Weights};
+
+/// One matrix to interleave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedMatrix {
+    /// GGUF tensor name.
+    pub name: String,
+    pub ty: GgmlType,
+    pub rows: usize,
+    pub cols: usize,
+    /// Byte range of the tensor's data in the file.
+    pub start: usize,
+    pub len: usize,
+}
+
+/// The matrices to interleave for one model and kernel tier.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InterleavePlan {
+    pub matrices: Vec<PlannedMatrix>,
+}
+
+impl InterleavePlan {
+    /// The plan for the model in `g` (parsed from `file`, the whole file's bytes) on
+    /// `kernels`. Checks the model's config and tensors as loading would; empty when the
+    /// tier has no rows8 kernels for the model's types.
+    pub fn new(g: &Gguf<'_>, file: &[u8], kernels: &KernelTable) -> Result<Self, ModelError> {
+        let c = Config::from_gguf(g)?;
+        // Validates every shape and type before anything is planned.
+        Weights::from_gguf(g, &c)?;
+        let mut names: Vec<String> = Vec::new();
+        for l in 0..c.n_layers {
+            for t in [
+                "attn_q",
+                "attn_k",
+                "attn_v",
+                "attn_output",
+                "ffn_gate",
+                "ffn_up",
+                "ffn_down",
+            ] {
+                names.push(format!("blk.{l}.{t}.weight"));
+            }
+        }
+        names.push(match g.tensor("output.weight") {
+            Some(_) => "output.weight".to_string(),
+            None => "token_embd.weight".to_string(),
+        });
+        let file_start = file.as_ptr() as usize;
+        let mut matrices = Vec::new();
+        for name in names {
+            let Some(t) = g.tensor(&name) else { continue };
+            let (cols, rows) = match t.dims() {
+                [c, r] => (*c as usize, *r as usize),
+                _ => continue,
+            };
+            if !kernels.interleaves(t.ty, rows) {
+                continue;
+            }
+            let data = g.tensor_data(t);
+            let start = (data.as_ptr() as usize)
+                .checked_sub(file_start)
+                .filter(|s| s + data.len() <= file.len())
+                .ok_or_else(|| ModelError::TensorData {
+                    name: name.clone(),
+                    problem: "tensor data is not inside the given file bytes".into(),
+                })?;
+            matrices.push(PlannedMatrix {
+                name,
+                ty: t.ty,
+                rows,
+                cols,
+                start,
+                len: data.len(),
+            });
+        }
+        Ok(InterleavePlan { matrices })
+    }
+
+    /// Whether tensor `name` is planned.
+    pub fn contains(&self, name: &str) -> bool {
+        self.matrices.iter().any(|m| m.name == name)
+    }
+
+    /// Bytes the plan rewrites.
+    pub fn bytes(&self) -> usize {
+        self.matrices.iter().map(|m| m.len).sum()
+    }
+
+    /// Rewrite every planned matrix of `file` (the bytes the plan was made from, now
+    /// writable) into the rows8 layout.
+    pub fn apply(&self, file: &mut [u8]) -> Result<(), ModelError> {
+        let mut scratch = vec![0u8; 0];
+        for m in &self.matrices {
+            let group = rows8::ROWS8 * (m.len / m.rows.max(1));
+            if scratch.len() < group {
+                scratch.resize(group, 0);
+            }
+            let bytes =
+                file.get_mut(m.start..m.start + m.len)
+                    .ok_or_else(|| ModelError::TensorData {
+                        name: m.name.clone(),
+                        problem: format!("bytes {}..+{} are outside the file", m.start, m.len),
+                    })?;
+            rows8::interleave_matrix(m.ty, m.cols, bytes, &mut scratch).map_err(|e| {
+                ModelError::TensorData {
+                    name: m.name.clone(),
+                    problem: format!("{e}"),
+                }
+            })?;
+        }
+        Ok(())
+    }
+}
