@@ -723,6 +723,14 @@ proptest! {
         check_rows8(&ROWS8_Q5_0, seed, nb, exact).map_err(TestCaseError::fail)?;
     }
 
+    /// Rows longer than the rows8 GEMM's activation-prep buffer (64 blocks): prepared in
+    /// chunks, once per group.
+    #[test]
+    fn rows8_long_rows_match_reference(seed in any::<u64>(), nb in 65usize..150) {
+        check_rows8(&ROWS8_Q4_0, seed, nb, false).map_err(TestCaseError::fail)?;
+        check_rows8(&ROWS8_Q4_1, seed, nb, false).map_err(TestCaseError::fail)?;
+    }
+
     #[test]
     fn rows8_q8_0_matches_reference(seed in any::<u64>(), nb in 1usize..24, exact in any::<bool>()) {
         check_rows8(&ROWS8_Q8_0, seed, nb, exact).map_err(TestCaseError::fail)?;

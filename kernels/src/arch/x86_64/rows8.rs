@@ -26,7 +26,7 @@ macro_rules! rows8_kernels {
 
             use crate::arch::x86_64::avx2::f16_to_f32;
             use crate::blocks::{BlockQ8_0, BlockQ8_1};
-            use crate::rows8::{BlockQ4_0x8, BlockQ4_1x8, BlockQ5_0x8, ROWS8};
+            use crate::rows8::{BlockQ4_0x8, BlockQ4_1x8, BlockQ5_0x8};
 
             /// The 8 rows' f16 scales as f32 lanes.
             #[inline]
@@ -49,7 +49,7 @@ macro_rules! rows8_kernels {
             /// Store 8 lanes into `s[..8]`.
             #[inline]
             #[target_feature(enable = $features)]
-            fn store8(s: &mut [f32], v: __m256) {
+            pub(super) fn store8(s: &mut [f32], v: __m256) {
                 assert!(s.len() >= 8);
                 // SAFETY: `s` has at least 8 writable f32s (checked); storeu has no alignment
                 // requirement.
@@ -85,6 +85,31 @@ macro_rules! rows8_kernels {
                 _mm256_add_epi32(s, _mm256_shuffle_epi32::<0b10_11_00_01>(s))
             }
 
+            /// What a tile needs of one activation block besides its quants, computed once
+            /// per block and token for all the groups of a GEMM call: the scale `d`, Q8_1's
+            /// `s`, and `off` = the weight format's offset times the sum of the quants.
+            #[derive(Clone, Copy, Default)]
+            pub(super) struct Prep {
+                d: f32,
+                s: f32,
+                off: i32,
+            }
+
+            /// [`Prep`] of a Q8_0 block for weights stored `+ (1 << SHIFT)`.
+            #[inline]
+            #[target_feature(enable = $features)]
+            pub(super) fn prep_q8_0<const SHIFT: i32>(y: &BlockQ8_0) -> Prep {
+                let sum = _mm_cvtsi128_si32(_mm256_castsi256_si128(ysum(&y.qs)));
+                Prep { d: f16_to_f32(y.d), s: 0.0, off: sum << SHIFT }
+            }
+
+            /// [`Prep`] of a Q8_1 block (no offset: Q4_1's min uses `s`).
+            #[inline]
+            #[target_feature(enable = $features)]
+            pub(super) fn prep_q8_1(y: &BlockQ8_1) -> Prep {
+                Prep { d: f16_to_f32(y.d), s: f16_to_f32(y.s), off: 0 }
+            }
+
             /// `acc[t]` (lane i = row i) += every block of the group · token `t`, for Q4_0:
             /// `d_w * d_y * (Σ q y - 8 Σ y)`.
             #[inline]
@@ -92,23 +117,23 @@ macro_rules! rows8_kernels {
             pub(super) fn tile_q4_0<const T: usize>(
                 w: &[BlockQ4_0x8],
                 x: [&[BlockQ8_0]; T],
-            ) -> [__m256; T] {
-                assert!(x.iter().all(|t| t.len() == w.len()));
-                let mut acc = [_mm256_setzero_ps(); T];
+                p: [&[Prep]; T],
+                acc: &mut [__m256; 4],
+            ) {
+                assert!(x.iter().zip(&p).all(|(t, p)| t.len() == w.len() && p.len() == w.len()));
                 for (b, x8) in w.iter().enumerate() {
                     let q = nibbles(&x8.qs);
                     let d = scales8(&x8.d);
                     for t in 0..T {
-                        let y = &x[t][b];
+                        let (y, p) = (&x[t][b], &p[t][b]);
                         let s = _mm256_sub_epi32(
                             super::$dot_u4(&q, &y.qs),
-                            _mm256_slli_epi32::<3>(ysum(&y.qs)),
+                            _mm256_set1_epi32(p.off),
                         );
-                        let dd = _mm256_mul_ps(d, _mm256_set1_ps(f16_to_f32(y.d)));
+                        let dd = _mm256_mul_ps(d, _mm256_set1_ps(p.d));
                         acc[t] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(s), acc[t]);
                     }
                 }
-                acc
             }
 
             /// As [`tile_q4_0`] for Q4_1: `d_w * d_y * Σ q y + m_w * s_y`.
@@ -117,22 +142,22 @@ macro_rules! rows8_kernels {
             pub(super) fn tile_q4_1<const T: usize>(
                 w: &[BlockQ4_1x8],
                 x: [&[BlockQ8_1]; T],
-            ) -> [__m256; T] {
-                assert!(x.iter().all(|t| t.len() == w.len()));
-                let mut acc = [_mm256_setzero_ps(); T];
+                p: [&[Prep]; T],
+                acc: &mut [__m256; 4],
+            ) {
+                assert!(x.iter().zip(&p).all(|(t, p)| t.len() == w.len() && p.len() == w.len()));
                 for (b, x8) in w.iter().enumerate() {
                     let q = nibbles(&x8.qs);
                     let d = scales8(&x8.d);
                     let m = scales8(&x8.m);
                     for t in 0..T {
-                        let y = &x[t][b];
+                        let (y, p) = (&x[t][b], &p[t][b]);
                         let s = super::$dot_u4(&q, &y.qs);
-                        let dd = _mm256_mul_ps(d, _mm256_set1_ps(f16_to_f32(y.d)));
+                        let dd = _mm256_mul_ps(d, _mm256_set1_ps(p.d));
                         let a = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(s), acc[t]);
-                        acc[t] = _mm256_fmadd_ps(m, _mm256_set1_ps(f16_to_f32(y.s)), a);
+                        acc[t] = _mm256_fmadd_ps(m, _mm256_set1_ps(p.s), a);
                     }
                 }
-                acc
             }
 
             /// As [`tile_q4_0`] for Q5_0: `d_w * d_y * (Σ q y - 16 Σ y)`, `q` = nibble | fifth
@@ -142,9 +167,10 @@ macro_rules! rows8_kernels {
             pub(super) fn tile_q5_0<const T: usize>(
                 w: &[BlockQ5_0x8],
                 x: [&[BlockQ8_0]; T],
-            ) -> [__m256; T] {
-                assert!(x.iter().all(|t| t.len() == w.len()));
-                let mut acc = [_mm256_setzero_ps(); T];
+                p: [&[Prep]; T],
+                acc: &mut [__m256; 4],
+            ) {
+                assert!(x.iter().zip(&p).all(|(t, p)| t.len() == w.len() && p.len() == w.len()));
                 for (b, x8) in w.iter().enumerate() {
                     let lo = nibbles(&x8.qs);
                     let hw: [u32; 8] = bytemuck::cast(x8.qh);
@@ -152,16 +178,15 @@ macro_rules! rows8_kernels {
                         core::array::from_fn(|g| _mm256_or_si256(lo[g], $high5(hw[g])));
                     let d = scales8(&x8.d);
                     for t in 0..T {
-                        let y = &x[t][b];
+                        let (y, p) = (&x[t][b], &p[t][b]);
                         let s = _mm256_sub_epi32(
                             super::$dot_u5(&q, &y.qs),
-                            _mm256_slli_epi32::<4>(ysum(&y.qs)),
+                            _mm256_set1_epi32(p.off),
                         );
-                        let dd = _mm256_mul_ps(d, _mm256_set1_ps(f16_to_f32(y.d)));
+                        let dd = _mm256_mul_ps(d, _mm256_set1_ps(p.d));
                         acc[t] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(s), acc[t]);
                     }
                 }
-                acc
             }
 
             $(
@@ -172,47 +197,39 @@ macro_rules! rows8_kernels {
             pub(super) fn tile_q8_0<const T: usize>(
                 w: &[crate::rows8::BlockQ8_0x8],
                 x: [&[BlockQ8_0]; T],
-            ) -> [__m256; T] {
-                assert!(x.iter().all(|t| t.len() == w.len()));
+                p: [&[Prep]; T],
+                acc: &mut [__m256; 4],
+            ) {
+                assert!(x.iter().zip(&p).all(|(t, p)| t.len() == w.len() && p.len() == w.len()));
                 let bias = _mm256_set1_epi8(i8::MIN);
-                let mut acc = [_mm256_setzero_ps(); T];
                 for (b, x8) in w.iter().enumerate() {
                     let qs: &[u8] = bytemuck::cast_slice(&x8.qs);
                     let q: [__m256i; 8] =
                         core::array::from_fn(|c| _mm256_xor_si256(load32(&qs[32 * c..]), bias));
                     let d = scales8(&x8.d);
                     for t in 0..T {
-                        let y = &x[t][b];
+                        let (y, p) = (&x[t][b], &p[t][b]);
                         let s = _mm256_sub_epi32(
                             super::$dot_u8(&q, &y.qs),
-                            _mm256_slli_epi32::<7>(ysum(&y.qs)),
+                            _mm256_set1_epi32(p.off),
                         );
-                        let dd = _mm256_mul_ps(d, _mm256_set1_ps(f16_to_f32(y.d)));
+                        let dd = _mm256_mul_ps(d, _mm256_set1_ps(p.d));
                         acc[t] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(s), acc[t]);
                     }
                 }
-                acc
             }
             )?
 
-            /// Store a tile's 8-lane results: token `t0 + t`'s outputs of rows
-            /// `8g..8g+8` of an `mr`-row GEMM.
-            #[inline]
-            #[target_feature(enable = $features)]
-            pub(super) fn put<const T: usize>(
-                out: &mut [f32],
-                (mr, g, t0): (usize, usize, usize),
-                acc: [__m256; T],
-            ) {
-                for (t, v) in acc.into_iter().enumerate() {
-                    store8(&mut out[(t0 + t) * mr + g * ROWS8..], v);
-                }
-            }
+            /// Activation blocks per [`Prep`] buffer: a row of up to `64 * 32 = 2048` columns
+            /// is prepared once per GEMM call and token; longer rows once per group and chunk.
+            pub(super) const PREP_BLOCKS: usize = 64;
 
-            /// Drive `tile` over every group and token: the contract of
+            /// Drive `tile` over every token (chunks of up to 4) and group: the contract of
             /// `crate::dispatch::GemmFn` for rows8 (`out[t * mr + r]`, `mr = 8 * w.len() / nb`).
+            /// Each output adds its blocks' terms in block order whatever the chunking, so
+            /// GEMV, GEMM and any thread split agree bit for bit.
             macro_rules! gemm {
-                ($w:expr, $x:expr, $nb:expr, $out:expr, $tile:ident) => {{
+                ($w:expr, $x:expr, $nb:expr, $out:expr, $tile:ident, $prep:expr) => {{
                     let (w, x, nb, out) = ($w, $x, $nb, $out);
                     assert!(
                         nb > 0 && w.len() % nb == 0 && x.len() % nb == 0,
@@ -221,21 +238,39 @@ macro_rules! rows8_kernels {
                     let (groups, nt) = (w.len() / nb, x.len() / nb);
                     let mr = crate::rows8::ROWS8 * groups;
                     assert!(out.len() >= mr * nt, "rows8 gemm: output too short");
-                    let xt = |t: usize| &x[t * nb..(t + 1) * nb];
-                    for g in 0..groups {
-                        let wg = &w[g * nb..(g + 1) * nb];
-                        let mut t0 = 0;
-                        while t0 < nt {
-                            let at = (mr, g, t0);
-                            let tt = (nt - t0).min(4);
-                            match tt {
-                                1 => put(out, at, $tile::<1>(wg, [xt(t0)])),
-                                2 => put(out, at, $tile::<2>(wg, [xt(t0), xt(t0 + 1)])),
-                                3 => put(out, at, $tile::<3>(wg, [xt(t0), xt(t0 + 1), xt(t0 + 2)])),
-                                _ => put(out, at, $tile::<4>(wg, core::array::from_fn(|t| xt(t0 + t)))),
+                    let mut prep = [[Prep::default(); PREP_BLOCKS]; 4];
+                    let mut t0 = 0;
+                    while t0 < nt {
+                        let tt = (nt - t0).min(4);
+                        for g in 0..groups {
+                            let wg = &w[g * nb..(g + 1) * nb];
+                            let mut acc = [_mm256_setzero_ps(); 4];
+                            let mut b0 = 0;
+                            while b0 < nb {
+                                let b1 = (b0 + PREP_BLOCKS).min(nb);
+                                if g == 0 || nb > PREP_BLOCKS {
+                                    for (t, row) in prep.iter_mut().enumerate().take(tt) {
+                                        for (p, y) in row.iter_mut().zip(&x[(t0 + t) * nb + b0..(t0 + t) * nb + b1]) {
+                                            *p = $prep(y);
+                                        }
+                                    }
+                                }
+                                let ws = &wg[b0..b1];
+                                let xs = |t: usize| &x[(t0 + t) * nb + b0..(t0 + t) * nb + b1];
+                                let ps = |t: usize| &prep[t][..b1 - b0];
+                                match tt {
+                                    1 => $tile::<1>(ws, [xs(0)], [ps(0)], &mut acc),
+                                    2 => $tile::<2>(ws, [xs(0), xs(1)], [ps(0), ps(1)], &mut acc),
+                                    3 => $tile::<3>(ws, [xs(0), xs(1), xs(2)], [ps(0), ps(1), ps(2)], &mut acc),
+                                    _ => $tile::<4>(ws, core::array::from_fn(xs), core::array::from_fn(ps), &mut acc),
+                                }
+                                b0 = b1;
                             }
-                            t0 += tt;
+                            for (t, v) in acc.into_iter().enumerate().take(tt) {
+                                store8(&mut out[(t0 + t) * mr + g * crate::rows8::ROWS8..], v);
+                            }
                         }
+                        t0 += tt;
                     }
                 }};
             }
@@ -254,7 +289,7 @@ macro_rules! rows8_kernels {
             out: &mut [f32],
         ) {
             use rows8_tiles::*;
-            gemm!(w, x, nb, out, tile_q4_0)
+            gemm!(w, x, nb, out, tile_q4_0, prep_q8_0::<3>)
         }
 
         /// Rows8 Q4_1 × Q8_1 GEMM (contract of [`crate::rows8::gemm_q4_1x8_q8_1`]).
@@ -269,7 +304,7 @@ macro_rules! rows8_kernels {
             out: &mut [f32],
         ) {
             use rows8_tiles::*;
-            gemm!(w, x, nb, out, tile_q4_1)
+            gemm!(w, x, nb, out, tile_q4_1, prep_q8_1)
         }
 
         /// Rows8 Q5_0 × Q8_0 GEMM (contract of [`crate::rows8::gemm_q5_0x8_q8_0`]).
@@ -284,7 +319,7 @@ macro_rules! rows8_kernels {
             out: &mut [f32],
         ) {
             use rows8_tiles::*;
-            gemm!(w, x, nb, out, tile_q5_0)
+            gemm!(w, x, nb, out, tile_q5_0, prep_q8_0::<4>)
         }
 
         $(
@@ -301,7 +336,7 @@ macro_rules! rows8_kernels {
             out: &mut [f32],
         ) {
             use rows8_tiles::*;
-            gemm!(w, x, nb, out, tile_q8_0)
+            gemm!(w, x, nb, out, tile_q8_0, prep_q8_0::<7>)
         }
         )?
     };
