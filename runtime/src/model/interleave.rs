@@ -47,7 +47,8 @@ pub struct InterleavePlan {
 impl InterleavePlan {
     /// The plan for the model in `g` (parsed from `file`, the whole file's bytes) on
     /// `kernels`. Checks the model's config and tensors as loading would; empty when the
-    /// tier has no rows8 kernels for the model's types.
+    /// tier has no rows8 kernels for the model's types. A matrix whose bytes another tensor
+    /// shares (only a crafted file does that) stays in the ggml layout.
     pub fn new(g: &Gguf<'_>, file: &[u8], kernels: &KernelTable) -> Result<Self, ModelError> {
         let c = Config::from_gguf(g)?;
         // Validates every shape and type before anything is planned.
@@ -71,6 +72,18 @@ impl InterleavePlan {
             None => "token_embd.weight".to_string(),
         });
         let file_start = file.as_ptr() as usize;
+        // Every tensor's byte range: a matrix is only rewritten if no other tensor shares
+        // its bytes (a well-formed file never aliases; a crafted one must not have another
+        // tensor changed under it).
+        let ranges: Vec<(usize, usize)> = g
+            .tensors()
+            .iter()
+            .map(|t| {
+                let d = g.tensor_data(t);
+                let start = (d.as_ptr() as usize).wrapping_sub(file_start);
+                (start, start.saturating_add(d.len()))
+            })
+            .collect();
         let mut matrices = Vec::new();
         for name in names {
             let Some(t) = g.tensor(&name) else { continue };
@@ -89,6 +102,9 @@ impl InterleavePlan {
                     name: name.clone(),
                     problem: "tensor data is not inside the given file bytes".into(),
                 })?;
+            if shares_bytes(&ranges, (start, start + data.len())) {
+                continue;
+            }
             matrices.push(PlannedMatrix {
                 name,
                 ty: t.ty,
@@ -134,5 +150,29 @@ impl InterleavePlan {
             })?;
         }
         Ok(())
+    }
+}
+
+/// Whether byte range `r` overlaps any range of `all` other than itself (`all` holds `r`
+/// once: a tensor's own range).
+fn shares_bytes(all: &[(usize, usize)], r: (usize, usize)) -> bool {
+    let overlaps = |&(a, b): &(usize, usize)| a < r.1 && r.0 < b;
+    all.iter().filter(|&&x| x != r).any(overlaps) || all.iter().filter(|&&x| x == r).count() > 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shares_bytes;
+
+    #[test]
+    fn aliased_or_overlapping_tensors_are_not_interleaved() {
+        let all = [(0, 100), (100, 200), (150, 160), (300, 400), (300, 400)];
+        assert!(!shares_bytes(&all, (0, 100)), "adjacent is not overlapping");
+        assert!(shares_bytes(&all, (100, 200)), "contains (150, 160)");
+        assert!(shares_bytes(&all, (150, 160)), "inside (100, 200)");
+        assert!(
+            shares_bytes(&all, (300, 400)),
+            "two tensors on the same bytes"
+        );
     }
 }
