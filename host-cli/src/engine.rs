@@ -66,9 +66,9 @@ pub const INTERLEAVE_ENV: &str = "EDGELLM_INTERLEAVE";
 
 /// Parse `file` and build its tokenizer and transformer. Errors name the file.
 ///
-/// Matrices the kernel tier multiplies faster interleaved (`InterleavePlan`: Q4_0, Q4_1 and
-/// Q8_0 on the x86-64 tiers) are first rewritten in place in the file's private mapping,
-/// unless `EDGELLM_INTERLEAVE=0`.
+/// Matrices the kernel tier multiplies faster interleaved (`InterleavePlan`: Q4_0, Q4_1, Q5_0
+/// and, on the VNNI tiers, Q8_0 on x86-64) are first rewritten in place in the file's private
+/// mapping, unless `EDGELLM_INTERLEAVE=0`.
 pub fn load<'f>(file: &'f mut ModelFile, kernels: KernelTable) -> Result<Loaded<'f>> {
     let name = file.path().display().to_string();
     let plan = if std::env::var_os(INTERLEAVE_ENV).is_some_and(|v| v == "0") {

