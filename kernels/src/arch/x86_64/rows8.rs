@@ -110,6 +110,17 @@ macro_rules! rows8_kernels {
                 Prep { d: f16_to_f32(y.d), s: f16_to_f32(y.s), off: 0 }
             }
 
+            /// `acc + d_w * d_y * (sum - off)`: one block's contribution to 8 rows for the
+            /// formats whose weights are stored with an offset (Q4_0, Q5_0, Q8_0); `d` holds the
+            /// 8 rows' scales, `sum` their `Σ q y`.
+            #[inline]
+            #[target_feature(enable = $features)]
+            fn add_offset_block(acc: __m256, d: __m256, sum: __m256i, p: &Prep) -> __m256 {
+                let s = _mm256_sub_epi32(sum, _mm256_set1_epi32(p.off));
+                let dd = _mm256_mul_ps(d, _mm256_set1_ps(p.d));
+                _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(s), acc)
+            }
+
             /// `acc[t]` (lane i = row i) += every block of the group · token `t`, for Q4_0:
             /// `d_w * d_y * (Σ q y - 8 Σ y)`.
             #[inline]
@@ -125,13 +136,8 @@ macro_rules! rows8_kernels {
                     let q = nibbles(&x8.qs);
                     let d = scales8(&x8.d);
                     for t in 0..T {
-                        let (y, p) = (&x[t][b], &p[t][b]);
-                        let s = _mm256_sub_epi32(
-                            super::$dot_u4(&q, &y.qs),
-                            _mm256_set1_epi32(p.off),
-                        );
-                        let dd = _mm256_mul_ps(d, _mm256_set1_ps(p.d));
-                        acc[t] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(s), acc[t]);
+                        let sum = super::$dot_u4(&q, &x[t][b].qs);
+                        acc[t] = add_offset_block(acc[t], d, sum, &p[t][b]);
                     }
                 }
             }
@@ -178,13 +184,8 @@ macro_rules! rows8_kernels {
                         core::array::from_fn(|g| _mm256_or_si256(lo[g], $high5(hw[g])));
                     let d = scales8(&x8.d);
                     for t in 0..T {
-                        let (y, p) = (&x[t][b], &p[t][b]);
-                        let s = _mm256_sub_epi32(
-                            super::$dot_u5(&q, &y.qs),
-                            _mm256_set1_epi32(p.off),
-                        );
-                        let dd = _mm256_mul_ps(d, _mm256_set1_ps(p.d));
-                        acc[t] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(s), acc[t]);
+                        let sum = super::$dot_u5(&q, &x[t][b].qs);
+                        acc[t] = add_offset_block(acc[t], d, sum, &p[t][b]);
                     }
                 }
             }
@@ -208,13 +209,8 @@ macro_rules! rows8_kernels {
                         core::array::from_fn(|c| _mm256_xor_si256(load32(&qs[32 * c..]), bias));
                     let d = scales8(&x8.d);
                     for t in 0..T {
-                        let (y, p) = (&x[t][b], &p[t][b]);
-                        let s = _mm256_sub_epi32(
-                            super::$dot_u8(&q, &y.qs),
-                            _mm256_set1_epi32(p.off),
-                        );
-                        let dd = _mm256_mul_ps(d, _mm256_set1_ps(p.d));
-                        acc[t] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(s), acc[t]);
+                        let sum = super::$dot_u8(&q, &x[t][b].qs);
+                        acc[t] = add_offset_block(acc[t], d, sum, &p[t][b]);
                     }
                 }
             }
