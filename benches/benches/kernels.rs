@@ -13,6 +13,11 @@
 //!   layout, for the tiers and types the loader interleaves (`KernelTable::interleaves`).
 //! - `quantize_act`: converting one f32 row to the weight type's activation type
 //!   (Q8_0 / Q8_1 / Q8_K); F16 weights take f32 activations and have none.
+//! - `attention/TIER/FORM/lenN`: one token's attention products for one key/value head of
+//!   SmolLM2 (3 query heads of 64) over `N` cached positions: `products` is what the forward
+//!   pass runs (`attn_scores` for the 3 heads, then `weighted_sum` per head), `per_position`
+//!   the same sums as one `vec_dot_f32` and one `axpy` call per position and head (the form
+//!   before). Throughput is multiply-adds (2 × 3 × N × 64).
 //!
 //! K-quant types only run shapes whose cols are a multiple of 256: of SmolLM2's, only
 //! 576×1536 (its dim 576 is 2.25 super-blocks, which is why llama.cpp falls back to other
@@ -172,5 +177,57 @@ fn quantize_act(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, gemv, gemm, quantize_act);
+/// Query heads per key/value head and head size of SmolLM2-135M.
+const ATTN_GROUP: usize = 3;
+const ATTN_HEAD_DIM: usize = 64;
+
+fn attention(c: &mut Criterion) {
+    let tables = tables();
+    let mut g = c.benchmark_group("attention");
+    g.warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
+        .sample_size(10);
+    let hd = ATTN_HEAD_DIM;
+    for len in [128usize, 512] {
+        let mut rng = Rng::new(11);
+        let q = rng.vec(ATTN_GROUP * hd, 1.0);
+        let keys = rng.vec(len * hd, 1.0);
+        let values = rng.vec(len * hd, 1.0);
+        g.throughput(Throughput::Elements((2 * ATTN_GROUP * len * hd) as u64));
+        for table in &tables {
+            let mut scores = vec![0f32; ATTN_GROUP * len];
+            let mut out = vec![0f32; ATTN_GROUP * hd];
+            let id = |form: &str| {
+                BenchmarkId::new(format!("{}/{form}", table.tier()), format!("len{len}"))
+            };
+            g.bench_function(id("products"), |b| {
+                b.iter(|| {
+                    table.attn_scores(black_box(&q), &keys, hd, &mut scores);
+                    for (o, row) in out.chunks_exact_mut(hd).zip(scores.chunks_exact(len)) {
+                        table.weighted_sum(o, row, &values);
+                    }
+                    black_box(&out);
+                })
+            });
+            g.bench_function(id("per_position"), |b| {
+                b.iter(|| {
+                    for (i, o) in out.chunks_exact_mut(hd).enumerate() {
+                        let qh = &black_box(&q)[i * hd..(i + 1) * hd];
+                        for (j, s) in scores[i * len..(i + 1) * len].iter_mut().enumerate() {
+                            *s = table.dot(qh, &keys[j * hd..(j + 1) * hd]);
+                        }
+                        o.fill(0.0);
+                        for (j, &w) in scores[i * len..(i + 1) * len].iter().enumerate() {
+                            table.axpy(o, w, &values[j * hd..(j + 1) * hd]);
+                        }
+                    }
+                    black_box(&out);
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, gemv, gemm, quantize_act, attention);
 criterion_main!(benches);

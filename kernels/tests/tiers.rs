@@ -78,6 +78,11 @@ fn simd_tiers_vectorise_every_f32_op() {
             ("silu_mul", k.silu_mul as usize, s.silu_mul as usize),
             ("gelu_mul", k.gelu_mul as usize, s.gelu_mul as usize),
             ("axpy", k.axpy as usize, s.axpy as usize),
+            (
+                "weighted_sum",
+                k.weighted_sum as usize,
+                s.weighted_sum as usize,
+            ),
             ("scale", k.scale as usize, s.scale as usize),
             ("add", k.add as usize, s.add as usize),
             (
@@ -699,6 +704,16 @@ proptest! {
     }
 
     #[test]
+    fn attention_products_match_reference(
+        seed in any::<u64>(),
+        hd in 1usize..140,
+        nq in 1usize..7,
+        nk in 0usize..11,
+    ) {
+        check_attention(seed, hd, nq, nk).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
     fn rope_matches_reference(seed in any::<u64>(), half in 0usize..80, off in 0usize..3) {
         check_rope(seed, half, off).map_err(TestCaseError::fail)?;
     }
@@ -1117,6 +1132,56 @@ fn check_ops(seed: u64, n: usize, off: usize) -> Result<(), String> {
         r::add(&mut b, w);
         if !same_bits(&a, &b) {
             return Err(format!("tier {tier}: add n {n}"));
+        }
+    }
+    Ok(())
+}
+
+/// Attention's two products on every tier (`nq` query rows, `nk` key and value rows of `hd`
+/// floats; queries and keys as in `check_float_dots`, values with extremes):
+/// - `attn_scores`: every score bitwise equal to the tier's own `vec_dot_f32` of the two rows
+///   (whatever the tiling), and within `float_dots`' bound of the reference's;
+/// - `weighted_sum`: bitwise equal to the reference (no FMA), for every row count including 0.
+fn check_attention(seed: u64, hd: usize, nq: usize, nk: usize) -> Result<(), String> {
+    let mut rng = Rng(seed);
+    let q = random_f32s(&mut rng, nq * hd);
+    let keys = random_f32s(&mut rng, nk * hd);
+    let values = op_input(&mut rng, nk * hd);
+    // Softmax-like weights: non-negative, some zero.
+    let a: Vec<f32> = (0..nk)
+        .map(|_| (rng.next() % 1000) as f32 / 997.0)
+        .collect();
+    for (tier, table) in tiers() {
+        let k = table.kernels();
+        let mut scores = vec![f32::NAN; nq * nk];
+        table.attn_scores(&q, &keys, hd, &mut scores);
+        for i in 0..nq {
+            for j in 0..nk {
+                let (qi, kj) = (&q[i * hd..][..hd], &keys[j * hd..][..hd]);
+                let got = scores[i * nk + j];
+                let own = (k.vec_dot_f32)(qi, kj);
+                if !same_bits(&[got], &[own]) {
+                    return Err(format!(
+                        "tier {tier}: attn_scores hd {hd} nq {nq} nk {nk} [{i}][{j}]: {got:e} vs vec_dot_f32 {own:e}"
+                    ));
+                }
+                let want = r::vec_dot_f32(qi, kj);
+                let tol = (hd as f64 + 16.0) * f32::EPSILON as f64 * abs_dot(qi, kj)
+                    + f32::MIN_POSITIVE as f64;
+                if !within(got, want, tol) {
+                    return Err(format!(
+                        "tier {tier}: attn_scores hd {hd} [{i}][{j}]: {got:e} vs reference {want:e}"
+                    ));
+                }
+            }
+        }
+        let (mut got, mut want) = (vec![f32::NAN; hd], vec![f32::NAN; hd]);
+        table.weighted_sum(&mut got, &a, &values);
+        r::weighted_sum(&mut want, &a, &values);
+        if !same_bits(&got, &want) {
+            return Err(format!(
+                "tier {tier}: weighted_sum hd {hd} rows {nk}: {got:?} vs reference {want:?}"
+            ));
         }
     }
     Ok(())

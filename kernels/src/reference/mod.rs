@@ -24,7 +24,7 @@ pub use k_quants::{
     dequantize_row_q4_k, dequantize_row_q5_k, dequantize_row_q6_k, quantize_row_q4_k,
     quantize_row_q5_k, quantize_row_q6_k,
 };
-pub use ops::{add, axpy, gelu_mul, rmsnorm, scale, silu_mul, softmax};
+pub use ops::{add, axpy, gelu_mul, rmsnorm, scale, silu_mul, softmax, weighted_sum};
 pub use q4::{dequantize_row_q4_0, dequantize_row_q4_1, quantize_row_q4_0, quantize_row_q4_1};
 pub use q5::{dequantize_row_q5_0, quantize_row_q5_0};
 pub use q8::{

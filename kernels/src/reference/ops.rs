@@ -100,6 +100,28 @@ pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     }
 }
 
+/// `out = Σ_j a[j] · v[j]` for the rows `v[j] = v[j * out.len()..][..out.len()]`, `j` in
+/// `0..a.len()`: attention's weighted sum of value rows. Summed from zero in order of `j`,
+/// each term multiplied then added, i.e. exactly `out.fill(0.0)` followed by
+/// `axpy(out, a[j], v[j])` for every `j`.
+///
+/// # Panics
+/// If `v.len() != a.len() * out.len()`.
+pub fn weighted_sum(out: &mut [f32], a: &[f32], v: &[f32]) {
+    assert_eq!(
+        v.len(),
+        a.len() * out.len(),
+        "weighted_sum: values are not a.len() rows of out.len()"
+    );
+    out.fill(0.0);
+    if out.is_empty() {
+        return;
+    }
+    for (&w, row) in a.iter().zip(v.chunks_exact(out.len())) {
+        axpy(out, w, row);
+    }
+}
+
 /// `x *= s`.
 pub fn scale(x: &mut [f32], s: f32) {
     for v in x.iter_mut() {

@@ -131,9 +131,7 @@ impl Transformer<'_> {
 
             // Store this batch's keys and values in the cache at positions pos..pos+n.
             timed(prof, Op::KvStore, || {
-                let (kc, vc) = s.kv.slots_mut(l, pos, n);
-                kc.copy_from_slice(&s.k[..n * kv_dim]);
-                vc.copy_from_slice(&s.v[..n * kv_dim]);
+                s.kv.store(l, pos, &s.k[..n * kv_dim], &s.v[..n * kv_dim]);
             });
 
             // Attention over the cache, split across tasks by head: xb = softmax(q·kᵀ/√d)·v.
@@ -237,17 +235,23 @@ impl Transformer<'_> {
     }
 
     /// Causal grouped-query attention of the `n` tokens at `s.pos - n ..` over the cache
-    /// of layer `l`, written into xb: (n, q_dim). Tasks own whole heads.
+    /// of layer `l`, written into xb: (n, q_dim). Tasks own whole query heads.
+    ///
+    /// Per token and per run of the task's query heads that share one key/value head: the
+    /// scores of the whole run against the cached keys `0..=p` in one call (`attn_scores`:
+    /// q·k, each score the tier's `vec_dot_f32`), then per head `· 1/√d`, softmax, and the
+    /// weighted sum of the value rows (`weighted_sum`). Every output depends only on its own
+    /// head's data and kernel calls that give the same bits for any grouping, so results do
+    /// not depend on the number of threads.
     fn attention<P: Parallel>(&self, s: &mut RunState, l: usize, n: usize, par: &P) {
         let c = &self.config;
         let k = &self.kernels;
-        let (hd, q_dim, kv_dim) = (c.head_dim, c.q_dim(), c.kv_dim());
+        let (hd, q_dim) = (c.head_dim, c.q_dim());
         let ctx = s.kv.ctx();
-        let end = s.pos + n; // positions cached so far, this batch included
         let first = s.pos; // position of the batch's first token
         let group = c.n_heads / c.n_kv_heads; // query heads per key/value head
         let scale = 1.0 / libm::sqrtf(hd as f32);
-        let (keys, values) = s.kv.layer(l, end);
+        let kv = &s.kv;
         let q = &s.q[..n * q_dim];
 
         let tasks = par.n_threads().clamp(1, MAX_TASKS);
@@ -264,23 +268,25 @@ impl Transformer<'_> {
                 return;
             };
             let heads = out.cols().start / hd..out.cols().end / hd;
+            // This task's score rows: up to (its heads, ctx), used as (run, p + 1).
+            let att = att.row_mut(0);
             for t in 0..n {
-                let p = first + t; // this token attends to positions 0..=p
-                for (i, h) in heads.clone().enumerate() {
-                    let qh = &q[t * q_dim + h * hd..][..hd];
-                    let kvh = (h / group) * hd;
-                    // Scores: q·k / √d for every earlier position.
-                    let scores = &mut att.row_mut(0)[i * ctx..i * ctx + p + 1];
-                    for (j, score) in scores.iter_mut().enumerate() {
-                        *score = k.dot(qh, &keys[j * kv_dim + kvh..][..hd]) * scale;
+                let len = first + t + 1; // this token attends to positions 0..len
+                let mut h0 = heads.start;
+                while h0 < heads.end {
+                    let kvh = h0 / group;
+                    let h1 = heads.end.min((kvh + 1) * group);
+                    let (keys, values) = kv.head(l, kvh, len);
+                    let scores = &mut att[..(h1 - h0) * len];
+                    let qs = &q[t * q_dim + h0 * hd..t * q_dim + h1 * hd];
+                    k.attn_scores(qs, keys, hd, scores);
+                    for (i, row) in scores.chunks_exact_mut(len).enumerate() {
+                        k.scale(row, scale);
+                        k.softmax(row);
+                        let o = (h0 - heads.start + i) * hd;
+                        k.weighted_sum(&mut out.row_mut(t)[o..o + hd], row, values);
                     }
-                    k.softmax(scores);
-                    // Weighted sum of the values into this head's slot of xb.
-                    let dst = &mut out.row_mut(t)[i * hd..(i + 1) * hd];
-                    dst.fill(0.0);
-                    for (j, &a) in att.row_mut(0)[i * ctx..i * ctx + p + 1].iter().enumerate() {
-                        k.axpy(dst, a, &values[j * kv_dim + kvh..][..hd]);
-                    }
+                    h0 = h1;
                 }
             }
         });

@@ -64,7 +64,7 @@ impl RunState {
             rope_cos: vec![0.0; b * c.rope_dim / 2],
             rope_sin: vec![0.0; b * c.rope_dim / 2],
             logits: vec![0.0; c.vocab_size],
-            kv: KvCache::new(c.n_layers, ctx, c.kv_dim()),
+            kv: KvCache::new(c.n_layers, ctx, c.n_kv_heads, c.head_dim),
             acts: ActivationBuffer::new(b * widest),
         }
     }

@@ -2,7 +2,7 @@
 //! the semantics of [`crate::reference::ops`] and [`crate::rope`]; the aarch64 twin of
 //! `arch/x86_64/float_ops.rs`.
 //!
-//! - `add`, `scale`, `axpy`, `rope_norm`, `rope_neox`: the reference's operations lane by lane
+//! - `add`, `scale`, `axpy`, `weighted_sum`, `rope_norm`, `rope_neox`: the reference's operations lane by lane
 //!   (no FMA, same order), so bit-exact.
 //! - `rmsnorm`: the sum of squares with the NEON `vec_dot_f32`, which is bit-identical to the
 //!   reference's, then `(x * scale) * w` as the reference does: bit-exact too.
@@ -134,6 +134,52 @@ pub unsafe fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     }
     for (y, &x) in yt.iter_mut().zip(xt) {
         *y += a * x;
+    }
+}
+
+/// Output floats one pass of [`weighted_sum`] keeps in registers (8 q accumulators).
+const WSUM_CHUNK: usize = 32;
+
+/// `out = Σ_j a[j] · v[j]` over value rows `v[j]` of `out.len()` floats (reference semantics:
+/// from zero, in order of `j`, multiply then add, so bit-exact). The output is walked in
+/// chunks of 32 floats held in 8 registers across all rows, so each value row is loaded once
+/// per chunk and the output is stored once.
+///
+/// # Safety
+/// The CPU must support NEON.
+///
+/// # Panics
+/// If `v.len() != a.len() * out.len()`.
+#[target_feature(enable = "neon")]
+pub unsafe fn weighted_sum(out: &mut [f32], a: &[f32], v: &[f32]) {
+    let d = out.len();
+    assert_eq!(
+        v.len(),
+        a.len() * d,
+        "weighted_sum: values are not a.len() rows of out.len()"
+    );
+    let mut c0 = 0;
+    while c0 + 4 <= d {
+        let lanes = (d - c0).min(WSUM_CHUNK) / 4;
+        let mut acc = [vdupq_n_f32(0.0); WSUM_CHUNK / 4];
+        for (j, &w) in a.iter().enumerate() {
+            let wv = vdupq_n_f32(w);
+            let (row, _) = v[j * d + c0..][..4 * lanes].as_chunks::<4>();
+            for (acc, x) in acc.iter_mut().zip(row) {
+                *acc = vaddq_f32(*acc, vmulq_f32(wv, load4(x)));
+            }
+        }
+        let (dst, _) = out[c0..][..4 * lanes].as_chunks_mut::<4>();
+        for (o, acc) in dst.iter_mut().zip(&acc) {
+            store4(o, *acc);
+        }
+        c0 += 4 * lanes;
+    }
+    for (c, o) in out.iter_mut().enumerate().skip(c0) {
+        *o = 0.0;
+        for (j, &w) in a.iter().enumerate() {
+            *o += w * v[j * d + c];
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use core::arch::x86_64::*;
 use half::f16;
 
 pub use super::float_ops::{
-    add, axpy, gelu_mul, rmsnorm, rope_neox, rope_norm, scale, silu_mul, softmax,
+    add, axpy, gelu_mul, rmsnorm, rope_neox, rope_norm, scale, silu_mul, softmax, weighted_sum,
 };
 pub use super::float_tiles::{
     gemm_bf16_f32, gemm_f16_f32, gemm_f32, vec_dot_bf16_f32, vec_dot_f16_f32, vec_dot_f32,

@@ -1,7 +1,7 @@
 //! AVX2 + FMA f32 vector operations of the forward pass (shared by the AVX2 and both VNNI
 //! tiers), with the semantics of [`crate::reference::ops`] and [`crate::rope`].
 //!
-//! - `add`, `scale`, `axpy`, `rope_norm`, `rope_neox`: the reference's operations lane by lane
+//! - `add`, `scale`, `axpy`, `weighted_sum`, `rope_norm`, `rope_neox`: the reference's operations lane by lane
 //!   (no FMA, same order), so bit-exact.
 //! - `rmsnorm`: the sum of squares with this tier's `vec_dot_f32` (the reference uses the
 //!   scalar one: same terms, another order), then `(x * scale) * w` as the reference does.
@@ -132,6 +132,59 @@ pub unsafe fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
         store8_ps(&mut y[i..], v);
     }
     r::axpy(&mut y[n8..], a, &x[n8..]);
+}
+
+/// `out[c0 + 8i..][..8] = Σ_j a[j] · v[j][c0 + 8i..][..8]` for `i < L`: `L` accumulators in
+/// registers across every value row (`d` floats per row), stored once at the end.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn weighted_sum_chunk<const L: usize>(out: &mut [f32], a: &[f32], v: &[f32], d: usize, c0: usize) {
+    let mut acc = [_mm256_setzero_ps(); L];
+    for (j, &w) in a.iter().enumerate() {
+        let wv = _mm256_set1_ps(w);
+        let row = &v[j * d + c0..][..8 * L];
+        for (i, acc) in acc.iter_mut().enumerate() {
+            *acc = _mm256_add_ps(*acc, _mm256_mul_ps(wv, load8_ps(&row[8 * i..8 * i + 8])));
+        }
+    }
+    for (i, acc) in acc.iter().enumerate() {
+        store8_ps(&mut out[c0 + 8 * i..], *acc);
+    }
+}
+
+/// `out = Σ_j a[j] · v[j]` over value rows `v[j]` of `out.len()` floats (reference semantics:
+/// from zero, in order of `j`, multiply then add, so bit-exact). The output is walked in
+/// chunks of 64 floats held in 8 registers across all rows (a head of 64 is one pass), then
+/// of 8, so each value row is loaded once per chunk and the output is stored once.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+///
+/// # Panics
+/// If `v.len() != a.len() * out.len()`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn weighted_sum(out: &mut [f32], a: &[f32], v: &[f32]) {
+    let d = out.len();
+    assert_eq!(
+        v.len(),
+        a.len() * d,
+        "weighted_sum: values are not a.len() rows of out.len()"
+    );
+    let mut c0 = 0;
+    while c0 + 64 <= d {
+        weighted_sum_chunk::<8>(out, a, v, d, c0);
+        c0 += 64;
+    }
+    while c0 + 8 <= d {
+        weighted_sum_chunk::<1>(out, a, v, d, c0);
+        c0 += 8;
+    }
+    for (c, o) in out.iter_mut().enumerate().skip(c0) {
+        *o = 0.0;
+        for (j, &w) in a.iter().enumerate() {
+            *o += w * v[j * d + c];
+        }
+    }
 }
 
 /// `out = x / sqrt(mean(x²) + eps) * weight`.

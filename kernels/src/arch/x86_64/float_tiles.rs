@@ -59,27 +59,47 @@ impl Widen for bf16 {
     }
 }
 
+/// `acc[t][r] += w[r][i..i + 8] * x[t][i..i + 8]` (one fused multiply-add per output).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn fma_chunk<W: Widen, const R: usize, const T: usize>(
+    acc: &mut [[__m256; R]; T],
+    w: &[&[W]; R],
+    x: &[&[f32]; T],
+    i: usize,
+) {
+    // SAFETY: this fn's target features are the `load8` contract.
+    let wv: [__m256; R] = core::array::from_fn(|r| unsafe { W::load8(&w[r][i..i + 8]) });
+    for t in 0..T {
+        let xv = load8_ps(&x[t][i..i + 8]);
+        for r in 0..R {
+            acc[t][r] = _mm256_fmadd_ps(wv[r], xv, acc[t][r]);
+        }
+    }
+}
+
 /// `out[t][r] = dot(w[r], x[t])` for `R` rows × `T` tokens of `n` elements each.
+///
+/// Two accumulator sets take the even and odd chunks of 8 (two FMA chains per output); the
+/// loop is unrolled by two so each set is a plain local that stays in registers (`2·R·T`
+/// accumulators: at most 12 of the 16 ymm registers for the shapes [`gemm`] uses).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 fn tile<W: Widen, const R: usize, const T: usize>(w: [&[W]; R], x: [&[f32]; T]) -> [[f32; R]; T] {
     let n = x[0].len();
     assert!(w.iter().all(|r| r.len() == n) && x.iter().all(|t| t.len() == n));
     let full = n - n % 8;
-    // Two accumulator sets, even and odd chunks of 8 (two FMA chains per output).
-    let mut acc = [[[_mm256_setzero_ps(); R]; T]; 2];
-    for (c, i) in (0..full).step_by(8).enumerate() {
-        let set = &mut acc[c % 2];
-        // SAFETY: this fn's target features are the `load8` contract.
-        let wv: [__m256; R] = core::array::from_fn(|r| unsafe { W::load8(&w[r][i..i + 8]) });
-        for t in 0..T {
-            let xv = load8_ps(&x[t][i..i + 8]);
-            for r in 0..R {
-                set[t][r] = _mm256_fmadd_ps(wv[r], xv, set[t][r]);
-            }
-        }
+    let mut even = [[_mm256_setzero_ps(); R]; T];
+    let mut odd = [[_mm256_setzero_ps(); R]; T];
+    let mut i = 0;
+    while i + 16 <= full {
+        fma_chunk(&mut even, &w, &x, i);
+        fma_chunk(&mut odd, &w, &x, i + 8);
+        i += 16;
     }
-    let [even, odd] = acc;
+    if i < full {
+        fma_chunk(&mut even, &w, &x, i);
+    }
     core::array::from_fn(|t| {
         core::array::from_fn(|r| {
             let mut sum = hsum_ps(_mm256_add_ps(even[t][r], odd[t][r]));
@@ -110,7 +130,8 @@ fn part<W: Widen, const R: usize, const T: usize>(
     }
 }
 
-/// Weight rows per register tile (2 × 4 tokens = 8 accumulators of the 16 ymm registers).
+/// Weight rows per register tile: 2 rows × up to 3 tokens × 2 sets = 12 accumulators of the
+/// 16 ymm registers (4 tokens are two tiles of 2, which would otherwise need 16 and spill).
 const ROWS: usize = 2;
 
 #[inline]
@@ -133,7 +154,10 @@ fn gemm<W: Widen>(w: &[W], x: &[f32], n: usize, out: &mut [f32]) {
                 (true, 1) => part::<W, ROWS, 1>(w, x, n, at, out),
                 (true, 2) => part::<W, ROWS, 2>(w, x, n, at, out),
                 (true, 3) => part::<W, ROWS, 3>(w, x, n, at, out),
-                (true, _) => part::<W, ROWS, 4>(w, x, n, at, out),
+                (true, _) => {
+                    part::<W, ROWS, 2>(w, x, n, at, out);
+                    part::<W, ROWS, 2>(w, x, n, (r0, t0 + 2, mr), out);
+                }
                 (false, 1) => part::<W, 1, 1>(w, x, n, at, out),
                 (false, 2) => part::<W, 1, 2>(w, x, n, at, out),
                 (false, 3) => part::<W, 1, 3>(w, x, n, at, out),

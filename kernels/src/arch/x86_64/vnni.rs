@@ -31,7 +31,7 @@ macro_rules! vnni_tier {
         pub use super::avx2::{
             add, axpy, gelu_mul, gemm_bf16_f32, gemm_f16_f32, gemm_f32, quantize_row_q8_0,
             quantize_row_q8_1, quantize_row_q8_k, rmsnorm, rope_neox, rope_norm, scale, silu_mul,
-            softmax, vec_dot_bf16_f32, vec_dot_f16_f32, vec_dot_f32,
+            softmax, vec_dot_bf16_f32, vec_dot_f16_f32, vec_dot_f32, weighted_sum,
         };
 
         /// `sum (q[i] - offset) * y[i]` in 8 i32 lanes (lane `i`: weights `4i..4i+4`), `q` unsigned.
