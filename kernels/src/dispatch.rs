@@ -421,11 +421,12 @@ macro_rules! simd_tier {
     };
 }
 
-/// Register a `vpdpbusd` tier's rows8 GEMMs (Q4_0, Q4_1, Q5_0 and Q8_0).
+/// Register a `vpdpbusd` tier's rows8 GEMMs (Q4_0, Q4_1, Q5_0 and Q8_0) from a module path
+/// (AVX-512 VNNI: its 512-bit `rows16` kernels).
 #[cfg(target_arch = "x86_64")]
 macro_rules! rows8_vnni {
-    ($k:ident, x86_64::$tier:ident) => {
-        override_kernels!($k, crate::arch::x86_64::$tier {} gemm {
+    ($k:ident, x86_64::$($tier:ident)::+) => {
+        override_kernels!($k, crate::arch::x86_64::$($tier)::+ {} gemm {
             gemm_q4_0x8_q8_0(w, x, nb, out), gemm_q4_1x8_q8_1(w, x, nb, out),
             gemm_q5_0x8_q8_0(w, x, nb, out), gemm_q8_0x8_q8_0(w, x, nb, out),
         })
@@ -459,7 +460,7 @@ unsafe fn kernels_for(tier: Tier) -> Option<Kernels> {
         #[cfg(target_arch = "x86_64")]
         Tier::Avx512Vnni => {
             simd_tier!(k, x86_64::avx512vnni);
-            rows8_vnni!(k, x86_64::avx512vnni);
+            rows8_vnni!(k, x86_64::avx512vnni::rows16);
         }
         #[cfg(target_arch = "aarch64")]
         Tier::Neon => simd_tier!(k, aarch64::neon),

@@ -789,7 +789,8 @@ const ROWS8_Q8_0: Rows8Pair<BlockQ8_0, BlockQ8_0, BlockQ8_0x8> = Rows8Pair {
 };
 
 /// `8 * groups` random rows interleaved, times `nt` tokens, on every tier: the tier's rows8
-/// GEMM (if it has one) and the matmul driver on the interleaved matrix (its kernel or the
+/// GEMM (if it has one; also bitwise against itself one group and token at a time) and the
+/// matmul driver on the interleaved matrix (its kernel or the
 /// scalar fallback, split into two column parts), each output against the reference
 /// `vec_dot` of the original row; plus every row read back by `dequantize_row`.
 fn check_rows8<W: Gen + Pod, A: Gen, X: Interleaved<Row = W>>(
@@ -848,6 +849,26 @@ fn check_rows8<W: Gen + Pod, A: Gen, X: Interleaved<Row = W>>(
             let mut out = vec![f32::NAN; rows * nt];
             gemm(w8, &x, nb, &mut out);
             check(&format!("tier {tier} gemm"), &out)?;
+            // The same outputs bit for bit one group and one token at a time (AVX-512 VNNI
+            // runs pairs of groups in 512-bit registers and a single group in 256-bit ones).
+            for g in 0..rows / ROWS8 {
+                for t in 0..nt {
+                    let mut one = [f32::NAN; ROWS8];
+                    gemm(
+                        &w8[g * nb..(g + 1) * nb],
+                        &x[t * nb..(t + 1) * nb],
+                        nb,
+                        &mut one,
+                    );
+                    let all = &out[t * rows + g * ROWS8..][..ROWS8];
+                    if !same_bits(&one, all) {
+                        return Err(format!(
+                            "{} tier {tier}: rows8 gemm of group {g} token {t} alone {one:?} != in the whole matrix {all:?}",
+                            p.pair.name
+                        ));
+                    }
+                }
+            }
         }
         let mut out = vec![f32::NAN; rows * nt];
         let mut parts: [Option<ColumnsMut<'_>>; 2] = Default::default();

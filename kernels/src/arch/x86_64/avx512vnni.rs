@@ -16,6 +16,11 @@ super::vnni::vnni_tier!(
     high5 = super::high5_bits
 );
 
+/// The rows8 GEMMs with two 8-row groups per 512-bit register (registered for this tier in
+/// place of the 256-bit ones, which they use for an odd last group).
+#[path = "rows16.rs"]
+pub(crate) mod rows16;
+
 /// Byte `k` = `0x10` if bit `k` of `bits` is set: one masked move (AVX-512BW/VL).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]

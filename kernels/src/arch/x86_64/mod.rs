@@ -4,7 +4,9 @@
 //!   `vpmaddubsw` (u8 × i8 → i16 pairs) and `vpmaddwd` (i16 × i16 → i32 pairs).
 //! - [`avx512vnni`]: AVX-512 F/BW/VL + VNNI (Ice Lake, Zen 4). Integer dots with `vpdpbusd`
 //!   (u8 × i8, four products summed into an i32 lane, no intermediate saturation) on 256-bit
-//!   registers, which is what fits 32-weight blocks; it reuses the AVX2 float kernels.
+//!   registers for the ggml layout, which is what fits 32-weight blocks, and on 512-bit
+//!   registers for the interleaved rows8 layout (`rows16.rs`: two groups of 8 rows per
+//!   register); it reuses the AVX2 float kernels.
 //! - [`avxvnni`]: the same kernels with the VEX-encoded `vpdpbusd` of AVX-VNNI, for CPUs with
 //!   VNNI but no AVX-512 (Alder Lake and later client cores). Both come from [`vnni`].
 //!

@@ -90,9 +90,9 @@ macro_rules! rows8_kernels {
             /// `s`, and `off` = the weight format's offset times the sum of the quants.
             #[derive(Clone, Copy, Default)]
             pub(super) struct Prep {
-                d: f32,
-                s: f32,
-                off: i32,
+                pub(super) d: f32,
+                pub(super) s: f32,
+                pub(super) off: i32,
             }
 
             /// [`Prep`] of a Q8_0 block for weights stored `+ (1 << SHIFT)`.
