@@ -11,7 +11,7 @@ use edgellm_kernels::matrix::{Activations, WeightMatrix};
 use edgellm_kernels::parts::{ColumnsMut, split_columns};
 use edgellm_kernels::{GgmlType, rope};
 
-use crate::parallel::{MAX_TASKS, Parallel};
+use crate::parallel::{MAX_TASKS, Parallel, par_rows};
 use crate::profile::{MatmulOp, Op, Profiler, timed};
 
 use super::{ModelError, RopeStyle, RunState, Transformer};
@@ -87,7 +87,14 @@ impl Transformer<'_> {
             // QKV matmuls for these positions: q = wq·xb, k = wk·xb, v = wv·xb.
             let xb = &s.xb[..n * dim];
             for m in [&lw.wq, &lw.wk, &lw.wv] {
-                quantize_once(&mut s.acts, k, m, xb, &[&lw.wq, &lw.wk, &lw.wv], prof);
+                quantize_once(
+                    &mut s.acts,
+                    k,
+                    m,
+                    xb,
+                    &[&lw.wq, &lw.wk, &lw.wv],
+                    (par, prof),
+                );
             }
             // One parallel step for the three products (one hand-off to the workers).
             let acts = &s.acts;
@@ -139,7 +146,7 @@ impl Transformer<'_> {
 
             // Output projection and residual connection back into x.
             let xb = &s.xb[..n * q_dim];
-            quantize(&mut s.acts, k, &lw.wo, xb, prof);
+            quantize(&mut s.acts, k, &lw.wo, xb, (par, prof));
             matmul(
                 self,
                 par,
@@ -165,7 +172,7 @@ impl Transformer<'_> {
             // and up in one parallel step).
             let xb = &s.xb[..n * dim];
             for m in [&lw.w_gate, &lw.w_up] {
-                quantize_once(&mut s.acts, k, m, xb, &[&lw.w_gate, &lw.w_up], prof);
+                quantize_once(&mut s.acts, k, m, xb, &[&lw.w_gate, &lw.w_up], (par, prof));
             }
             let acts = &s.acts;
             matmuls(
@@ -182,10 +189,11 @@ impl Transformer<'_> {
                 n,
             );
             timed(prof, Op::FfnActivation, || {
-                k.silu_mul(&mut s.hb[..n * hidden], &s.hb2[..n * hidden]);
+                let (gate, up) = (&mut s.hb[..n * hidden], &s.hb2[..n * hidden]);
+                par_rows(par, n, gate, up, &|g, u| k.silu_mul(g, u));
             });
             let hb = &s.hb[..n * hidden];
-            quantize(&mut s.acts, k, &lw.w_down, hb, prof);
+            quantize(&mut s.acts, k, &lw.w_down, hb, (par, prof));
             matmul(
                 self,
                 par,
@@ -218,7 +226,7 @@ impl Transformer<'_> {
             }
         });
         let xb = &s.xb[..rows * dim];
-        quantize(&mut s.acts, k, &w.output, xb, prof);
+        quantize(&mut s.acts, k, &w.output, xb, (par, prof));
         let head = Op::OutputHead(matmul_op("output", &w.output));
         timed(prof, head, || {
             matmul(
@@ -310,31 +318,31 @@ fn matmul_op(name: &'static str, m: &WeightMatrix<'_>) -> MatmulOp {
     }
 }
 
-/// Quantize `x` (rows of `m.cols()`) to the activation type of `m`.
-fn quantize<Pr: Profiler>(
+/// Quantize `x` (rows of `m.cols()`) to the activation type of `m`, rows split across tasks.
+fn quantize<P: Parallel, Pr: Profiler>(
     acts: &mut super::state::ActivationBuffer,
     k: &edgellm_kernels::KernelTable,
     m: &WeightMatrix<'_>,
     x: &[f32],
-    prof: &Pr,
+    (par, prof): (&P, &Pr),
 ) {
     let ty = act_type(m);
     if ty != GgmlType::F32 {
         timed(prof, Op::QuantizeActivations(ty), || {
-            acts.quantize(k, ty, x)
+            acts.quantize(k, ty, x, x.len() / m.cols(), par)
         });
     }
 }
 
 /// Quantize `x` for `m` unless an earlier matrix in `group` (before `m`) has the same
 /// activation type and so already did.
-fn quantize_once<Pr: Profiler>(
+fn quantize_once<P: Parallel, Pr: Profiler>(
     acts: &mut super::state::ActivationBuffer,
     k: &edgellm_kernels::KernelTable,
     m: &WeightMatrix<'_>,
     x: &[f32],
     group: &[&WeightMatrix<'_>],
-    prof: &Pr,
+    ctx: (&P, &Pr),
 ) {
     let ty = act_type(m);
     let earlier = group
@@ -342,7 +350,7 @@ fn quantize_once<Pr: Profiler>(
         .take_while(|g| !core::ptr::eq(**g, m))
         .any(|g| act_type(g) == ty);
     if !earlier {
-        quantize(acts, k, m, x, prof);
+        quantize(acts, k, m, x, ctx);
     }
 }
 

@@ -10,6 +10,7 @@ use edgellm_kernels::types::{QK_K, QK8_0, QK8_1};
 use edgellm_kernels::{GgmlType, KernelTable};
 
 use super::{Config, KvCache};
+use crate::parallel::{Parallel, par_rows};
 
 /// Every buffer one forward pass over up to `max_batch` tokens touches. Rows are tokens:
 /// a buffer written `(batch, n)` holds `max_batch` rows of `n` values, of which the first
@@ -116,11 +117,27 @@ impl ActivationBuffer {
     /// Quantizing once per matrix input and reading it with [`ActivationBuffer::view`] for
     /// every matrix that takes that input is what keeps activation quantization off the
     /// critical path.
-    pub fn quantize(&mut self, k: &KernelTable, ty: GgmlType, x: &[f32]) {
+    ///
+    /// `x` is `rows` token rows; runs of rows are quantized on the pool's tasks (every block
+    /// depends only on its own 32 or 256 values, so the split changes no bit).
+    pub fn quantize<P: Parallel>(
+        &mut self,
+        k: &KernelTable,
+        ty: GgmlType,
+        x: &[f32],
+        rows: usize,
+        par: &P,
+    ) {
         match ty {
-            GgmlType::Q8_0 => k.quantize_row_q8_0(x, &mut self.q8_0[..x.len() / QK8_0]),
-            GgmlType::Q8_1 => k.quantize_row_q8_1(x, &mut self.q8_1[..x.len() / QK8_1]),
-            GgmlType::Q8_K => k.quantize_row_q8_k(x, &mut self.q8_k[..x.len() / QK_K]),
+            GgmlType::Q8_0 => par_rows(par, rows, &mut self.q8_0[..x.len() / QK8_0], x, &|y, x| {
+                k.quantize_row_q8_0(x, y)
+            }),
+            GgmlType::Q8_1 => par_rows(par, rows, &mut self.q8_1[..x.len() / QK8_1], x, &|y, x| {
+                k.quantize_row_q8_1(x, y)
+            }),
+            GgmlType::Q8_K => par_rows(par, rows, &mut self.q8_k[..x.len() / QK_K], x, &|y, x| {
+                k.quantize_row_q8_k(x, y)
+            }),
             _ => {}
         }
     }
