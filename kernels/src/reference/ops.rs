@@ -122,6 +122,18 @@ pub fn weighted_sum(out: &mut [f32], a: &[f32], v: &[f32]) {
     }
 }
 
+/// Outputs `from..out.len()` of [`weighted_sum`], one at a time (the same terms in the same
+/// order: the SIMD tiers' tail after their vector chunks).
+pub fn weighted_sum_tail(out: &mut [f32], a: &[f32], v: &[f32], from: usize) {
+    let d = out.len();
+    for (c, o) in out.iter_mut().enumerate().skip(from) {
+        *o = 0.0;
+        for (j, &w) in a.iter().enumerate() {
+            *o += w * v[j * d + c];
+        }
+    }
+}
+
 /// `x *= s`.
 pub fn scale(x: &mut [f32], s: f32) {
     for v in x.iter_mut() {

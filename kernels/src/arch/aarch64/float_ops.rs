@@ -137,13 +137,29 @@ pub unsafe fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     }
 }
 
-/// Output floats one pass of [`weighted_sum`] keeps in registers (8 q accumulators).
-const WSUM_CHUNK: usize = 32;
+/// `out[c0 + 4i..][..4] = Σ_j a[j] · v[j][c0 + 4i..][..4]` for `i < L`: `L` accumulators in
+/// registers across every value row (`d` floats per row), stored once at the end.
+#[inline]
+#[target_feature(enable = "neon")]
+fn weighted_sum_chunk<const L: usize>(out: &mut [f32], a: &[f32], v: &[f32], d: usize, c0: usize) {
+    let mut acc = [vdupq_n_f32(0.0); L];
+    for (j, &w) in a.iter().enumerate() {
+        let wv = vdupq_n_f32(w);
+        let (row, _) = v[j * d + c0..][..4 * L].as_chunks::<4>();
+        for (acc, x) in acc.iter_mut().zip(row) {
+            *acc = vaddq_f32(*acc, vmulq_f32(wv, load4(x)));
+        }
+    }
+    let (dst, _) = out[c0..][..4 * L].as_chunks_mut::<4>();
+    for (o, acc) in dst.iter_mut().zip(&acc) {
+        store4(o, *acc);
+    }
+}
 
 /// `out = Σ_j a[j] · v[j]` over value rows `v[j]` of `out.len()` floats (reference semantics:
 /// from zero, in order of `j`, multiply then add, so bit-exact). The output is walked in
-/// chunks of 32 floats held in 8 registers across all rows, so each value row is loaded once
-/// per chunk and the output is stored once.
+/// chunks of 32 floats held in 8 registers across all rows (the x86-64 twin's shape), then of
+/// 4, so each value row is loaded once per chunk and the output is stored once.
 ///
 /// # Safety
 /// The CPU must support NEON.
@@ -159,28 +175,15 @@ pub unsafe fn weighted_sum(out: &mut [f32], a: &[f32], v: &[f32]) {
         "weighted_sum: values are not a.len() rows of out.len()"
     );
     let mut c0 = 0;
+    while c0 + 32 <= d {
+        weighted_sum_chunk::<8>(out, a, v, d, c0);
+        c0 += 32;
+    }
     while c0 + 4 <= d {
-        let lanes = (d - c0).min(WSUM_CHUNK) / 4;
-        let mut acc = [vdupq_n_f32(0.0); WSUM_CHUNK / 4];
-        for (j, &w) in a.iter().enumerate() {
-            let wv = vdupq_n_f32(w);
-            let (row, _) = v[j * d + c0..][..4 * lanes].as_chunks::<4>();
-            for (acc, x) in acc.iter_mut().zip(row) {
-                *acc = vaddq_f32(*acc, vmulq_f32(wv, load4(x)));
-            }
-        }
-        let (dst, _) = out[c0..][..4 * lanes].as_chunks_mut::<4>();
-        for (o, acc) in dst.iter_mut().zip(&acc) {
-            store4(o, *acc);
-        }
-        c0 += 4 * lanes;
+        weighted_sum_chunk::<1>(out, a, v, d, c0);
+        c0 += 4;
     }
-    for (c, o) in out.iter_mut().enumerate().skip(c0) {
-        *o = 0.0;
-        for (j, &w) in a.iter().enumerate() {
-            *o += w * v[j * d + c];
-        }
-    }
+    crate::reference::ops::weighted_sum_tail(out, a, v, c0);
 }
 
 /// `out = x / sqrt(mean(x²) + eps) * weight` (bit-exact).

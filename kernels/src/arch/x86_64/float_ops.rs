@@ -179,12 +179,7 @@ pub unsafe fn weighted_sum(out: &mut [f32], a: &[f32], v: &[f32]) {
         weighted_sum_chunk::<1>(out, a, v, d, c0);
         c0 += 8;
     }
-    for (c, o) in out.iter_mut().enumerate().skip(c0) {
-        *o = 0.0;
-        for (j, &w) in a.iter().enumerate() {
-            *o += w * v[j * d + c];
-        }
-    }
+    r::weighted_sum_tail(out, a, v, c0);
 }
 
 /// `out = x / sqrt(mean(x²) + eps) * weight`.
