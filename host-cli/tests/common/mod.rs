@@ -63,10 +63,21 @@ pub fn the_error_line(o: &Output) -> String {
 }
 
 /// An executable shell script at `dir/name` with `body`.
+///
+/// The executable is created by a child process (`install`), never through a file descriptor
+/// of this process: tests run on several threads, and a write descriptor open here while
+/// another test forks would leak into that child until it execs, so running the script could
+/// fail with ETXTBSY ("Text file busy").
 pub fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
     let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text = dir.join(format!("{name}.txt"));
+    std::fs::write(&text, format!("#!/bin/sh\n{body}\n")).unwrap();
+    let status = Command::new("install")
+        .args(["-m", "755"])
+        .arg(&text)
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "install {} failed", path.display());
     path
 }
