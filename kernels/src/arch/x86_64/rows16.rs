@@ -21,7 +21,7 @@ use crate::rows8::{BlockQ4_0x8, BlockQ4_1x8, BlockQ5_0x8, BlockQ8_0x8, ROWS8};
 /// 32 bytes from `b[..32]`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn load32(b: &[u8]) -> __m256i {
+pub(super) fn load32(b: &[u8]) -> __m256i {
     assert!(b.len() >= 32);
     // SAFETY: at least 32 readable bytes (checked); loadu has no alignment requirement.
     unsafe { _mm256_loadu_si256(b.as_ptr().cast()) }
@@ -37,7 +37,7 @@ fn pair(lo: &[u8], hi: &[u8]) -> __m512i {
 /// The two groups' 8 + 8 f16 scales as 16 f32 lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn scales16(lo: &[f16; 8], hi: &[f16; 8]) -> __m512 {
+pub(super) fn scales16(lo: &[f16; 8], hi: &[f16; 8]) -> __m512 {
     // SAFETY: each array is 16 readable bytes; loadu has no alignment requirement.
     let (l, h) = unsafe {
         (
@@ -63,12 +63,14 @@ fn nibbles16(lo: &[u8; 128], hi: &[u8; 128]) -> [__m512i; 8] {
     q
 }
 
-/// `Σ_g q[g] · broadcast(y[4g..4g+4])` in 16 i32 lanes (lane `i`: row `i`'s block sum).
+/// `init + Σ_g q[g] · broadcast(y[4g..4g+4])` in 16 i32 lanes (lane `i`: row `i`'s block
+/// sum). Integer sums are exact, so starting from the offset term `init` gives the same value
+/// as subtracting it afterwards, one broadcast load instead of a broadcast and a subtraction.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn dot16(q: &[__m512i; 8], y: &[i8; 32]) -> __m512i {
+fn dot16(init: i32, q: &[__m512i; 8], y: &[i8; 32]) -> __m512i {
     let y: [i32; 8] = bytemuck::cast(*y);
-    let (mut a, mut b) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+    let (mut a, mut b) = (_mm512_set1_epi32(init), _mm512_setzero_si512());
     for g in (0..8).step_by(2) {
         a = _mm512_dpbusd_epi32(a, q[g], _mm512_set1_epi32(y[g]));
         b = _mm512_dpbusd_epi32(b, q[g + 1], _mm512_set1_epi32(y[g + 1]));
@@ -76,13 +78,24 @@ fn dot16(q: &[__m512i; 8], y: &[i8; 32]) -> __m512i {
     _mm512_add_epi32(a, b)
 }
 
-/// `acc + d_w * d_y * (sum - off)` (the 256-bit `add_offset_block`, 16 lanes).
+/// `acc + d_w * d_y * sum`, `sum` already offset (the 256-bit `add_offset_block`, 16
+/// lanes, whose `sum - off` [`dot16`] folds into the integer sums).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn add_offset16(acc: __m512, d: __m512, sum: __m512i, p: &Prep) -> __m512 {
-    let s = _mm512_sub_epi32(sum, _mm512_set1_epi32(p.off));
+fn add_block16(acc: __m512, d: __m512, sum: __m512i, p: &Prep) -> __m512 {
     let dd = _mm512_mul_ps(d, _mm512_set1_ps(p.d));
-    _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(s), acc)
+    _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(sum), acc)
+}
+
+/// `x` and `p` cut to the `n` blocks of the tile: with one length for all tokens, the
+/// compiler proves every `x[t][b]`, `p[t][b]` in bounds once instead of per token and block.
+#[inline]
+fn cut<'a, A, const T: usize>(
+    n: usize,
+    x: [&'a [A]; T],
+    p: [&'a [Prep]; T],
+) -> ([&'a [A]; T], [&'a [Prep]; T]) {
+    (x.map(|x| &x[..n]), p.map(|p| &p[..n]))
 }
 
 /// `acc[t]` (lane i = row i of the pair) += every block of the two groups · token `t`, Q4_0.
@@ -94,11 +107,13 @@ fn tile_q4_0<const T: usize>(
     p: [&[Prep]; T],
     acc: &mut [__m512; TOKENS],
 ) {
+    let (x, p) = cut(lo.len().min(hi.len()), x, p);
     for (b, (l, h)) in lo.iter().zip(hi).enumerate() {
         let q = nibbles16(&l.qs, &h.qs);
         let d = scales16(&l.d, &h.d);
         for t in 0..T {
-            acc[t] = add_offset16(acc[t], d, dot16(&q, &x[t][b].qs), &p[t][b]);
+            let p = &p[t][b];
+            acc[t] = add_block16(acc[t], d, dot16(p.neg_off, &q, &x[t][b].qs), p);
         }
     }
 }
@@ -112,13 +127,14 @@ fn tile_q4_1<const T: usize>(
     p: [&[Prep]; T],
     acc: &mut [__m512; TOKENS],
 ) {
+    let (x, p) = cut(lo.len().min(hi.len()), x, p);
     for (b, (l, h)) in lo.iter().zip(hi).enumerate() {
         let q = nibbles16(&l.qs, &h.qs);
         let d = scales16(&l.d, &h.d);
         let m = scales16(&l.m, &h.m);
         for t in 0..T {
             let (y, p) = (&x[t][b], &p[t][b]);
-            let s = dot16(&q, &y.qs);
+            let s = dot16(0, &q, &y.qs);
             let dd = _mm512_mul_ps(d, _mm512_set1_ps(p.d));
             let a = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(s), acc[t]);
             acc[t] = _mm512_fmadd_ps(m, _mm512_set1_ps(p.s), a);
@@ -135,6 +151,7 @@ fn tile_q5_0<const T: usize>(
     p: [&[Prep]; T],
     acc: &mut [__m512; TOKENS],
 ) {
+    let (x, p) = cut(lo.len().min(hi.len()), x, p);
     let bit = _mm512_set1_epi8(0x10);
     for (b, (l, h)) in lo.iter().zip(hi).enumerate() {
         let nib = nibbles16(&l.qs, &h.qs);
@@ -145,7 +162,8 @@ fn tile_q5_0<const T: usize>(
         });
         let d = scales16(&l.d, &h.d);
         for t in 0..T {
-            acc[t] = add_offset16(acc[t], d, dot16(&q, &x[t][b].qs), &p[t][b]);
+            let p = &p[t][b];
+            acc[t] = add_block16(acc[t], d, dot16(p.neg_off, &q, &x[t][b].qs), p);
         }
     }
 }
@@ -159,6 +177,7 @@ fn tile_q8_0<const T: usize>(
     p: [&[Prep]; T],
     acc: &mut [__m512; TOKENS],
 ) {
+    let (x, p) = cut(lo.len().min(hi.len()), x, p);
     let bias = _mm512_set1_epi8(i8::MIN);
     for (b, (l, h)) in lo.iter().zip(hi).enumerate() {
         let (ql, qh): (&[u8], &[u8]) = (bytemuck::cast_slice(&l.qs), bytemuck::cast_slice(&h.qs));
@@ -166,7 +185,8 @@ fn tile_q8_0<const T: usize>(
             core::array::from_fn(|c| _mm512_xor_si512(pair(&ql[32 * c..], &qh[32 * c..]), bias));
         let d = scales16(&l.d, &h.d);
         for t in 0..T {
-            acc[t] = add_offset16(acc[t], d, dot16(&q, &x[t][b].qs), &p[t][b]);
+            let p = &p[t][b];
+            acc[t] = add_block16(acc[t], d, dot16(p.neg_off, &q, &x[t][b].qs), p);
         }
     }
 }

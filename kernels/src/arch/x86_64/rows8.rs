@@ -87,12 +87,13 @@ macro_rules! rows8_kernels {
 
             /// What a tile needs of one activation block besides its quants, computed once
             /// per block and token for all the groups of a GEMM call: the scale `d`, Q8_1's
-            /// `s`, and `off` = the weight format's offset times the sum of the quants.
+            /// `s`, and `neg_off` = minus the weight format's offset times the sum of the
+            /// quants (negated here so that a kernel can start its integer sums from it).
             #[derive(Clone, Copy, Default)]
             pub(super) struct Prep {
                 pub(super) d: f32,
                 pub(super) s: f32,
-                pub(super) off: i32,
+                pub(super) neg_off: i32,
             }
 
             /// [`Prep`] of a Q8_0 block for weights stored `+ (1 << SHIFT)`.
@@ -100,14 +101,14 @@ macro_rules! rows8_kernels {
             #[target_feature(enable = $features)]
             pub(super) fn prep_q8_0<const SHIFT: i32>(y: &BlockQ8_0) -> Prep {
                 let sum = _mm_cvtsi128_si32(_mm256_castsi256_si128(ysum(&y.qs)));
-                Prep { d: f16_to_f32(y.d), s: 0.0, off: sum << SHIFT }
+                Prep { d: f16_to_f32(y.d), s: 0.0, neg_off: -(sum << SHIFT) }
             }
 
             /// [`Prep`] of a Q8_1 block (no offset: Q4_1's min uses `s`).
             #[inline]
             #[target_feature(enable = $features)]
             pub(super) fn prep_q8_1(y: &BlockQ8_1) -> Prep {
-                Prep { d: f16_to_f32(y.d), s: f16_to_f32(y.s), off: 0 }
+                Prep { d: f16_to_f32(y.d), s: f16_to_f32(y.s), neg_off: 0 }
             }
 
             /// `acc + d_w * d_y * (sum - off)`: one block's contribution to 8 rows for the
@@ -116,7 +117,7 @@ macro_rules! rows8_kernels {
             #[inline]
             #[target_feature(enable = $features)]
             fn add_offset_block(acc: __m256, d: __m256, sum: __m256i, p: &Prep) -> __m256 {
-                let s = _mm256_sub_epi32(sum, _mm256_set1_epi32(p.off));
+                let s = _mm256_add_epi32(sum, _mm256_set1_epi32(p.neg_off));
                 let dd = _mm256_mul_ps(d, _mm256_set1_ps(p.d));
                 _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(s), acc)
             }
