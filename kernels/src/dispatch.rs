@@ -24,7 +24,7 @@ use half::{bf16, f16};
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K, BlockQ8_0};
 use crate::blocks::{BlockQ8_1, BlockQ8K};
 use crate::reference;
-use crate::rows8::{BlockQ4_0x8, BlockQ4_1x8, BlockQ5_0x8, BlockQ8_0x8};
+use crate::rows8::{BlockQ4_0x8, BlockQ4_1x8, BlockQ4Kx8, BlockQ5_0x8, BlockQ6Kx8, BlockQ8_0x8};
 
 /// A CPU kernel tier. Order = preference within an architecture (later is faster).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -267,6 +267,8 @@ pub struct Kernels {
     pub gemm_q4_1x8_q8_1: Option<GemmFn<BlockQ4_1x8, BlockQ8_1>>,
     pub gemm_q5_0x8_q8_0: Option<GemmFn<BlockQ5_0x8, BlockQ8_0>>,
     pub gemm_q8_0x8_q8_0: Option<GemmFn<BlockQ8_0x8, BlockQ8_0>>,
+    pub gemm_q4_kx8_q8_k: Option<GemmFn<BlockQ4Kx8, BlockQ8K>>,
+    pub gemm_q6_kx8_q8_k: Option<GemmFn<BlockQ6Kx8, BlockQ8K>>,
 
     pub dequantize_row_q4_0: fn(x: &[BlockQ4_0], y: &mut [f32]),
     pub dequantize_row_q4_1: fn(x: &[BlockQ4_1], y: &mut [f32]),
@@ -327,6 +329,8 @@ impl Kernels {
             gemm_q4_1x8_q8_1: None,
             gemm_q5_0x8_q8_0: None,
             gemm_q8_0x8_q8_0: None,
+            gemm_q4_kx8_q8_k: None,
+            gemm_q6_kx8_q8_k: None,
             dequantize_row_q4_0: r::dequantize_row_q4_0,
             dequantize_row_q4_1: r::dequantize_row_q4_1,
             dequantize_row_q5_0: r::dequantize_row_q5_0,
@@ -461,6 +465,11 @@ unsafe fn kernels_for(tier: Tier) -> Option<Kernels> {
         Tier::Avx512Vnni => {
             simd_tier!(k, x86_64::avx512vnni);
             rows8_vnni!(k, x86_64::avx512vnni::rows16);
+            // K-quant rows8 exists only here (16 rows per 512-bit register); the other tiers
+            // keep Q4_K / Q6_K in the file's layout (`interleaves` says no for them).
+            override_kernels!(k, crate::arch::x86_64::avx512vnni::rows16_k {} gemm {
+                gemm_q4_kx8_q8_k(w, x, nb, out), gemm_q6_kx8_q8_k(w, x, nb, out),
+            });
         }
         #[cfg(target_arch = "aarch64")]
         Tier::Neon => simd_tier!(k, aarch64::neon),
@@ -576,6 +585,8 @@ impl KernelTable {
             Q4_1 => self.k.gemm_q4_1x8_q8_1.is_some(),
             Q5_0 => self.k.gemm_q5_0x8_q8_0.is_some(),
             Q8_0 => self.k.gemm_q8_0x8_q8_0.is_some(),
+            Q4_K => self.k.gemm_q4_kx8_q8_k.is_some(),
+            Q6_K => self.k.gemm_q6_kx8_q8_k.is_some(),
             _ => false,
         };
         simd && rows > 0 && rows.is_multiple_of(crate::rows8::ROWS8)

@@ -12,7 +12,10 @@ use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6
 use crate::dispatch::{GEMM_TILE_ROWS, GEMM_TILE_TOKENS, GemmFn, KernelTable, VecDotFn};
 use crate::matrix::{Activations, Layout, WeightMatrix};
 use crate::parts::ColumnsMut;
-use crate::rows8::{self, BlockQ4_0x8, BlockQ4_1x8, BlockQ5_0x8, BlockQ8_0x8, Interleaved, ROWS8};
+use crate::rows8::{
+    self, BlockQ4_0x8, BlockQ4_1x8, BlockQ4Kx8, BlockQ5_0x8, BlockQ6Kx8, BlockQ8_0x8, Interleaved,
+    ROWS8,
+};
 
 impl KernelTable {
     /// `out[t][r] = dot(w.row(r), x.row(t))` for every `r` in `out.cols()` and `t` in
@@ -145,6 +148,20 @@ impl KernelTable {
                 k.gemm_q8_0x8_q8_0.unwrap_or(rows8::gemm_q8_0x8_q8_0),
                 out,
             ),
+            (GgmlType::Q4_K, Activations::Q8K(a)) => drive_rows8::<BlockQ4Kx8, _>(
+                w.blocks(),
+                nb,
+                a,
+                k.gemm_q4_kx8_q8_k.unwrap_or(rows8::gemm_q4_kx8_q8_k),
+                out,
+            ),
+            (GgmlType::Q6_K, Activations::Q8K(a)) => drive_rows8::<BlockQ6Kx8, _>(
+                w.blocks(),
+                nb,
+                a,
+                k.gemm_q6_kx8_q8_k.unwrap_or(rows8::gemm_q6_kx8_q8_k),
+                out,
+            ),
             (ty, x) => panic!(
                 "matmul: rows8 {ty} weights take {:?} activations, got {}",
                 ty.vec_dot_type(),
@@ -179,6 +196,12 @@ impl KernelTable {
                 }
                 GgmlType::Q8_0 => {
                     dequantize_rows8::<BlockQ8_0x8>(w.blocks(), nb, row, out, k.dequantize_row_q8_0)
+                }
+                GgmlType::Q4_K => {
+                    dequantize_rows8::<BlockQ4Kx8>(w.blocks(), nb, row, out, k.dequantize_row_q4_k)
+                }
+                GgmlType::Q6_K => {
+                    dequantize_rows8::<BlockQ6Kx8>(w.blocks(), nb, row, out, k.dequantize_row_q6_k)
                 }
                 ty => unreachable!("rows8 WeightMatrix of type {ty}"),
             }

@@ -20,6 +20,10 @@
 //! of `qh` holds, at bit `4i + j`, the fifth bit of row `i`'s weight `4g + j` — the 32 bits
 //! one 32-byte quant vector of group `g` needs, in its byte order.
 //!
+//! The K-quants Q4_K and Q6_K have their own x8 layouts of 256-weight super-blocks in
+//! [`k_quants`] (same idea: 4-byte quant chunks of 8 rows side by side, scales transposed so
+//! that one load gives a scale of all 8 rows).
+//!
 //! An x8-block is exactly as large as the 8 blocks it holds, so a matrix is rewritten in
 //! place ([`interleave_matrix`]): the loader turns a private, copy-on-write mapping of the
 //! model file into this layout at load time and never keeps a second copy. Only matrices
@@ -30,6 +34,9 @@
 
 use bytemuck::{Pod, Zeroable};
 use half::f16;
+
+pub mod k_quants;
+pub use k_quants::{BlockQ4Kx8, BlockQ6Kx8, gemm_q4_kx8_q8_k, gemm_q6_kx8_q8_k};
 
 use crate::GgmlType;
 use crate::blocks::{Block, BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ8_0, BlockQ8_1};
@@ -150,9 +157,9 @@ impl Interleaved for BlockQ5_0x8 {
     }
 }
 
-/// Whether rows8 exists for `ty` (Q4_0, Q4_1, Q5_0, Q8_0).
+/// Whether rows8 exists for `ty` (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K).
 pub const fn supports(ty: GgmlType) -> bool {
-    header_fields(ty).is_some()
+    header_fields(ty).is_some() || matches!(ty, GgmlType::Q4_K | GgmlType::Q6_K)
 }
 
 /// Why a matrix cannot be interleaved.
@@ -199,7 +206,9 @@ pub fn interleave_matrix(
     data: &mut [u8],
     scratch: &mut [u8],
 ) -> Result<(), InterleaveError> {
-    let fields = header_fields(ty).ok_or(InterleaveError::Type { ty })?;
+    if !supports(ty) {
+        return Err(InterleaveError::Type { ty });
+    }
     let row_bytes = ty
         .row_bytes(cols)
         .ok_or(InterleaveError::Cols { ty, cols })?;
@@ -218,6 +227,18 @@ pub fn interleave_matrix(
     }
     let bs = ty.type_size();
     let nb = row_bytes / bs;
+    match ty {
+        GgmlType::Q4_K => {
+            k_quants::interleave_groups::<BlockQ4Kx8>(nb, data, scratch);
+            return Ok(());
+        }
+        GgmlType::Q6_K => {
+            k_quants::interleave_groups::<BlockQ6Kx8>(nb, data, scratch);
+            return Ok(());
+        }
+        _ => {}
+    }
+    let fields = header_fields(ty).ok_or(InterleaveError::Type { ty })?;
     let qh = qh_bytes(ty);
     // Row block: f16 fields, then `qh`, then quants; x8-block: 8× each, in that order.
     let head = 2 * fields + qh;
@@ -271,7 +292,7 @@ pub fn row_blocks<B: Interleaved>(w: &[B], row: usize, out: &mut [B::Row]) {
 /// The scalar rows8 GEMM: `out[t * mr + r] = dot(row r, x row t)` for `mr = 8 * w.len() /
 /// nb` rows and `nt = x.len() / nb` tokens, each output exactly the reference `vec_dot` of
 /// the de-interleaved row (same terms, same order).
-fn gemm_rows8<B: Interleaved, A: Copy>(
+pub(crate) fn gemm_rows8<B: Interleaved, A: Copy>(
     w: &[B],
     x: &[A],
     nb: usize,
@@ -357,13 +378,43 @@ mod tests {
         check::<BlockQ8_0x8>(GgmlType::Q8_0);
     }
 
+    /// The same for the K-quants (one super-block per row: 256 columns).
+    #[test]
+    fn k_quant_lanes_give_back_the_rows() {
+        fn check<B: Interleaved>(ty: GgmlType) {
+            let cols = 256;
+            let row_bytes = ty.row_bytes(cols).unwrap();
+            let n = 8 * row_bytes;
+            let mut orig = [0u8; 2048];
+            for (i, v) in orig.iter_mut().enumerate().take(n) {
+                *v = (i * 31 + i / 7) as u8;
+            }
+            let mut data = orig;
+            let mut scratch = [0u8; 2048];
+            interleave_matrix(ty, cols, &mut data[..n], &mut scratch).unwrap();
+            assert_ne!(data[..n], orig[..n]);
+            let w: &[B] = bytemuck::cast_slice(&data[..n]);
+            let mut row = [<B::Row>::zeroed(); 1];
+            for r in 0..8 {
+                row_blocks(w, r, &mut row);
+                assert_eq!(
+                    bytemuck::cast_slice::<_, u8>(&row),
+                    &orig[r * row_bytes..(r + 1) * row_bytes],
+                    "{ty} row {r}"
+                );
+            }
+        }
+        check::<BlockQ4Kx8>(GgmlType::Q4_K);
+        check::<BlockQ6Kx8>(GgmlType::Q6_K);
+    }
+
     #[test]
     fn bad_shapes_are_errors() {
         let mut d = [0u8; 18 * 8];
         let mut s = [0u8; 18 * 8];
         assert_eq!(
-            interleave_matrix(GgmlType::Q4_K, 256, &mut d, &mut s),
-            Err(InterleaveError::Type { ty: GgmlType::Q4_K })
+            interleave_matrix(GgmlType::Q5_K, 256, &mut d, &mut s),
+            Err(InterleaveError::Type { ty: GgmlType::Q5_K })
         );
         assert!(matches!(
             interleave_matrix(GgmlType::Q4_0, 33, &mut d, &mut s),

@@ -29,7 +29,8 @@ use edgellm_kernels::dispatch::{GEMM_TILE_ROWS, GEMM_TILE_TOKENS, GemmFn, VecDot
 use edgellm_kernels::reference as r;
 use edgellm_kernels::reference::k_quants::pack_scale_min_k4;
 use edgellm_kernels::rows8::{
-    BlockQ4_0x8, BlockQ4_1x8, BlockQ5_0x8, BlockQ8_0x8, Interleaved, ROWS8, interleave_matrix,
+    BlockQ4_0x8, BlockQ4_1x8, BlockQ4Kx8, BlockQ5_0x8, BlockQ6Kx8, BlockQ8_0x8, Interleaved, ROWS8,
+    interleave_matrix,
 };
 use edgellm_kernels::{
     Activations, ColumnsMut, GgmlType, KernelTable, Kernels, Tier, WeightMatrix, rope,
@@ -750,6 +751,23 @@ proptest! {
     fn rows8_q8_0_matches_reference(seed in any::<u64>(), nb in 1usize..24, exact in any::<bool>()) {
         check_rows8(&ROWS8_Q8_0, seed, nb, exact).map_err(TestCaseError::fail)?;
     }
+
+    /// K-quant super-blocks: 1..6 per row, plus rows longer than the Q6_K prep buffer (32).
+    #[test]
+    fn rows8_q4_k_matches_reference(seed in any::<u64>(), nb in 1usize..6, exact in any::<bool>()) {
+        check_rows8(&ROWS8_Q4_K, seed, nb, exact).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn rows8_q6_k_matches_reference(seed in any::<u64>(), nb in 1usize..6, exact in any::<bool>()) {
+        check_rows8(&ROWS8_Q6_K, seed, nb, exact).map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn rows8_long_k_rows_match_reference(seed in any::<u64>(), nb in 33usize..40) {
+        check_rows8(&ROWS8_Q4_K, seed, nb, false).map_err(TestCaseError::fail)?;
+        check_rows8(&ROWS8_Q6_K, seed, nb, false).map_err(TestCaseError::fail)?;
+    }
 }
 
 // ---------------------------------------------------------------- rows8 (interleaved) layout
@@ -761,6 +779,9 @@ struct Rows8Pair<W: 'static, A: 'static, X> {
     ty: GgmlType,
     gemm: fn(&Kernels) -> Option<GemmFn<X, A>>,
     acts: fn(&[A]) -> Activations<'_>,
+    /// The kernels promise the reference's bits for every input (not only in the exact
+    /// regime): they do its float operations in its order.
+    bitwise: bool,
 }
 
 const ROWS8_Q4_0: Rows8Pair<BlockQ4_0, BlockQ8_0, BlockQ4_0x8> = Rows8Pair {
@@ -768,24 +789,42 @@ const ROWS8_Q4_0: Rows8Pair<BlockQ4_0, BlockQ8_0, BlockQ4_0x8> = Rows8Pair {
     ty: GgmlType::Q4_0,
     gemm: |k| k.gemm_q4_0x8_q8_0,
     acts: |a| Activations::Q8_0(a),
+    bitwise: false,
 };
 const ROWS8_Q4_1: Rows8Pair<BlockQ4_1, BlockQ8_1, BlockQ4_1x8> = Rows8Pair {
     pair: &Q4_1,
     ty: GgmlType::Q4_1,
     gemm: |k| k.gemm_q4_1x8_q8_1,
     acts: |a| Activations::Q8_1(a),
+    bitwise: false,
 };
 const ROWS8_Q5_0: Rows8Pair<BlockQ5_0, BlockQ8_0, BlockQ5_0x8> = Rows8Pair {
     pair: &Q5_0,
     ty: GgmlType::Q5_0,
     gemm: |k| k.gemm_q5_0x8_q8_0,
     acts: |a| Activations::Q8_0(a),
+    bitwise: false,
 };
 const ROWS8_Q8_0: Rows8Pair<BlockQ8_0, BlockQ8_0, BlockQ8_0x8> = Rows8Pair {
     pair: &Q8_0,
     ty: GgmlType::Q8_0,
     gemm: |k| k.gemm_q8_0x8_q8_0,
     acts: |a| Activations::Q8_0(a),
+    bitwise: false,
+};
+const ROWS8_Q4_K: Rows8Pair<BlockQ4K, BlockQ8K, BlockQ4Kx8> = Rows8Pair {
+    pair: &Q4K,
+    ty: GgmlType::Q4_K,
+    gemm: |k| k.gemm_q4_kx8_q8_k,
+    acts: |a| Activations::Q8K(a),
+    bitwise: true,
+};
+const ROWS8_Q6_K: Rows8Pair<BlockQ6K, BlockQ8K, BlockQ6Kx8> = Rows8Pair {
+    pair: &Q6K,
+    ty: GgmlType::Q6_K,
+    gemm: |k| k.gemm_q6_kx8_q8_k,
+    acts: |a| Activations::Q8K(a),
+    bitwise: true,
 };
 
 /// `8 * groups` random rows interleaved, times `nt` tokens, on every tier: the tier's rows8
@@ -825,6 +864,14 @@ fn check_rows8<W: Gen + Pod, A: Gen, X: Interleaved<Row = W>>(
         for t in 0..nt {
             for row in 0..rows {
                 let (wr, xt) = (&w[row * nb..(row + 1) * nb], &x[t * nb..(t + 1) * nb]);
+                let (got, want) = (out[t * rows + row], reference(wr, xt));
+                if p.bitwise && got.to_bits() != want.to_bits() && !(got.is_nan() && want.is_nan())
+                {
+                    return Err(format!(
+                        "{} rows8 {what} row {row} token {t} nb {nb}: {got} != reference {want} (bitwise)",
+                        p.pair.name
+                    ));
+                }
                 agree(
                     &format!("{} rows8 {what} row {row} token {t} nb {nb}", p.pair.name),
                     regime,
@@ -877,7 +924,8 @@ fn check_rows8<W: Gen + Pod, A: Gen, X: Interleaved<Row = W>>(
             table.matmul(&matrix, (p.acts)(&x), part);
         }
         check(&format!("tier {tier} matmul"), &out)?;
-        let (mut got, mut want) = (vec![0f32; nb * 32], vec![0f32; nb * 32]);
+        let cols = nb * p.ty.block_size();
+        let (mut got, mut want) = (vec![0f32; cols], vec![0f32; cols]);
         for row in 0..rows {
             table.dequantize_row(&matrix, row, &mut got);
             let plain =

@@ -20,6 +20,8 @@ super::vnni::vnni_tier!(
 /// place of the 256-bit ones, which they use for an odd last group).
 #[path = "rows16.rs"]
 pub(crate) mod rows16;
+#[path = "rows16_k.rs"]
+pub(crate) mod rows16_k;
 
 /// Byte `k` = `0x10` if bit `k` of `bits` is set: one masked move (AVX-512BW/VL).
 #[inline]
