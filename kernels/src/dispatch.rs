@@ -437,6 +437,17 @@ macro_rules! rows8_vnni {
     };
 }
 
+/// Register the AVX2 K-quant rows8 GEMMs (Q4_K, Q6_K; `vpmaddubsw`, 8 rows per register),
+/// which the AVX2 and AVX-VNNI tiers share.
+#[cfg(target_arch = "x86_64")]
+macro_rules! rows8_k_avx2 {
+    ($k:ident) => {
+        override_kernels!($k, crate::arch::x86_64::avx2::rows8_k {} gemm {
+            gemm_q4_kx8_q8_k(w, x, nb, out), gemm_q6_kx8_q8_k(w, x, nb, out),
+        })
+    };
+}
+
 /// The kernels of `tier`, or `None` if this binary has no such tier (other architecture).
 ///
 /// # Safety
@@ -455,18 +466,20 @@ unsafe fn kernels_for(tier: Tier) -> Option<Kernels> {
                 gemm_q4_0x8_q8_0(w, x, nb, out), gemm_q4_1x8_q8_1(w, x, nb, out),
                 gemm_q5_0x8_q8_0(w, x, nb, out),
             });
+            rows8_k_avx2!(k);
         }
         #[cfg(target_arch = "x86_64")]
         Tier::AvxVnni => {
             simd_tier!(k, x86_64::avxvnni);
             rows8_vnni!(k, x86_64::avxvnni);
+            rows8_k_avx2!(k);
         }
         #[cfg(target_arch = "x86_64")]
         Tier::Avx512Vnni => {
             simd_tier!(k, x86_64::avx512vnni);
             rows8_vnni!(k, x86_64::avx512vnni::rows16);
-            // K-quant rows8 exists only here (16 rows per 512-bit register); the other tiers
-            // keep Q4_K / Q6_K in the file's layout (`interleaves` says no for them).
+            // K-quant rows8 with 16 rows per 512-bit register (the ARM tiers keep Q4_K / Q6_K
+            // in the file's layout: `interleaves` says no for them).
             override_kernels!(k, crate::arch::x86_64::avx512vnni::rows16_k {} gemm {
                 gemm_q4_kx8_q8_k(w, x, nb, out), gemm_q6_kx8_q8_k(w, x, nb, out),
             });

@@ -738,3 +738,7 @@ super::rows8::rows8_kernels!(
     dot_u5 = dot_groups_u5,
     high5 = super::high5_bits
 );
+
+/// The K-quant rows8 GEMMs (8 rows per register; also the AVX-VNNI tier's).
+#[path = "rows8_k.rs"]
+pub(crate) mod rows8_k;

@@ -31,7 +31,7 @@ macro_rules! rows8_kernels {
             /// The 8 rows' f16 scales as f32 lanes.
             #[inline]
             #[target_feature(enable = $features)]
-            fn scales8(d: &[f16; 8]) -> __m256 {
+            pub(super) fn scales8(d: &[f16; 8]) -> __m256 {
                 // SAFETY: `d` is 16 readable bytes; loadu has no alignment requirement.
                 _mm256_cvtph_ps(unsafe { _mm_loadu_si128(d.as_ptr().cast()) })
             }
@@ -39,7 +39,7 @@ macro_rules! rows8_kernels {
             /// 32 bytes from `b[..32]`.
             #[inline]
             #[target_feature(enable = $features)]
-            fn load32(b: &[u8]) -> __m256i {
+            pub(super) fn load32(b: &[u8]) -> __m256i {
                 assert!(b.len() >= 32);
                 // SAFETY: at least 32 readable bytes (checked); loadu has no alignment
                 // requirement.
