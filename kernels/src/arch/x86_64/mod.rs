@@ -5,8 +5,10 @@
 //! - [`avx512vnni`]: AVX-512 F/BW/VL + VNNI (Ice Lake, Zen 4). Integer dots with `vpdpbusd`
 //!   (u8 × i8, four products summed into an i32 lane, no intermediate saturation) on 256-bit
 //!   registers for the ggml layout, which is what fits 32-weight blocks, and on 512-bit
-//!   registers for the interleaved rows8 layout (`rows16.rs`: two groups of 8 rows per
-//!   register); it reuses the AVX2 float kernels.
+//!   registers for the interleaved rows8 layout (`rows16.rs`, and `rows16_k.rs` for Q4_K /
+//!   Q6_K: two groups of 8 rows per register); it reuses the AVX2 float kernels.
+//! - The AVX2 module also holds the 256-bit K-quant rows8 kernels (`rows8_k.rs`), which the
+//!   AVX-VNNI tier registers as well.
 //! - [`avxvnni`]: the same kernels with the VEX-encoded `vpdpbusd` of AVX-VNNI, for CPUs with
 //!   VNNI but no AVX-512 (Alder Lake and later client cores). Both come from [`vnni`].
 //!
