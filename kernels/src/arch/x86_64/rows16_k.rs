@@ -14,7 +14,7 @@
 
 use core::arch::x86_64::*;
 
-use super::rows16::{load32, scales16};
+use super::rows16::{load32, prefetch_pair, scales16};
 use crate::blocks::BlockQ8K;
 use crate::rows8::{BlockQ4Kx8, BlockQ6Kx8, ROWS8};
 
@@ -109,6 +109,7 @@ fn tile_q4_k<const T: usize>(
     let x = x.map(|x| &x[..n]);
     let nib = _mm512_set1_epi8(0x0F);
     for (b, (l, h)) in lo.iter().zip(hi).enumerate() {
+        prefetch_pair::<_, T>(l, h);
         let (sc, mm) = scales_mins16(l, h);
         let mut sumi = [_mm512_setzero_si512(); T];
         for g in 0..4 {
@@ -206,6 +207,7 @@ fn tile_q6_k<const T: usize>(
     let n = lo.len().min(hi.len());
     let (x, p) = (x.map(|x| &x[..n]), p.map(|p| &p[..n]));
     for (b, (l, h)) in lo.iter().zip(hi).enumerate() {
+        prefetch_pair::<_, T>(l, h);
         let mut sumi = [_mm512_setzero_si512(); T];
         for j in 0..16 {
             let q = q6_sub16(l, h, j);
