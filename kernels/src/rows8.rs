@@ -289,6 +289,29 @@ pub fn row_blocks<B: Interleaved>(w: &[B], row: usize, out: &mut [B::Row]) {
     }
 }
 
+/// The geometry of a rows8 GEMM call, checked: `(groups, tokens, mr)` for `w_len` x8-blocks
+/// and `x_len` activation blocks of `nb` blocks per row, writing `out[t * mr + r]` into
+/// `out_len` values.
+///
+/// # Panics
+/// If the rows are ragged (`nb == 0`, or a length not a multiple of `nb`) or the output is
+/// too short: caller bugs.
+pub(crate) fn gemm_geometry(
+    w_len: usize,
+    x_len: usize,
+    nb: usize,
+    out_len: usize,
+) -> (usize, usize, usize) {
+    assert!(
+        nb > 0 && w_len.is_multiple_of(nb) && x_len.is_multiple_of(nb),
+        "rows8 gemm: ragged rows"
+    );
+    let (groups, nt) = (w_len / nb, x_len / nb);
+    let mr = ROWS8 * groups;
+    assert!(out_len >= mr * nt, "rows8 gemm: output too short");
+    (groups, nt, mr)
+}
+
 /// The scalar rows8 GEMM: `out[t * mr + r] = dot(row r, x row t)` for `mr = 8 * w.len() /
 /// nb` rows and `nt = x.len() / nb` tokens, each output exactly the reference `vec_dot` of
 /// the de-interleaved row (same terms, same order).
@@ -299,11 +322,7 @@ pub(crate) fn gemm_rows8<B: Interleaved, A: Copy>(
     out: &mut [f32],
     dot: VecDotFn<B::Row, A>,
 ) {
-    assert!(
-        nb > 0 && w.len().is_multiple_of(nb) && x.len().is_multiple_of(nb),
-        "rows8 gemm: ragged rows"
-    );
-    let mr = ROWS8 * w.len() / nb;
+    let (_, _, mr) = gemm_geometry(w.len(), x.len(), nb, out.len());
     for (g, wg) in w.chunks_exact(nb).enumerate() {
         for (t, xt) in x.chunks_exact(nb).enumerate() {
             for i in 0..ROWS8 {

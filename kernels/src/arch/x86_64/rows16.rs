@@ -243,13 +243,7 @@ fn store16(s: &mut [f32], v: __m512) {
 macro_rules! gemm16 {
     ($w:expr, $x:expr, $nb:expr, $out:expr, $tile:ident, $prep:expr, $ymm:path) => {{
         let (w, x, nb, out) = ($w, $x, $nb, $out);
-        assert!(
-            nb > 0 && w.len() % nb == 0 && x.len() % nb == 0,
-            "rows8 gemm: ragged rows"
-        );
-        let (groups, nt) = (w.len() / nb, x.len() / nb);
-        let mr = ROWS8 * groups;
-        assert!(out.len() >= mr * nt, "rows8 gemm: output too short");
+        let (groups, nt, mr) = crate::rows8::gemm_geometry(w.len(), x.len(), nb, out.len());
         let pairs = groups / 2;
         let mut prep = [[Prep::default(); PREP_BLOCKS]; TOKENS];
         let mut t0 = 0;

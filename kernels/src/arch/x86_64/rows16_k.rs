@@ -15,6 +15,7 @@
 use core::arch::x86_64::*;
 
 use super::rows16::{load32, prefetch_pair, scales16};
+use crate::arch::x86_64::avx2::rows8_k::{PrepQ6, prep_q6};
 use crate::blocks::BlockQ8K;
 use crate::rows8::{BlockQ4Kx8, BlockQ6Kx8, ROWS8};
 
@@ -149,31 +150,6 @@ fn tile_q4_k<const T: usize>(
 
 // ------------------------------------------------------------------------------------ Q6_K
 
-/// What a Q6_K tile needs of one activation super-block besides its quants: `-32 Σ y` of
-/// each 16-quant sub-block, from the quants (as the reference does, not from `bsums`).
-#[derive(Clone, Copy, Default)]
-struct PrepQ6 {
-    neg_off: [i32; 16],
-}
-
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-fn prep_q6(y: &BlockQ8K) -> PrepQ6 {
-    let qs: &[u8; 256] = bytemuck::cast_ref(&y.qs);
-    let bias = _mm256_set1_epi8(i8::MIN);
-    let mut neg_off = [0i32; 16];
-    for k in 0..8 {
-        // q + 128 as unsigned bytes; `vpsadbw` sums each 8 of them.
-        let v = _mm256_xor_si256(load32(&qs[32 * k..]), bias);
-        let s: [i64; 4] = bytemuck::cast(_mm256_sad_epu8(v, _mm256_setzero_si256()));
-        for (half, pair) in s.chunks_exact(2).enumerate() {
-            let sum = (pair[0] + pair[1]) as i32 - 16 * 128;
-            neg_off[2 * k + half] = -32 * sum;
-        }
-    }
-    PrepQ6 { neg_off }
-}
-
 /// The 4 chunk vectors of Q6_K sub-block `j` (16 weights) of two x8-blocks, as unsigned
 /// 6-bit quants (see the layout docs).
 #[inline]
@@ -239,18 +215,12 @@ fn first<X: Copy, const T: usize>(a: &[X; TOKENS]) -> [X; T] {
 
 /// The rows8 GEMM contract (`out[t * mr + r]`, `mr = 8 * w.len() / nb`) over pairs of groups
 /// (an odd last group paired with itself, low half stored), tokens in chunks of up to
-/// [`TOKENS`]. `$tile` is called as `$tile::<T>(pair, x, acc)` or, with a prep function,
-/// `$tile::<T>(pair, x, preps, acc)` (preps made once per call and token, like `rows16.rs`).
+/// [`TOKENS`]: `$call` runs the tile on the pair `$ws` and the token slices `$xs` of
+/// super-blocks `$b0..$b1` (at most [`PREP_BLOCKS`] at a time) into `$acc`.
 macro_rules! gemm16_k {
     ($w:expr, $x:expr, $nb:expr, $out:expr, |$ws:ident, $xs:ident, $acc:ident, $t0:ident, $tt:ident, $b0:ident, $b1:ident, $g:ident| $call:expr) => {{
         let (w, x, nb, out) = ($w, $x, $nb, $out);
-        assert!(
-            nb > 0 && w.len() % nb == 0 && x.len() % nb == 0,
-            "rows8 gemm: ragged rows"
-        );
-        let (groups, nt) = (w.len() / nb, x.len() / nb);
-        let mr = ROWS8 * groups;
-        assert!(out.len() >= mr * nt, "rows8 gemm: output too short");
+        let (groups, nt, mr) = crate::rows8::gemm_geometry(w.len(), x.len(), nb, out.len());
         let mut $t0 = 0;
         while $t0 < nt {
             let $tt = (nt - $t0).min(TOKENS);

@@ -228,13 +228,8 @@ macro_rules! rows8_kernels {
             macro_rules! gemm {
                 ($w:expr, $x:expr, $nb:expr, $out:expr, $tile:ident, $prep:expr) => {{
                     let (w, x, nb, out) = ($w, $x, $nb, $out);
-                    assert!(
-                        nb > 0 && w.len() % nb == 0 && x.len() % nb == 0,
-                        "rows8 gemm: ragged rows"
-                    );
-                    let (groups, nt) = (w.len() / nb, x.len() / nb);
-                    let mr = crate::rows8::ROWS8 * groups;
-                    assert!(out.len() >= mr * nt, "rows8 gemm: output too short");
+                    let (groups, nt, mr) =
+                        crate::rows8::gemm_geometry(w.len(), x.len(), nb, out.len());
                     let mut prep = [[Prep::default(); PREP_BLOCKS]; 4];
                     let mut t0 = 0;
                     while t0 < nt {

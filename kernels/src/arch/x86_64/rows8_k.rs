@@ -144,13 +144,14 @@ fn tile_q4_k<const T: usize>(w: &[BlockQ4Kx8], x: [&[BlockQ8K]; T], acc: &mut [_
 /// `-32 Σ y` of each 16-quant sub-block of a Q8_K block, from the quants (as the reference
 /// does, not from `bsums`).
 #[derive(Clone, Copy, Default)]
-struct PrepQ6 {
-    neg_off: [i32; 16],
+pub(crate) struct PrepQ6 {
+    pub(crate) neg_off: [i32; 16],
 }
 
+/// [`PrepQ6`] of one activation super-block (also used by the AVX-512 kernels).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn prep_q6(y: &BlockQ8K) -> PrepQ6 {
+pub(crate) fn prep_q6(y: &BlockQ8K) -> PrepQ6 {
     let qs: &[u8; 256] = bytemuck::cast_ref(&y.qs);
     let bias = _mm256_set1_epi8(i8::MIN);
     let mut neg_off = [0i32; 16];
@@ -233,13 +234,7 @@ fn first<X: Copy, const T: usize>(a: &[X; TOKENS]) -> [X; T] {
 macro_rules! gemm8_k {
     ($w:expr, $x:expr, $nb:expr, $out:expr, |$ws:ident, $xs:ident, $acc:ident, $tt:ident, $b0:ident, $b1:ident, $g:ident| $call:expr) => {{
         let (w, x, nb, out) = ($w, $x, $nb, $out);
-        assert!(
-            nb > 0 && w.len() % nb == 0 && x.len() % nb == 0,
-            "rows8 gemm: ragged rows"
-        );
-        let (groups, nt) = (w.len() / nb, x.len() / nb);
-        let mr = ROWS8 * groups;
-        assert!(out.len() >= mr * nt, "rows8 gemm: output too short");
+        let (groups, nt, mr) = crate::rows8::gemm_geometry(w.len(), x.len(), nb, out.len());
         let mut t0 = 0;
         while t0 < nt {
             let $tt = (nt - t0).min(TOKENS);
