@@ -15,6 +15,7 @@ use core::arch::x86_64::*;
 use half::f16;
 
 use super::rows8_tiles::{PREP_BLOCKS, Prep, prep_q8_0, prep_q8_1};
+use crate::arch::x86_64::prefetch_ahead;
 use crate::blocks::{BlockQ8_0, BlockQ8_1};
 use crate::rows8::{BlockQ4_0x8, BlockQ4_1x8, BlockQ5_0x8, BlockQ8_0x8, ROWS8};
 
@@ -98,27 +99,12 @@ fn cut<'a, A, const T: usize>(
     (x.map(|x| &x[..n]), p.map(|p| &p[..n]))
 }
 
-/// How far ahead of the x8-blocks being read a one-token pass asks for weights: 1 KiB per
-/// group, about 7 Q4_0 x8-blocks (GEMV streams the weights from memory once; the hint keeps
-/// more lines in flight than the hardware prefetcher alone).
-const PREFETCH_AHEAD: usize = 1024;
-
-/// Prefetch hint for the `bytes` (rounded up to cache lines) that start `PREFETCH_AHEAD`
-/// bytes after `l` and after `h`, for one-token passes only (`T == 1`; a GEMM reuses each
-/// block for many tokens and is not waiting on memory).
+/// [`prefetch_ahead`] for the blocks of both groups of a pair.
 #[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[target_feature(enable = "sse")]
 pub(super) fn prefetch_pair<B, const T: usize>(l: &B, h: &B) {
-    if T != 1 {
-        return;
-    }
-    for base in [l as *const B, h as *const B] {
-        let p = base.cast::<i8>().wrapping_add(PREFETCH_AHEAD);
-        for line in (0..size_of::<B>()).step_by(64) {
-            // A hint: it never faults, so an address past the end of the matrix is harmless.
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(line));
-        }
-    }
+    prefetch_ahead::<B, T>(l);
+    prefetch_ahead::<B, T>(h);
 }
 
 /// `acc[t]` (lane i = row i of the pair) += every block of the two groups · token `t`, Q4_0.

@@ -134,6 +134,7 @@ macro_rules! rows8_kernels {
             ) {
                 assert!(x.iter().zip(&p).all(|(t, p)| t.len() == w.len() && p.len() == w.len()));
                 for (b, x8) in w.iter().enumerate() {
+                    crate::arch::x86_64::prefetch_ahead::<_, T>(x8);
                     let q = nibbles(&x8.qs);
                     let d = scales8(&x8.d);
                     for t in 0..T {
@@ -154,6 +155,7 @@ macro_rules! rows8_kernels {
             ) {
                 assert!(x.iter().zip(&p).all(|(t, p)| t.len() == w.len() && p.len() == w.len()));
                 for (b, x8) in w.iter().enumerate() {
+                    crate::arch::x86_64::prefetch_ahead::<_, T>(x8);
                     let q = nibbles(&x8.qs);
                     let d = scales8(&x8.d);
                     let m = scales8(&x8.m);
@@ -179,6 +181,7 @@ macro_rules! rows8_kernels {
             ) {
                 assert!(x.iter().zip(&p).all(|(t, p)| t.len() == w.len() && p.len() == w.len()));
                 for (b, x8) in w.iter().enumerate() {
+                    crate::arch::x86_64::prefetch_ahead::<_, T>(x8);
                     let lo = nibbles(&x8.qs);
                     let hw: [u32; 8] = bytemuck::cast(x8.qh);
                     let q: [__m256i; 8] =
@@ -205,6 +208,7 @@ macro_rules! rows8_kernels {
                 assert!(x.iter().zip(&p).all(|(t, p)| t.len() == w.len() && p.len() == w.len()));
                 let bias = _mm256_set1_epi8(i8::MIN);
                 for (b, x8) in w.iter().enumerate() {
+                    crate::arch::x86_64::prefetch_ahead::<_, T>(x8);
                     let qs: &[u8] = bytemuck::cast_slice(&x8.qs);
                     let q: [__m256i; 8] =
                         core::array::from_fn(|c| _mm256_xor_si256(load32(&qs[32 * c..]), bias));

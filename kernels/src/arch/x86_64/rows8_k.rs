@@ -101,6 +101,7 @@ fn tile_q4_k<const T: usize>(w: &[BlockQ4Kx8], x: [&[BlockQ8K]; T], acc: &mut [_
     let x = x.map(|x| &x[..w.len()]);
     let nib = _mm256_set1_epi8(0x0F);
     for (b, x8) in w.iter().enumerate() {
+        super::super::prefetch_ahead::<_, T>(x8);
         let (sc, mm) = scales_mins8(x8);
         let mut sumi = [_mm256_setzero_si256(); T];
         for g in 0..4 {
@@ -199,6 +200,7 @@ fn tile_q6_k<const T: usize>(
 ) {
     let (x, p) = (x.map(|x| &x[..w.len()]), p.map(|p| &p[..w.len()]));
     for (b, x8) in w.iter().enumerate() {
+        super::super::prefetch_ahead::<_, T>(x8);
         let mut sumi = [_mm256_setzero_si256(); T];
         for j in 0..16 {
             let q = q6_sub8(x8, j);
