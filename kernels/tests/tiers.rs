@@ -739,8 +739,9 @@ proptest! {
         check_rows8(&ROWS8_Q5_0, seed, nb, exact).map_err(TestCaseError::fail)?;
     }
 
-    /// Rows longer than the rows8 GEMM's activation-prep buffer (64 blocks): prepared in
-    /// chunks, once per group.
+    /// Rows longer than the rows8 GEMMs' activation buffers (64 blocks on the 256-bit
+    /// tiers, prepared in chunks once per group; 32 on AVX-512, whose packed spans keep the
+    /// partial sums in `out` between spans).
     #[test]
     fn rows8_long_rows_match_reference(seed in any::<u64>(), nb in 65usize..150) {
         check_rows8(&ROWS8_Q4_0, seed, nb, false).map_err(TestCaseError::fail)?;
