@@ -15,9 +15,10 @@
 //!   (Q8_0 / Q8_1 / Q8_K); F16 weights take f32 activations and have none.
 //! - `attention/TIER/FORM/lenN`: one token's attention products for one key/value head of
 //!   SmolLM2 (3 query heads of 64) over `N` cached positions: `products` is what the forward
-//!   pass runs (`attn_scores` for the 3 heads, then `weighted_sum` per head), `per_position`
-//!   the same sums as one `vec_dot_f32` and one `axpy` call per position and head (the form
-//!   before). Throughput is multiply-adds (2 × 3 × N × 64).
+//!   pass runs (`attn_scores` for the 3 heads over the cache's key blocks, then
+//!   `weighted_sum` per head), `per_position` the same sums as one `vec_dot_f32` (on
+//!   row-major keys) and one `axpy` call per position and head (the first form). Throughput
+//!   is multiply-adds (2 × 3 × N × 64).
 //!
 //! K-quant types only run shapes whose cols are a multiple of 256: of SmolLM2's, only
 //! 576×1536 (its dim 576 is 2.25 super-blocks, which is why llama.cpp falls back to other
@@ -32,6 +33,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use edgellm_benches::{OwnedActivations, OwnedMatrix, Rng, SMOLLM2_SHAPES, WEIGHT_TYPES, type_id};
+use edgellm_kernels::attention;
 use edgellm_kernels::parts::ColumnsMut;
 use edgellm_kernels::{KernelTable, Tier};
 
@@ -192,6 +194,10 @@ fn attention(c: &mut Criterion) {
         let mut rng = Rng::new(11);
         let q = rng.vec(ATTN_GROUP * hd, 1.0);
         let keys = rng.vec(len * hd, 1.0);
+        let mut blocks = vec![0f32; attention::key_blocks_len(len, hd)];
+        for (j, key) in keys.chunks_exact(hd).enumerate() {
+            attention::store_key(&mut blocks, j, key);
+        }
         let values = rng.vec(len * hd, 1.0);
         g.throughput(Throughput::Elements((2 * ATTN_GROUP * len * hd) as u64));
         for table in &tables {
@@ -202,7 +208,7 @@ fn attention(c: &mut Criterion) {
             };
             g.bench_function(id("products"), |b| {
                 b.iter(|| {
-                    table.attn_scores(black_box(&q), &keys, hd, &mut scores);
+                    table.attn_scores(black_box(&q), &blocks, hd, len, &mut scores);
                     for (o, row) in out.chunks_exact_mut(hd).zip(scores.chunks_exact(len)) {
                         table.weighted_sum(o, row, &values);
                     }

@@ -1,57 +1,61 @@
-//! The two products of attention, through the table: the scores `q · kᵀ` of a run of query
-//! heads against one key/value head's cached keys, and the weighted sum of its value rows.
+//! Attention's two products over the key/value cache, through the table: the scores
+//! `q · kᵀ` of a run of query heads against one key/value head's cached keys, and the
+//! weighted sum of its value rows.
 //!
-//! Both exist so that attention is a few calls per head and token instead of two per cached
-//! position: the scores go through the tier's f32 GEMM tiles (which compute every output with
-//! the same operations as the tier's `vec_dot_f32`), the weighted sum through the tier's
-//! [`crate::reference::weighted_sum`] kernel (bit-exact with a chain of `axpy`s).
+//! Keys are cached in **key blocks** ([`KEY_BLOCK`] positions of one head, stored
+//! dimension-major: element `d` of position `16b + i` at `(b * hd + d) * 16 + i`, see
+//! [`key_index`]), so that one vector load holds dimension `d` of 16 consecutive keys and a
+//! score is a lane of a chain of fused multiply-adds — no horizontal sums, and every score
+//! comes from the same operations whichever other queries and keys share its call.
+//! Values stay row-major (`(positions, hd)`): the weighted sum adds whole value rows.
 
-use crate::dispatch::{GEMM_TILE_ROWS, GEMM_TILE_TOKENS, KernelTable};
+use crate::dispatch::KernelTable;
+
+/// Positions per key block.
+pub const KEY_BLOCK: usize = 16;
+
+/// Index of element `d` of the key at position `pos` in a key-block buffer of head size `hd`.
+#[inline]
+pub const fn key_index(pos: usize, d: usize, hd: usize) -> usize {
+    ((pos / KEY_BLOCK) * hd + d) * KEY_BLOCK + pos % KEY_BLOCK
+}
+
+/// Floats a key-block buffer needs for `n` positions of head size `hd` (whole blocks).
+#[inline]
+pub const fn key_blocks_len(n: usize, hd: usize) -> usize {
+    n.div_ceil(KEY_BLOCK) * KEY_BLOCK * hd
+}
+
+/// Write `key` (`hd` floats) as position `pos` of the key-block buffer `blocks`.
+///
+/// # Panics
+/// If `blocks` has no room for position `pos` (caller bug).
+pub fn store_key(blocks: &mut [f32], pos: usize, key: &[f32]) {
+    let hd = key.len();
+    assert!(
+        blocks.len() >= key_blocks_len(pos + 1, hd),
+        "store_key: position {pos} past a key-block buffer of {} floats",
+        blocks.len()
+    );
+    for (d, &v) in key.iter().enumerate() {
+        blocks[key_index(pos, d, hd)] = v;
+    }
+}
 
 impl KernelTable {
-    /// `scores[i * nk + j] = dot(q_i, k_j)` for the `nq = q.len() / hd` query rows `q_i` and
-    /// the `nk = keys.len() / hd` key rows `k_j`, each `hd` contiguous floats. Every score is
-    /// bit for bit the tier's `vec_dot_f32(q_i, k_j)`, whatever `nq` and `nk` are, so how
-    /// queries are grouped into calls (or threads) never changes a score.
+    /// `scores[i * nk + j] = Σ_d q_i[d] · k_j[d]` for the `nq = q.len() / hd` query rows `q_i`
+    /// (`hd` contiguous floats each) and the keys `k_j`, `j < nk`, of the key-block buffer
+    /// `keys` ([`crate::reference::attn_scores`]: one fused multiply-add per dimension, in
+    /// order of `d`, from `0.0`). Every tier computes each score with exactly those
+    /// operations, so a score's bits depend neither on the tier nor on `nq`, `nk`, or how
+    /// queries are grouped into calls and threads.
     ///
     /// # Panics
-    /// If `hd == 0`, `q` or `keys` is not whole rows of `hd`, or `scores` is shorter than
-    /// `nq * nk` (caller bugs).
-    pub fn attn_scores(&self, q: &[f32], keys: &[f32], hd: usize, scores: &mut [f32]) {
-        assert!(
-            hd > 0 && q.len().is_multiple_of(hd) && keys.len().is_multiple_of(hd),
-            "attn_scores: q ({}) and keys ({}) are not rows of {hd}",
-            q.len(),
-            keys.len()
-        );
-        let (nq, nk) = (q.len() / hd, keys.len() / hd);
-        assert!(
-            scores.len() >= nq * nk,
-            "attn_scores: {} scores for {nq} × {nk}",
-            scores.len()
-        );
-        let k = self.kernels();
-        let Some(gemm) = k.gemm_f32 else {
-            for i in 0..nq {
-                for j in 0..nk {
-                    scores[i * nk + j] = (k.vec_dot_f32)(&q[i * hd..][..hd], &keys[j * hd..][..hd]);
-                }
-            }
-            return;
-        };
-        // Key rows are the tile's weight rows, query rows its tokens.
-        let mut tile = [0f32; GEMM_TILE_ROWS * GEMM_TILE_TOKENS];
-        for j0 in (0..nk).step_by(GEMM_TILE_ROWS) {
-            let mr = GEMM_TILE_ROWS.min(nk - j0);
-            let ks = &keys[j0 * hd..(j0 + mr) * hd];
-            for i0 in (0..nq).step_by(GEMM_TILE_TOKENS) {
-                let nt = GEMM_TILE_TOKENS.min(nq - i0);
-                gemm(ks, &q[i0 * hd..(i0 + nt) * hd], hd, &mut tile);
-                for t in 0..nt {
-                    scores[(i0 + t) * nk + j0..][..mr].copy_from_slice(&tile[t * mr..][..mr]);
-                }
-            }
-        }
+    /// If `hd == 0`, `q` is not whole rows of `hd`, `keys` holds fewer than
+    /// `key_blocks_len(nk, hd)` floats, or `scores` is shorter than `nq * nk` (caller bugs).
+    pub fn attn_scores(&self, q: &[f32], keys: &[f32], hd: usize, nk: usize, scores: &mut [f32]) {
+        check_scores(q, keys, hd, nk, scores);
+        (self.kernels().attn_scores)(q, keys, hd, nk, scores)
     }
 
     /// `out = Σ_j a[j] · v[j]` for the value rows `v[j] = v[j * out.len()..][..out.len()]`
@@ -62,4 +66,27 @@ impl KernelTable {
     pub fn weighted_sum(&self, out: &mut [f32], a: &[f32], v: &[f32]) {
         (self.kernels().weighted_sum)(out, a, v)
     }
+}
+
+/// The length contract of every `attn_scores` kernel (see [`KernelTable::attn_scores`]).
+///
+/// # Panics
+/// When it is violated.
+pub(crate) fn check_scores(q: &[f32], keys: &[f32], hd: usize, nk: usize, scores: &[f32]) {
+    assert!(
+        hd > 0 && q.len().is_multiple_of(hd),
+        "attn_scores: queries ({}) are not rows of {hd}",
+        q.len()
+    );
+    assert!(
+        keys.len() >= key_blocks_len(nk, hd),
+        "attn_scores: {} key-block floats for {nk} keys of {hd}",
+        keys.len()
+    );
+    assert!(
+        scores.len() >= q.len() / hd * nk,
+        "attn_scores: {} scores for {} × {nk}",
+        scores.len(),
+        q.len() / hd
+    );
 }

@@ -285,6 +285,9 @@ pub struct Kernels {
     pub silu_mul: fn(gate: &mut [f32], up: &[f32]),
     pub gelu_mul: fn(gate: &mut [f32], up: &[f32]),
     pub axpy: fn(y: &mut [f32], a: f32, x: &[f32]),
+    /// [`crate::reference::attn_scores`]: attention's `q · kᵀ` over key blocks
+    /// ([`crate::attention`]), bit-exact on every tier.
+    pub attn_scores: fn(q: &[f32], keys: &[f32], hd: usize, nk: usize, scores: &mut [f32]),
     /// [`crate::reference::weighted_sum`]: attention's `out = Σ_j a[j] · v[j]`.
     pub weighted_sum: fn(out: &mut [f32], a: &[f32], v: &[f32]),
     pub scale: fn(x: &mut [f32], s: f32),
@@ -345,6 +348,7 @@ impl Kernels {
             silu_mul: r::silu_mul,
             gelu_mul: r::gelu_mul,
             axpy: r::axpy,
+            attn_scores: r::attn_scores,
             weighted_sum: r::weighted_sum,
             scale: r::scale,
             add: r::add,
@@ -415,7 +419,7 @@ macro_rules! simd_tier {
             vec_dot_q6_k_q8_k(x, y), vec_dot_f32(x, y), vec_dot_f16_f32(x, y),
             vec_dot_bf16_f32(x, y),
             rmsnorm(o, x, w, e), softmax(x), silu_mul(g, u), gelu_mul(g, u), axpy(y, a, x),
-            weighted_sum(o, a, v), scale(x, s), add(y, x), rope_norm(x, c, s), rope_neox(x, c, s),
+            attn_scores(q, k, hd, nk, s), weighted_sum(o, a, v), scale(x, s), add(y, x), rope_norm(x, c, s), rope_neox(x, c, s),
         } gemm {
             gemm_q4_0_q8_0(w, x, nb, out), gemm_q4_1_q8_1(w, x, nb, out),
             gemm_q5_0_q8_0(w, x, nb, out), gemm_q8_0_q8_0(w, x, nb, out),

@@ -13,7 +13,7 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 
 mod arch;
-mod attention;
+pub mod attention;
 pub mod blocks;
 pub mod dispatch;
 mod matmul;

@@ -24,6 +24,7 @@
 //! inputs with extremes mixed in (±0, ±100, ±1e-30, ±88.5, ±1e20), any length and offset.
 
 use bytemuck::{Pod, Zeroable};
+use edgellm_kernels::attention;
 use edgellm_kernels::blocks::*;
 use edgellm_kernels::dispatch::{GEMM_TILE_ROWS, GEMM_TILE_TOKENS, GemmFn, VecDotFn};
 use edgellm_kernels::reference as r;
@@ -704,12 +705,13 @@ proptest! {
         check_ops(seed, n, off).map_err(TestCaseError::fail)?;
     }
 
+    /// Up to 100 keys: partial key blocks and the AVX-512 tier's 4-block tiles (64 keys).
     #[test]
     fn attention_products_match_reference(
         seed in any::<u64>(),
         hd in 1usize..140,
         nq in 1usize..7,
-        nk in 0usize..11,
+        nk in 0usize..100,
     ) {
         check_attention(seed, hd, nq, nk).map_err(TestCaseError::fail)?;
     }
@@ -1209,40 +1211,57 @@ fn check_ops(seed: u64, n: usize, off: usize) -> Result<(), String> {
 
 /// Attention's two products on every tier (`nq` query rows, `nk` key and value rows of `hd`
 /// floats; queries and keys as in `check_float_dots`, values with extremes):
-/// - `attn_scores`: every score bitwise equal to the tier's own `vec_dot_f32` of the two rows
-///   (whatever the tiling), and within `float_dots`' bound of the reference's;
+/// - `attn_scores`, keys in key blocks whose unused lanes hold NaN: every score bitwise equal
+///   to the reference's fused chain, for the whole call and for one query against a prefix
+///   of the keys (whatever the tiling), and within `float_dots`' bound of the plain dot;
 /// - `weighted_sum`: bitwise equal to the reference (no FMA), for every row count including 0.
 fn check_attention(seed: u64, hd: usize, nq: usize, nk: usize) -> Result<(), String> {
     let mut rng = Rng(seed);
     let q = random_f32s(&mut rng, nq * hd);
     let keys = random_f32s(&mut rng, nk * hd);
+    let mut blocks = vec![f32::NAN; attention::key_blocks_len(nk, hd)];
+    for (j, key) in keys.chunks_exact(hd).enumerate() {
+        attention::store_key(&mut blocks, j, key);
+    }
     let values = op_input(&mut rng, nk * hd);
     // Softmax-like weights: non-negative, some zero.
     let a: Vec<f32> = (0..nk)
         .map(|_| (rng.next() % 1000) as f32 / 997.0)
         .collect();
+    let mut want = vec![f32::NAN; nq * nk];
+    r::attn_scores(&q, &blocks, hd, nk, &mut want);
+    for i in 0..nq {
+        for j in 0..nk {
+            let (qi, kj) = (&q[i * hd..][..hd], &keys[j * hd..][..hd]);
+            let (got, dot) = (want[i * nk + j], r::vec_dot_f32(qi, kj));
+            let tol = (hd as f64 + 16.0) * f32::EPSILON as f64 * abs_dot(qi, kj)
+                + f32::MIN_POSITIVE as f64;
+            if !within(got, dot, tol) {
+                return Err(format!(
+                    "reference attn_scores hd {hd} [{i}][{j}]: {got:e} vs dot {dot:e}"
+                ));
+            }
+        }
+    }
+    let (i, n) = (
+        rng.below(nq.max(1) as u64) as usize,
+        rng.below(nk as u64 + 1) as usize,
+    );
     for (tier, table) in tiers() {
-        let k = table.kernels();
         let mut scores = vec![f32::NAN; nq * nk];
-        table.attn_scores(&q, &keys, hd, &mut scores);
-        for i in 0..nq {
-            for j in 0..nk {
-                let (qi, kj) = (&q[i * hd..][..hd], &keys[j * hd..][..hd]);
-                let got = scores[i * nk + j];
-                let own = (k.vec_dot_f32)(qi, kj);
-                if !same_bits(&[got], &[own]) {
-                    return Err(format!(
-                        "tier {tier}: attn_scores hd {hd} nq {nq} nk {nk} [{i}][{j}]: {got:e} vs vec_dot_f32 {own:e}"
-                    ));
-                }
-                let want = r::vec_dot_f32(qi, kj);
-                let tol = (hd as f64 + 16.0) * f32::EPSILON as f64 * abs_dot(qi, kj)
-                    + f32::MIN_POSITIVE as f64;
-                if !within(got, want, tol) {
-                    return Err(format!(
-                        "tier {tier}: attn_scores hd {hd} [{i}][{j}]: {got:e} vs reference {want:e}"
-                    ));
-                }
+        table.attn_scores(&q, &blocks, hd, nk, &mut scores);
+        if !same_bits(&scores, &want) {
+            return Err(format!(
+                "tier {tier}: attn_scores hd {hd} nq {nq} nk {nk}: {scores:?} vs reference {want:?}"
+            ));
+        }
+        if nq > 0 {
+            let mut one = vec![f32::NAN; n];
+            table.attn_scores(&q[i * hd..][..hd], &blocks, hd, n, &mut one);
+            if !same_bits(&one, &want[i * nk..][..n]) {
+                return Err(format!(
+                    "tier {tier}: attn_scores of query {i} against {n} of {nk} keys (hd {hd}) differ from the whole call"
+                ));
             }
         }
         let (mut got, mut want) = (vec![f32::NAN; hd], vec![f32::NAN; hd]);

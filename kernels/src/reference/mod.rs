@@ -5,6 +5,7 @@
 //! (`ggml_vec_dot_*_generic`). Every function panics only on violated length contracts
 //! (documented under `# Panics`), never because of the values in its inputs.
 
+pub mod attention;
 pub mod bytes;
 pub mod float;
 pub mod gemm;
@@ -17,6 +18,7 @@ pub mod round;
 pub mod search;
 pub mod vec_dot;
 
+pub use attention::attn_scores;
 pub use bytes::{dequantize_row_from_bytes, quantize_row_to_bytes, quantize_row_to_bytes_best};
 pub use float::{dequantize_row_bf16, dequantize_row_f16, quantize_row_bf16, quantize_row_f16};
 pub use gemm::*;

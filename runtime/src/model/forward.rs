@@ -246,11 +246,11 @@ impl Transformer<'_> {
     /// of layer `l`, written into xb: (n, q_dim). Tasks own whole query heads.
     ///
     /// Per token and per run of the task's query heads that share one key/value head: the
-    /// scores of the whole run against the cached keys `0..=p` in one call (`attn_scores`:
-    /// q·k, each score the tier's `vec_dot_f32`), then per head `· 1/√d`, softmax, and the
-    /// weighted sum of the value rows (`weighted_sum`). Every output depends only on its own
-    /// head's data and kernel calls that give the same bits for any grouping, so results do
-    /// not depend on the number of threads.
+    /// scores of the whole run against the cached keys `0..=p` in one call (`attn_scores`,
+    /// over the cache's key blocks), then per head `· 1/√d`, softmax, and the weighted sum of
+    /// the value rows (`weighted_sum`). Every output depends only on its own head's data and
+    /// kernel calls that give the same bits for any grouping, so results depend neither on
+    /// the number of threads nor on the batch.
     fn attention<P: Parallel>(&self, s: &mut RunState, l: usize, n: usize, par: &P) {
         let c = &self.config;
         let k = &self.kernels;
@@ -287,7 +287,7 @@ impl Transformer<'_> {
                     let (keys, values) = kv.head(l, kvh, len);
                     let scores = &mut att[..(h1 - h0) * len];
                     let qs = &q[t * q_dim + h0 * hd..t * q_dim + h1 * hd];
-                    k.attn_scores(qs, keys, hd, scores);
+                    k.attn_scores(qs, keys, hd, len, scores);
                     for (i, row) in scores.chunks_exact_mut(len).enumerate() {
                         k.scale(row, scale);
                         k.softmax(row);

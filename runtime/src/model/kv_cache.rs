@@ -3,25 +3,27 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-/// Keys and values in f32, laid out `(layer, kv_head, position, head_dim)`: one key/value
-/// head's cached rows are a contiguous `(positions, head_dim)` matrix, which attention
-/// multiplies with whole runs of query heads at once ([`KvCache::head`]). Storing a token's
-/// k/v rows is one copy per head.
+use edgellm_kernels::attention::{key_blocks_len, store_key};
+
+/// Keys and values in f32, per layer and key/value head: the keys in key blocks
+/// ([`edgellm_kernels::attention`]: 16 positions stored dimension-major, what the score
+/// kernels read), the values as a `(positions, head_dim)` matrix, which the weighted sum adds
+/// row by row ([`KvCache::head`]). The context is rounded up to whole key blocks.
 #[derive(Debug)]
 pub struct KvCache {
     n_layers: usize,
     ctx: usize,
     n_kv_heads: usize,
     head_dim: usize,
-    /// key_cache: (layer, kv_head, ctx, head_dim)
+    /// key_cache: (layer, kv_head, ctx / 16 key blocks of (head_dim, 16))
     keys: Vec<f32>,
-    /// value_cache: (layer, kv_head, ctx, head_dim)
+    /// value_cache: (layer, kv_head, ctx rounded up to whole key blocks, head_dim)
     values: Vec<f32>,
 }
 
 impl KvCache {
     pub fn new(n_layers: usize, ctx: usize, n_kv_heads: usize, head_dim: usize) -> KvCache {
-        let n = n_layers * n_kv_heads * ctx * head_dim;
+        let n = n_layers * n_kv_heads * key_blocks_len(ctx, head_dim);
         KvCache {
             n_layers,
             ctx,
@@ -42,11 +44,17 @@ impl KvCache {
         (self.keys.len() + self.values.len()) * size_of::<f32>()
     }
 
-    /// Rows `pos..pos + n` of key/value head `head` in `layer`.
-    fn range(&self, layer: usize, head: usize, pos: usize, n: usize) -> core::ops::Range<usize> {
-        debug_assert!(layer < self.n_layers && head < self.n_kv_heads && pos + n <= self.ctx);
-        let start = ((layer * self.n_kv_heads + head) * self.ctx + pos) * self.head_dim;
-        start..start + n * self.head_dim
+    /// Floats per layer and head: `ctx` positions rounded up to whole key blocks.
+    fn head_len(&self) -> usize {
+        key_blocks_len(self.ctx, self.head_dim)
+    }
+
+    /// The key-block buffer and the value rows of key/value head `head` in `layer`.
+    fn head_mut(&mut self, layer: usize, head: usize) -> (&mut [f32], &mut [f32]) {
+        debug_assert!(layer < self.n_layers && head < self.n_kv_heads);
+        let start = (layer * self.n_kv_heads + head) * self.head_len();
+        let r = start..start + self.head_len();
+        (&mut self.keys[r.clone()], &mut self.values[r])
     }
 
     /// Store the keys and values of `n` tokens at positions `pos..pos + n` of `layer`: `k`
@@ -64,20 +72,24 @@ impl KvCache {
         assert!(pos + n <= self.ctx, "KvCache::store: past the context");
         let hd = self.head_dim;
         for h in 0..self.n_kv_heads {
-            let r = self.range(layer, h, pos, n);
-            let (kc, vc) = (&mut self.keys[r.clone()], &mut self.values[r]);
+            let (kc, vc) = self.head_mut(layer, h);
             for t in 0..n {
                 let src = t * kv_dim + h * hd..t * kv_dim + (h + 1) * hd;
-                kc[t * hd..(t + 1) * hd].copy_from_slice(&k[src.clone()]);
-                vc[t * hd..(t + 1) * hd].copy_from_slice(&v[src]);
+                store_key(kc, pos + t, &k[src.clone()]);
+                vc[(pos + t) * hd..(pos + t + 1) * hd].copy_from_slice(&v[src]);
             }
         }
     }
 
-    /// Keys and values of positions `0..n` of key/value head `head` in `layer`:
-    /// `(n, head_dim)` each.
+    /// Keys and values of positions `0..n` of key/value head `head` in `layer`: the key
+    /// blocks that hold them (`key_blocks_len(n, head_dim)` floats; lanes past `n` are other
+    /// positions' or zeros) and the value rows, `(n, head_dim)`.
     pub fn head(&self, layer: usize, head: usize, n: usize) -> (&[f32], &[f32]) {
-        let r = self.range(layer, head, 0, n);
-        (&self.keys[r.clone()], &self.values[r])
+        debug_assert!(layer < self.n_layers && head < self.n_kv_heads && n <= self.ctx);
+        let start = (layer * self.n_kv_heads + head) * self.head_len();
+        (
+            &self.keys[start..start + key_blocks_len(n, self.head_dim)],
+            &self.values[start..start + n * self.head_dim],
+        )
     }
 }

@@ -21,6 +21,7 @@
 pub(crate) mod dotprod;
 pub(crate) mod neon;
 
+mod attention;
 mod float;
 mod float_ops;
 mod formats;

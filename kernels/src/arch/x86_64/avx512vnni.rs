@@ -10,6 +10,8 @@
 //! (a subset of this tier's features); the float dots and activation quantizers are the AVX2
 //! ones, re-exported so this module is a complete tier.
 
+pub use super::attention::attn_scores_avx512 as attn_scores;
+
 super::vnni::vnni_tier!(
     features = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni",
     dpbusd = _mm256_dpbusd_epi32,

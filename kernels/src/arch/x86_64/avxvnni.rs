@@ -3,6 +3,8 @@
 //! (see [`super::vnni`]), built with `_mm256_dpbusd_avx_epi32` and only `avxvnni` on top of
 //! AVX2, so they run on CPUs that have VNNI but no AVX-512.
 
+pub use super::avx2::attn_scores;
+
 super::vnni::vnni_tier!(
     features = "avx2,fma,f16c,avxvnni",
     dpbusd = _mm256_dpbusd_avx_epi32,

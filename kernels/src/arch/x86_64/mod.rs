@@ -20,6 +20,7 @@
 //! the same order, so a matmul's bits depend neither on the batch size (GEMV or GEMM) nor on
 //! how its rows are cut into tiles or threads.
 
+mod attention;
 pub(crate) mod avx2;
 pub(crate) mod avx512vnni;
 pub(crate) mod avxvnni;

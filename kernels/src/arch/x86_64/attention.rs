@@ -1,0 +1,166 @@
+//! `attn_scores` over key blocks (`crate::attention`): 16 keys of one head per block, stored
+//! dimension-major, so dimension `d` of a block is one 512-bit vector (two 256-bit ones).
+//! Each lane runs the reference's chain `s = fma(q[d], k[d], s)`, `d = 0..hd`, with `q[d]`
+//! broadcast: scores equal [`crate::reference::attn_scores`] bit for bit on both tiers and
+//! for any grouping of queries and keys. A register tile of `Q` queries × `B` blocks keeps
+//! `Q·B` independent chains in flight, which the 4-cycle FMA latency needs.
+
+use core::arch::x86_64::*;
+
+use crate::attention::{KEY_BLOCK, check_scores};
+
+/// Queries per register tile.
+const QUERIES: usize = 4;
+
+/// The tile loop shared by both widths: queries in runs of up to [`QUERIES`], key blocks in
+/// runs of `$blocks` (then one at a time), `$tile::<Q, B>(q, i0, keys, b0, hd, nk, scores)`.
+macro_rules! scores_loop {
+    ($q:expr, $keys:expr, $hd:expr, $nk:expr, $scores:expr, $tile:ident, $blocks:literal) => {{
+        let (q, keys, hd, nk, scores) = ($q, $keys, $hd, $nk, $scores);
+        check_scores(q, keys, hd, nk, scores);
+        let (nq, nblocks) = (q.len() / hd, nk.div_ceil(KEY_BLOCK));
+        let mut i0 = 0;
+        while i0 < nq {
+            let qn = (nq - i0).min(QUERIES);
+            let mut b0 = 0;
+            while b0 < nblocks {
+                let wide = nblocks - b0 >= $blocks;
+                let at = (i0, b0);
+                match (qn, wide) {
+                    (1, true) => $tile::<1, $blocks>(q, keys, hd, nk, at, scores),
+                    (2, true) => $tile::<2, $blocks>(q, keys, hd, nk, at, scores),
+                    (3, true) => $tile::<3, $blocks>(q, keys, hd, nk, at, scores),
+                    (_, true) => $tile::<4, $blocks>(q, keys, hd, nk, at, scores),
+                    (1, false) => $tile::<1, 1>(q, keys, hd, nk, at, scores),
+                    (2, false) => $tile::<2, 1>(q, keys, hd, nk, at, scores),
+                    (3, false) => $tile::<3, 1>(q, keys, hd, nk, at, scores),
+                    (_, false) => $tile::<4, 1>(q, keys, hd, nk, at, scores),
+                }
+                b0 += if wide { $blocks } else { 1 };
+            }
+            i0 += qn;
+        }
+    }};
+}
+
+/// Queries `i0..i0+Q` × key blocks `b0..b0+B`, one `zmm` per block and dimension.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn tile512<const Q: usize, const B: usize>(
+    q: &[f32],
+    keys: &[f32],
+    hd: usize,
+    nk: usize,
+    (i0, b0): (usize, usize),
+    scores: &mut [f32],
+) {
+    let qs: [&[f32]; Q] = core::array::from_fn(|i| &q[(i0 + i) * hd..][..hd]);
+    let ks: [&[f32]; B] =
+        core::array::from_fn(|b| &keys[(b0 + b) * hd * KEY_BLOCK..][..hd * KEY_BLOCK]);
+    let mut acc = [[_mm512_setzero_ps(); B]; Q];
+    for d in 0..hd {
+        let kv: [__m512; B] = core::array::from_fn(|b| {
+            let k = &ks[b][d * KEY_BLOCK..][..KEY_BLOCK];
+            // SAFETY: `k` is 16 readable floats; loadu has no alignment requirement.
+            unsafe { _mm512_loadu_ps(k.as_ptr()) }
+        });
+        for i in 0..Q {
+            let x = _mm512_set1_ps(qs[i][d]);
+            for b in 0..B {
+                acc[i][b] = _mm512_fmadd_ps(x, kv[b], acc[i][b]);
+            }
+        }
+    }
+    for (i, acc) in acc.iter().enumerate() {
+        for (b, &v) in acc.iter().enumerate() {
+            let j0 = (b0 + b) * KEY_BLOCK;
+            let n = (nk - j0).min(KEY_BLOCK);
+            let out = &mut scores[(i0 + i) * nk + j0..][..n];
+            // SAFETY: the mask writes lanes `0..n` only, and `out` has `n` writable floats;
+            // unaligned masked stores are allowed.
+            unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr(), ((1u32 << n) - 1) as u16, v) }
+        }
+    }
+}
+
+/// `attn_scores` (contract of [`crate::reference::attn_scores`]) with 512-bit vectors: tiles
+/// of 4 queries × 4 blocks (16 accumulators).
+///
+/// # Safety
+/// The CPU must support AVX-512 F.
+///
+/// # Panics
+/// On the length contract of [`crate::reference::attn_scores`].
+#[target_feature(enable = "avx512f")]
+pub unsafe fn attn_scores_avx512(
+    q: &[f32],
+    keys: &[f32],
+    hd: usize,
+    nk: usize,
+    scores: &mut [f32],
+) {
+    scores_loop!(q, keys, hd, nk, scores, tile512, 4)
+}
+
+/// Queries `i0..i0+Q` × key blocks `b0..b0+B`, two `ymm` per block and dimension.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn tile256<const Q: usize, const B: usize>(
+    q: &[f32],
+    keys: &[f32],
+    hd: usize,
+    nk: usize,
+    (i0, b0): (usize, usize),
+    scores: &mut [f32],
+) {
+    let qs: [&[f32]; Q] = core::array::from_fn(|i| &q[(i0 + i) * hd..][..hd]);
+    let ks: [&[f32]; B] =
+        core::array::from_fn(|b| &keys[(b0 + b) * hd * KEY_BLOCK..][..hd * KEY_BLOCK]);
+    let mut acc = [[[_mm256_setzero_ps(); 2]; B]; Q];
+    for d in 0..hd {
+        let kv: [[__m256; 2]; B] = core::array::from_fn(|b| {
+            let k = &ks[b][d * KEY_BLOCK..][..KEY_BLOCK];
+            // SAFETY: `k` is 16 readable floats; loadu has no alignment requirement.
+            unsafe {
+                [
+                    _mm256_loadu_ps(k.as_ptr()),
+                    _mm256_loadu_ps(k[8..].as_ptr()),
+                ]
+            }
+        });
+        for i in 0..Q {
+            let x = _mm256_set1_ps(qs[i][d]);
+            for b in 0..B {
+                for h in 0..2 {
+                    acc[i][b][h] = _mm256_fmadd_ps(x, kv[b][h], acc[i][b][h]);
+                }
+            }
+        }
+    }
+    for (i, acc) in acc.iter().enumerate() {
+        for (b, v) in acc.iter().enumerate() {
+            let j0 = (b0 + b) * KEY_BLOCK;
+            let n = (nk - j0).min(KEY_BLOCK);
+            let mut lanes = [0f32; KEY_BLOCK];
+            // SAFETY: `lanes` has 16 writable floats; storeu has no alignment requirement.
+            unsafe {
+                _mm256_storeu_ps(lanes.as_mut_ptr(), v[0]);
+                _mm256_storeu_ps(lanes[8..].as_mut_ptr(), v[1]);
+            }
+            scores[(i0 + i) * nk + j0..][..n].copy_from_slice(&lanes[..n]);
+        }
+    }
+}
+
+/// `attn_scores` (contract of [`crate::reference::attn_scores`]) with 256-bit vectors: tiles
+/// of 4 queries × 1 block (8 accumulators of the 16 `ymm`).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+///
+/// # Panics
+/// On the length contract of [`crate::reference::attn_scores`].
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn attn_scores(q: &[f32], keys: &[f32], hd: usize, nk: usize, scores: &mut [f32]) {
+    scores_loop!(q, keys, hd, nk, scores, tile256, 1)
+}
