@@ -487,6 +487,10 @@ unsafe fn kernels_for(tier: Tier) -> Option<Kernels> {
             override_kernels!(k, crate::arch::x86_64::avx512vnni::rows16_k {} gemm {
                 gemm_q4_kx8_q8_k(w, x, nb, out), gemm_q6_kx8_q8_k(w, x, nb, out),
             });
+            // 16-lane activations and weighted sum (the AVX2 kernels' bits).
+            override_kernels!(k, crate::arch::x86_64::float_ops512 {
+                silu_mul(g, u), gelu_mul(g, u), weighted_sum(o, a, v),
+            });
         }
         #[cfg(target_arch = "aarch64")]
         Tier::Neon => simd_tier!(k, aarch64::neon),

@@ -1130,13 +1130,17 @@ fn within(got: f32, want: f32, tol: f64) -> bool {
 /// - `rmsnorm`: within `1e-5` relative (the sum of squares is added in another order; the
 ///   aarch64 tiers add it in the reference's order and must be bitwise equal);
 /// - `softmax`: within `1e-5` relative plus `1e-6` absolute (outputs are in `[0, 1]`);
-/// - `silu_mul`, `gelu_mul`: within `4ε·(|gate·up| + f32::MIN_POSITIVE)`.
+/// - `silu_mul`, `gelu_mul`: within `4ε·(|gate·up| + f32::MIN_POSITIVE)`, and bitwise equal
+///   across the SIMD tiers of an architecture (they take the same steps: AVX-512's 16 lanes
+///   are AVX2's 8, NEON's 4 are AVX2's polynomial).
 fn check_ops(seed: u64, n: usize, off: usize) -> Result<(), String> {
     let mut rng = Rng(seed);
     let x = op_input(&mut rng, n + off);
     let w = op_input(&mut rng, n + off);
     let (x, w) = (&x[off..], &w[off..]);
     let eps = f32::EPSILON as f64;
+    // The first SIMD tier's activations, which every other SIMD tier must equal.
+    let mut simd_acts: Option<(Tier, [Vec<f32>; 2])> = None;
     for (tier, table) in tiers() {
         let k = table.kernels();
         let fail = |op: &str, i: usize, got: f32, want: f32| {
@@ -1176,7 +1180,8 @@ fn check_ops(seed: u64, n: usize, off: usize) -> Result<(), String> {
             ("silu_mul", k.silu_mul, r::silu_mul),
             ("gelu_mul", k.gelu_mul, r::gelu_mul),
         ];
-        for (name, act, reference) in acts {
+        let mut outs: [Vec<f32>; 2] = Default::default();
+        for ((name, act, reference), out) in acts.into_iter().zip(&mut outs) {
             let (mut a, mut b) = (x.to_vec(), x.to_vec());
             act(&mut a, w);
             reference(&mut b, w);
@@ -1185,6 +1190,23 @@ fn check_ops(seed: u64, n: usize, off: usize) -> Result<(), String> {
                     4.0 * eps * ((x[i] as f64 * w[i] as f64).abs() + f32::MIN_POSITIVE as f64);
                 if !within(a[i], b[i], tol) {
                     return fail(name, i, a[i], b[i]);
+                }
+            }
+            *out = a;
+        }
+        if tier != Tier::Scalar {
+            match &simd_acts {
+                None => simd_acts = Some((tier, outs)),
+                Some((first, want)) => {
+                    for (name, (got, want)) in
+                        ["silu_mul", "gelu_mul"].iter().zip(outs.iter().zip(want))
+                    {
+                        if !same_bits(got, want) {
+                            return Err(format!(
+                                "tier {tier}: {name} n {n} differs from tier {first}"
+                            ));
+                        }
+                    }
                 }
             }
         }

@@ -28,16 +28,14 @@ fn store8_ps(s: &mut [f32], v: __m256) {
     unsafe { _mm256_storeu_ps(s.as_mut_ptr(), v) }
 }
 
-/// `e^x` lane-wise. Arguments below -87.33 give 0 (`libm` gives subnormals there), above
-/// 88.72 give `+inf` (as `libm`), arguments in between are clamped to 88.3 first (only reached
-/// by SiLU's `e^-x` for `x ~ -88`, whose result is ~1e-37 either way); NaN stays NaN.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(super) fn exp_ps(x: __m256) -> __m256 {
-    const LOG2E: f32 = core::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    const C: [f32; 6] = [
+/// The constants of [`exp_ps`] (and of the AVX-512 `exp16`, which takes the same steps).
+pub(super) mod exp {
+    pub const LOG2E: f32 = core::f32::consts::LOG2_E;
+    /// `ln 2` in two parts, for an exact-enough `x - n ln 2`.
+    pub const LN2_HI: f32 = 0.693_359_4;
+    pub const LN2_LO: f32 = -2.121_944_4e-4;
+    /// Cephes' polynomial for `e^r`, highest power first.
+    pub const C: [f32; 6] = [
         1.987_569_2e-4,
         1.398_199_9e-3,
         8.333_452e-3,
@@ -45,8 +43,21 @@ pub(super) fn exp_ps(x: __m256) -> __m256 {
         1.666_666_5e-1,
         0.5,
     ];
-    let lo = _mm256_set1_ps(-87.33);
-    let hi = _mm256_set1_ps(88.3);
+    /// Clamp bounds of the argument, and where the result is `+inf`.
+    pub const LO: f32 = -87.33;
+    pub const HI: f32 = 88.3;
+    pub const OVERFLOW: f32 = 88.722_84;
+}
+
+/// `e^x` lane-wise. Arguments below -87.33 give 0 (`libm` gives subnormals there), above
+/// 88.72 give `+inf` (as `libm`), arguments in between are clamped to 88.3 first (only reached
+/// by SiLU's `e^-x` for `x ~ -88`, whose result is ~1e-37 either way); NaN stays NaN.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn exp_ps(x: __m256) -> __m256 {
+    use exp::*;
+    let lo = _mm256_set1_ps(LO);
+    let hi = _mm256_set1_ps(HI);
     let xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
     // x = n ln2 + r, |r| <= ln2 / 2.
     let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
@@ -73,7 +84,7 @@ pub(super) fn exp_ps(x: __m256) -> __m256 {
     let e = _mm256_blendv_ps(
         e,
         _mm256_set1_ps(f32::INFINITY),
-        _mm256_cmp_ps::<_CMP_GT_OQ>(x, _mm256_set1_ps(88.722_84)),
+        _mm256_cmp_ps::<_CMP_GT_OQ>(x, _mm256_set1_ps(OVERFLOW)),
     );
     // NaN in, NaN out.
     _mm256_blendv_ps(e, x, _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x))

@@ -25,6 +25,7 @@ pub(crate) mod avx2;
 pub(crate) mod avx512vnni;
 pub(crate) mod avxvnni;
 mod float_ops;
+pub(crate) mod float_ops512;
 mod float_tiles;
 mod rows8;
 mod vnni;
