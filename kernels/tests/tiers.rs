@@ -743,7 +743,8 @@ proptest! {
 
     /// Rows longer than the rows8 GEMMs' activation buffers (64 blocks on the 256-bit
     /// tiers, prepared in chunks once per group; 32 on AVX-512, whose packed spans keep the
-    /// partial sums in `out` between spans).
+    /// partial sums in `out` between spans), and matrices the matmul driver cuts into
+    /// several calls.
     #[test]
     fn rows8_long_rows_match_reference(seed in any::<u64>(), nb in 65usize..150) {
         check_rows8(&ROWS8_Q4_0, seed, nb, false).map_err(TestCaseError::fail)?;
@@ -848,7 +849,10 @@ fn check_rows8<W: Gen + Pod, A: Gen, X: Interleaved<Row = W>>(
     } else {
         nb
     };
-    let rows = ROWS8 * (1 + rng.below(5) as usize);
+    // Long rows get up to 24 groups: more than one matmul call's share at 150 Q4_0 blocks
+    // (the driver sizes calls by weight bytes, 10 groups there).
+    let groups = if nb > 64 { 24 } else { 5 };
+    let rows = ROWS8 * (1 + rng.below(groups) as usize);
     let nt = 1 + rng.below(10) as usize;
     let w: Vec<W> = blocks(&mut rng, regime, rows * nb, 0);
     let x: Vec<A> = blocks(&mut rng, regime, nt * nb, 0);
