@@ -595,7 +595,54 @@ fn quantize_block_q8(x: &[f32]) -> (f32, __m256i) {
     (d, pack_i32_to_i8(q))
 }
 
-/// Q8_0 activation quantizer (ggml `quantize_row_q8_0_ref`).
+/// Blocks the activation quantizers handle as one group: their 8 scales are divided and
+/// converted to f16 as one vector each.
+const QUANT_GROUP: usize = 8;
+
+/// 8 f32 lanes rounded to f16 (to nearest, ties to even: `f16::from_f32`'s bits).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn f16x8(v: __m256) -> [f16; 8] {
+    let h: [u16; 8] = bytemuck::cast(_mm256_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT }>(v));
+    h.map(f16::from_bits)
+}
+
+/// [`quantize_block_q8`] for [`QUANT_GROUP`] consecutive blocks (`x`: 256 floats): the same
+/// `amax` per block, then `d = amax / 127` and `id = 1 / d` (0 where `d == 0`) for all 8
+/// blocks by one `vdivps` each — IEEE division, so the scalar results' bits — in place of two
+/// scalar divisions per block. Returns (the 8 `d`, the 8 blocks' quants).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn quantize_group_q8(x: &[f32]) -> (__m256, [__m256i; QUANT_GROUP]) {
+    assert_eq!(x.len(), 32 * QUANT_GROUP);
+    let amax: [f32; QUANT_GROUP] = core::array::from_fn(|b| {
+        let xb = &x[32 * b..32 * b + 32];
+        let v = core::array::from_fn(|i| load8_ps(&xb[8 * i..8 * i + 8]));
+        if has_nan(&v) {
+            crate::reference::round::abs_max(xb)
+        } else {
+            amax32(&v)
+        }
+    });
+    let d = _mm256_div_ps(load8_ps(&amax), _mm256_set1_ps(127.0));
+    // `if d != 0.0 { 1.0 / d } else { 0.0 }`: NaN != 0 is true, hence the unordered compare.
+    let nonzero = _mm256_cmp_ps::<_CMP_NEQ_UQ>(d, _mm256_setzero_ps());
+    let id = _mm256_and_ps(_mm256_div_ps(_mm256_set1_ps(1.0), d), nonzero);
+    let mut ids = [0f32; QUANT_GROUP];
+    // SAFETY: `ids` is 8 writable f32; storeu has no alignment requirement.
+    unsafe { _mm256_storeu_ps(ids.as_mut_ptr(), id) };
+    let q = core::array::from_fn(|b| {
+        let idv = _mm256_set1_ps(ids[b]);
+        let xb = &x[32 * b..32 * b + 32];
+        pack_i32_to_i8(core::array::from_fn(|i| {
+            round_away_to_i32(_mm256_mul_ps(load8_ps(&xb[8 * i..8 * i + 8]), idv))
+        }))
+    });
+    (d, q)
+}
+
+/// Q8_0 activation quantizer (ggml `quantize_row_q8_0_ref`): groups of 8 blocks through
+/// [`quantize_group_q8`] (scales converted to f16 8 at a time), the rest block by block.
 ///
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C.
@@ -605,7 +652,19 @@ fn quantize_block_q8(x: &[f32]) -> (f32, __m256i) {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn quantize_row_q8_0(x: &[f32], y: &mut [BlockQ8_0]) {
     assert_eq!(x.len(), y.len() * 32, "quantize_row_q8_0: length mismatch");
-    for (xb, yb) in x.chunks_exact(32).zip(y.iter_mut()) {
+    let (xg, xt) = x.split_at(y.len() / QUANT_GROUP * QUANT_GROUP * 32);
+    let (yg, yt) = y.split_at_mut(xg.len() / 32);
+    for (xs, ys) in xg
+        .chunks_exact(32 * QUANT_GROUP)
+        .zip(yg.chunks_exact_mut(QUANT_GROUP))
+    {
+        let (d, q) = quantize_group_q8(xs);
+        for ((yb, d), q) in ys.iter_mut().zip(f16x8(d)).zip(q) {
+            yb.d = d;
+            store32(&mut yb.qs, q);
+        }
+    }
+    for (xb, yb) in xt.chunks_exact(32).zip(yt.iter_mut()) {
         let (d, q) = quantize_block_q8(xb);
         yb.d = f16::from_f32(d);
         store32(&mut yb.qs, q);
@@ -622,7 +681,24 @@ pub unsafe fn quantize_row_q8_0(x: &[f32], y: &mut [BlockQ8_0]) {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn quantize_row_q8_1(x: &[f32], y: &mut [BlockQ8_1]) {
     assert_eq!(x.len(), y.len() * 32, "quantize_row_q8_1: length mismatch");
-    for (xb, yb) in x.chunks_exact(32).zip(y.iter_mut()) {
+    let (xg, xt) = x.split_at(y.len() / QUANT_GROUP * QUANT_GROUP * 32);
+    let (yg, yt) = y.split_at_mut(xg.len() / 32);
+    for (xs, ys) in xg
+        .chunks_exact(32 * QUANT_GROUP)
+        .zip(yg.chunks_exact_mut(QUANT_GROUP))
+    {
+        let (d, q) = quantize_group_q8(xs);
+        // `s = sum(q) as f32 * d`, the 8 products and conversions as vectors.
+        let sums: [i32; QUANT_GROUP] = core::array::from_fn(|b| sum_i8_32(q[b]));
+        // SAFETY: `sums` is 8 readable i32; loadu has no alignment requirement.
+        let sums = _mm256_cvtepi32_ps(unsafe { _mm256_loadu_si256(sums.as_ptr().cast()) });
+        let s = f16x8(_mm256_mul_ps(sums, d));
+        for (((yb, d), s), q) in ys.iter_mut().zip(f16x8(d)).zip(s).zip(q) {
+            (yb.d, yb.s) = (d, s);
+            store32(&mut yb.qs, q);
+        }
+    }
+    for (xb, yb) in xt.chunks_exact(32).zip(yt.iter_mut()) {
         let (d, q) = quantize_block_q8(xb);
         yb.d = f16::from_f32(d);
         yb.s = f16::from_f32(sum_i8_32(q) as f32 * d);
