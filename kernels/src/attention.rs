@@ -31,14 +31,48 @@ pub const fn key_blocks_len(n: usize, hd: usize) -> usize {
 /// # Panics
 /// If `blocks` has no room for position `pos` (caller bug).
 pub fn store_key(blocks: &mut [f32], pos: usize, key: &[f32]) {
-    let hd = key.len();
+    store_keys(blocks, pos, key.len(), key, key.len(), 1);
+}
+
+/// Write `n` keys of `hd` floats as positions `pos..pos + n` of the key-block buffer
+/// `blocks`; key `t` is `keys[t * stride..t * stride + hd]` (the rows of a k projection's
+/// output, one head's slice of each). Block by block and dimension by dimension, so the
+/// writes run through memory in order and the strided reads hit rows already in cache.
+///
+/// # Panics
+/// If `blocks` has no room for position `pos + n - 1` or `keys` holds fewer than `n` such
+/// rows (caller bugs).
+pub fn store_keys(
+    blocks: &mut [f32],
+    pos: usize,
+    hd: usize,
+    keys: &[f32],
+    stride: usize,
+    n: usize,
+) {
+    if n == 0 {
+        return;
+    }
     assert!(
-        blocks.len() >= key_blocks_len(pos + 1, hd),
-        "store_key: position {pos} past a key-block buffer of {} floats",
+        blocks.len() >= key_blocks_len(pos + n, hd),
+        "store_keys: position {} past a key-block buffer of {} floats",
+        pos + n - 1,
         blocks.len()
     );
-    for (d, &v) in key.iter().enumerate() {
-        blocks[key_index(pos, d, hd)] = v;
+    assert!(
+        keys.len() >= (n - 1) * stride + hd,
+        "store_keys: {n} keys of stride {stride} need more than {} floats",
+        keys.len()
+    );
+    for b in pos / KEY_BLOCK..(pos + n).div_ceil(KEY_BLOCK) {
+        let first = (b * KEY_BLOCK).max(pos);
+        let last = ((b + 1) * KEY_BLOCK).min(pos + n);
+        let block = &mut blocks[b * hd * KEY_BLOCK..(b + 1) * hd * KEY_BLOCK];
+        for (d, lanes) in block.chunks_exact_mut(KEY_BLOCK).enumerate() {
+            for p in first..last {
+                lanes[p % KEY_BLOCK] = keys[(p - pos) * stride + d];
+            }
+        }
     }
 }
 
@@ -89,4 +123,30 @@ pub(crate) fn check_scores(q: &[f32], keys: &[f32], hd: usize, nk: usize, scores
         scores.len(),
         q.len() / hd
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every element lands at its `key_index`, whatever the run's start and length, and
+    /// nothing else is written.
+    #[test]
+    fn store_keys_places_every_element() {
+        let (hd, stride) = (3, 5);
+        for pos in 0..20 {
+            for n in 0..40 {
+                let keys: Vec<f32> = (0..n * stride).map(|i| i as f32 + 1.0).collect();
+                let mut blocks = vec![0f32; key_blocks_len(pos + n, hd)];
+                store_keys(&mut blocks, pos, hd, &keys, stride, n);
+                let mut want = vec![0f32; blocks.len()];
+                for t in 0..n {
+                    for d in 0..hd {
+                        want[key_index(pos + t, d, hd)] = keys[t * stride + d];
+                    }
+                }
+                assert_eq!(blocks, want, "pos {pos} n {n}");
+            }
+        }
+    }
 }

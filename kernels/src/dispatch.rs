@@ -23,6 +23,7 @@ use half::{bf16, f16};
 
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K, BlockQ8_0};
 use crate::blocks::{BlockQ8_1, BlockQ8K};
+use crate::parts::ColumnsMut;
 use crate::reference;
 use crate::rows8::{BlockQ4_0x8, BlockQ4_1x8, BlockQ4Kx8, BlockQ5_0x8, BlockQ6Kx8, BlockQ8_0x8};
 
@@ -226,6 +227,12 @@ pub type VecDotFn<W, A> = fn(x: &[W], y: &[A]) -> f32;
 /// `1 <= nt <= GEMM_TILE_TOKENS`, `out.len() >= mr * nt`. Slices may start at any block.
 pub type GemmFn<W, A> = fn(w: &[W], x: &[A], nb: usize, out: &mut [f32]);
 
+/// A GEMM over an interleaved rows8 matrix ([`crate::rows8`]): `w` holds `w.len() / nb`
+/// groups of 8 rows, `x` holds `x.len() / nb` tokens, and the products are written in place
+/// into the output part: `out.row_mut(t)[r]` for row `r` of `w` and token `t`
+/// (`out.cols().len()` is the rows' count, `out.n_tokens()` at least the tokens').
+pub type Rows8GemmFn<W, A> = fn(w: &[W], x: &[A], nb: usize, out: &mut ColumnsMut<'_>);
+
 /// One tier's kernels. Every field is a safe `fn`: the table that holds it proves its CPU
 /// features. Signatures and semantics are those of the same-named functions in
 /// [`crate::reference`] (the RoPE kernels: of [`crate::rope`]'s `apply_rope_*`). A `None` GEMM
@@ -258,17 +265,17 @@ pub struct Kernels {
     pub gemm_f16_f32: Option<GemmFn<f16, f32>>,
     pub gemm_bf16_f32: Option<GemmFn<bf16, f32>>,
 
-    /// GEMM over interleaved rows8 matrices ([`crate::rows8`]; `w` holds `w.len() / nb`
-    /// groups of 8 rows, `out[t * 8 * groups + r]`, any number of groups and tokens). `None`:
+    /// GEMM over interleaved rows8 matrices ([`Rows8GemmFn`], any number of groups and
+    /// tokens). `None`:
     /// the tier has no SIMD kernel for the layout, so the loader does not interleave for it
     /// (and the driver falls back to the scalar [`crate::rows8`] functions if given such a
     /// matrix anyway).
-    pub gemm_q4_0x8_q8_0: Option<GemmFn<BlockQ4_0x8, BlockQ8_0>>,
-    pub gemm_q4_1x8_q8_1: Option<GemmFn<BlockQ4_1x8, BlockQ8_1>>,
-    pub gemm_q5_0x8_q8_0: Option<GemmFn<BlockQ5_0x8, BlockQ8_0>>,
-    pub gemm_q8_0x8_q8_0: Option<GemmFn<BlockQ8_0x8, BlockQ8_0>>,
-    pub gemm_q4_kx8_q8_k: Option<GemmFn<BlockQ4Kx8, BlockQ8K>>,
-    pub gemm_q6_kx8_q8_k: Option<GemmFn<BlockQ6Kx8, BlockQ8K>>,
+    pub gemm_q4_0x8_q8_0: Option<Rows8GemmFn<BlockQ4_0x8, BlockQ8_0>>,
+    pub gemm_q4_1x8_q8_1: Option<Rows8GemmFn<BlockQ4_1x8, BlockQ8_1>>,
+    pub gemm_q5_0x8_q8_0: Option<Rows8GemmFn<BlockQ5_0x8, BlockQ8_0>>,
+    pub gemm_q8_0x8_q8_0: Option<Rows8GemmFn<BlockQ8_0x8, BlockQ8_0>>,
+    pub gemm_q4_kx8_q8_k: Option<Rows8GemmFn<BlockQ4Kx8, BlockQ8K>>,
+    pub gemm_q6_kx8_q8_k: Option<Rows8GemmFn<BlockQ6Kx8, BlockQ8K>>,
 
     pub dequantize_row_q4_0: fn(x: &[BlockQ4_0], y: &mut [f32]),
     pub dequantize_row_q4_1: fn(x: &[BlockQ4_1], y: &mut [f32]),
@@ -490,6 +497,10 @@ unsafe fn kernels_for(tier: Tier) -> Option<Kernels> {
             // 16-lane activations and weighted sum (the AVX2 kernels' bits).
             override_kernels!(k, crate::arch::x86_64::float_ops512 {
                 silu_mul(g, u), gelu_mul(g, u), weighted_sum(o, a, v),
+            });
+            // 16-block activation quantizers (the reference's bits).
+            override_kernels!(k, crate::arch::x86_64::quant512 {
+                quantize_row_q8_0(x, y), quantize_row_q8_1(x, y),
             });
         }
         #[cfg(target_arch = "aarch64")]

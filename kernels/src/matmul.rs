@@ -9,7 +9,9 @@ use half::{bf16, f16};
 
 use crate::GgmlType;
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K, BlockQ8_0};
-use crate::dispatch::{GEMM_TILE_ROWS, GEMM_TILE_TOKENS, GemmFn, KernelTable, VecDotFn};
+use crate::dispatch::{
+    GEMM_TILE_ROWS, GEMM_TILE_TOKENS, GemmFn, KernelTable, Rows8GemmFn, VecDotFn,
+};
 use crate::matrix::{Activations, Layout, WeightMatrix};
 use crate::parts::ColumnsMut;
 use crate::rows8::{
@@ -312,8 +314,15 @@ const ROWS8_TILE_TOKENS: usize = 8;
 /// x8-blocks), `x` is `n_tokens × nb` activation blocks. The part's columns start and end on
 /// group boundaries (the thread split hands out multiples of 32 rows and the matrix has a
 /// multiple of 8). The kernel walks every token of its call over one group before the next
-/// group, so each weight group is read from memory once per call.
-fn drive_rows8<W, A>(w: &[W], nb: usize, x: &[A], gemm: GemmFn<W, A>, out: &mut ColumnsMut<'_>) {
+/// group, so each weight group is read from memory once per call, and writes its tile of
+/// the output in place (a sub-part of `out`: no copy).
+fn drive_rows8<W, A>(
+    w: &[W],
+    nb: usize,
+    x: &[A],
+    gemm: Rows8GemmFn<W, A>,
+    out: &mut ColumnsMut<'_>,
+) {
     let cols = out.cols();
     let n_tokens = out.n_tokens();
     assert!(
@@ -326,22 +335,18 @@ fn drive_rows8<W, A>(w: &[W], nb: usize, x: &[A], gemm: GemmFn<W, A>, out: &mut 
         }
         return;
     }
-    let mut tile = [0f32; ROWS8 * ROWS8_TILE_GROUPS * ROWS8_TILE_TOKENS];
     // An even count, so that the AVX-512 kernels' pairs of groups do not straddle calls.
     let per_call = (ROWS8_TILE_BYTES / (nb * size_of::<W>())).clamp(2, ROWS8_TILE_GROUPS) & !1;
     let mut g0 = cols.start / ROWS8;
     while g0 < cols.end / ROWS8 {
         let ng = per_call.min(cols.end / ROWS8 - g0);
-        let mr = ng * ROWS8;
         let ws = &w[g0 * nb..(g0 + ng) * nb];
+        let c = g0 * ROWS8 - cols.start;
         let mut t0 = 0;
         while t0 < n_tokens {
             let nt = ROWS8_TILE_TOKENS.min(n_tokens - t0);
+            let mut tile = out.sub(t0..t0 + nt, c..c + ng * ROWS8);
             gemm(ws, &x[t0 * nb..(t0 + nt) * nb], nb, &mut tile);
-            for t in 0..nt {
-                let c = g0 * ROWS8 - cols.start;
-                out.row_mut(t0 + t)[c..c + mr].copy_from_slice(&tile[t * mr..(t + 1) * mr]);
-            }
             t0 += nt;
         }
         g0 += ng;

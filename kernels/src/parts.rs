@@ -59,6 +59,33 @@ impl<'a> ColumnsMut<'a> {
         self.cols.clone()
     }
 
+    /// Rows `rows` and columns `cols` of this part (`cols` counted from the part's first
+    /// column): a narrower view for a kernel that fills one tile of the output in place.
+    ///
+    /// # Panics
+    /// If `rows` is not within `0..n_tokens` or `cols` not within `0..self.cols().len()`.
+    pub fn sub(&mut self, rows: Range<usize>, cols: Range<usize>) -> ColumnsMut<'_> {
+        assert!(
+            rows.start <= rows.end && rows.end <= self.n_tokens,
+            "rows {rows:?} out of {} rows",
+            self.n_tokens
+        );
+        assert!(
+            cols.start <= cols.end && cols.end <= self.cols.len(),
+            "columns {cols:?} out of a part of {} columns",
+            self.cols.len()
+        );
+        ColumnsMut {
+            // SAFETY: `rows.start <= n_tokens`, so the offset stays within (or one past the
+            // end of) the original `n_tokens * width` buffer.
+            ptr: unsafe { self.ptr.add(rows.start * self.width) },
+            n_tokens: rows.len(),
+            width: self.width,
+            cols: self.cols.start + cols.start..self.cols.start + cols.end,
+            _borrow: PhantomData,
+        }
+    }
+
     /// This part's columns of row `t`: `out[t][cols]`.
     pub fn row_mut(&mut self, t: usize) -> &mut [f32] {
         assert!(t < self.n_tokens, "row {t} out of {} rows", self.n_tokens);
@@ -124,6 +151,30 @@ pub fn split_columns<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sub_parts_write_their_tile_only() {
+        let (tokens, width) = (5, 12);
+        let mut out = [0f32; 60];
+        let mut parts: [Option<ColumnsMut<'_>>; 2] = Default::default();
+        split_columns(&mut out, tokens, width, 4, &mut parts);
+        let p = parts[1].as_mut().unwrap();
+        assert_eq!(p.cols(), 8..12);
+        let mut tile = p.sub(1..3, 1..3);
+        assert_eq!((tile.n_tokens(), tile.cols()), (2, 9..11));
+        for t in 0..2 {
+            tile.row_mut(t).fill(1.0 + t as f32);
+        }
+        for (i, v) in out.iter().enumerate() {
+            let (t, c) = (i / width, i % width);
+            let want = match (t, c) {
+                (1, 9..11) => 1.0,
+                (2, 9..11) => 2.0,
+                _ => 0.0,
+            };
+            assert_eq!(*v, want, "row {t} column {c}");
+        }
+    }
 
     #[test]
     fn parts_cover_every_column_once() {

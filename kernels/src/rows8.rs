@@ -41,6 +41,7 @@ pub use k_quants::{BlockQ4Kx8, BlockQ6Kx8, gemm_q4_kx8_q8_k, gemm_q6_kx8_q8_k};
 use crate::GgmlType;
 use crate::blocks::{Block, BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ8_0, BlockQ8_1};
 use crate::dispatch::VecDotFn;
+use crate::parts::ColumnsMut;
 use crate::reference;
 
 /// Rows per interleaved group.
@@ -290,17 +291,17 @@ pub fn row_blocks<B: Interleaved>(w: &[B], row: usize, out: &mut [B::Row]) {
 }
 
 /// The geometry of a rows8 GEMM call, checked: `(groups, tokens, mr)` for `w_len` x8-blocks
-/// and `x_len` activation blocks of `nb` blocks per row, writing `out[t * mr + r]` into
-/// `out_len` values.
+/// and `x_len` activation blocks of `nb` blocks per row, writing `out.row_mut(t)[r]` for
+/// `r < mr`, `t < tokens` ([`crate::dispatch::Rows8GemmFn`]).
 ///
 /// # Panics
-/// If the rows are ragged (`nb == 0`, or a length not a multiple of `nb`) or the output is
-/// too short: caller bugs.
+/// If the rows are ragged (`nb == 0`, or a length not a multiple of `nb`), or `out` is not
+/// `mr` columns wide or has fewer than `tokens` rows: caller bugs.
 pub(crate) fn gemm_geometry(
     w_len: usize,
     x_len: usize,
     nb: usize,
-    out_len: usize,
+    out: &ColumnsMut<'_>,
 ) -> (usize, usize, usize) {
     assert!(
         nb > 0 && w_len.is_multiple_of(nb) && x_len.is_multiple_of(nb),
@@ -308,51 +309,57 @@ pub(crate) fn gemm_geometry(
     );
     let (groups, nt) = (w_len / nb, x_len / nb);
     let mr = ROWS8 * groups;
-    assert!(out_len >= mr * nt, "rows8 gemm: output too short");
+    assert!(
+        out.cols().len() == mr && out.n_tokens() >= nt,
+        "rows8 gemm: output part {:?} × {} rows for {mr} rows × {nt} tokens",
+        out.cols(),
+        out.n_tokens()
+    );
     (groups, nt, mr)
 }
 
-/// The scalar rows8 GEMM: `out[t * mr + r] = dot(row r, x row t)` for `mr = 8 * w.len() /
+/// The scalar rows8 GEMM: `out.row_mut(t)[r] = dot(row r, x row t)` for `mr = 8 * w.len() /
 /// nb` rows and `nt = x.len() / nb` tokens, each output exactly the reference `vec_dot` of
 /// the de-interleaved row (same terms, same order).
 pub(crate) fn gemm_rows8<B: Interleaved, A: Copy>(
     w: &[B],
     x: &[A],
     nb: usize,
-    out: &mut [f32],
+    out: &mut ColumnsMut<'_>,
     dot: VecDotFn<B::Row, A>,
 ) {
-    let (_, _, mr) = gemm_geometry(w.len(), x.len(), nb, out.len());
+    gemm_geometry(w.len(), x.len(), nb, out);
     for (g, wg) in w.chunks_exact(nb).enumerate() {
         for (t, xt) in x.chunks_exact(nb).enumerate() {
-            for i in 0..ROWS8 {
+            let row = &mut out.row_mut(t)[g * ROWS8..(g + 1) * ROWS8];
+            for (i, o) in row.iter_mut().enumerate() {
                 let mut sum = 0.0f32;
                 for (x8, y) in wg.iter().zip(xt) {
                     sum += dot(&[x8.lane(i)], core::slice::from_ref(y));
                 }
-                out[t * mr + g * ROWS8 + i] = sum;
+                *o = sum;
             }
         }
     }
 }
 
 /// Scalar rows8 GEMM for Q4_0 (see [`gemm_rows8`]'s contract).
-pub fn gemm_q4_0x8_q8_0(w: &[BlockQ4_0x8], x: &[BlockQ8_0], nb: usize, out: &mut [f32]) {
+pub fn gemm_q4_0x8_q8_0(w: &[BlockQ4_0x8], x: &[BlockQ8_0], nb: usize, out: &mut ColumnsMut<'_>) {
     gemm_rows8(w, x, nb, out, reference::vec_dot_q4_0_q8_0);
 }
 
 /// Scalar rows8 GEMM for Q4_1.
-pub fn gemm_q4_1x8_q8_1(w: &[BlockQ4_1x8], x: &[BlockQ8_1], nb: usize, out: &mut [f32]) {
+pub fn gemm_q4_1x8_q8_1(w: &[BlockQ4_1x8], x: &[BlockQ8_1], nb: usize, out: &mut ColumnsMut<'_>) {
     gemm_rows8(w, x, nb, out, reference::vec_dot_q4_1_q8_1);
 }
 
 /// Scalar rows8 GEMM for Q5_0.
-pub fn gemm_q5_0x8_q8_0(w: &[BlockQ5_0x8], x: &[BlockQ8_0], nb: usize, out: &mut [f32]) {
+pub fn gemm_q5_0x8_q8_0(w: &[BlockQ5_0x8], x: &[BlockQ8_0], nb: usize, out: &mut ColumnsMut<'_>) {
     gemm_rows8(w, x, nb, out, reference::vec_dot_q5_0_q8_0);
 }
 
 /// Scalar rows8 GEMM for Q8_0.
-pub fn gemm_q8_0x8_q8_0(w: &[BlockQ8_0x8], x: &[BlockQ8_0], nb: usize, out: &mut [f32]) {
+pub fn gemm_q8_0x8_q8_0(w: &[BlockQ8_0x8], x: &[BlockQ8_0], nb: usize, out: &mut ColumnsMut<'_>) {
     gemm_rows8(w, x, nb, out, reference::vec_dot_q8_0_q8_0);
 }
 

@@ -26,7 +26,7 @@
 use bytemuck::{Pod, Zeroable};
 use edgellm_kernels::attention;
 use edgellm_kernels::blocks::*;
-use edgellm_kernels::dispatch::{GEMM_TILE_ROWS, GEMM_TILE_TOKENS, GemmFn, VecDotFn};
+use edgellm_kernels::dispatch::{GEMM_TILE_ROWS, GEMM_TILE_TOKENS, GemmFn, Rows8GemmFn, VecDotFn};
 use edgellm_kernels::reference as r;
 use edgellm_kernels::reference::k_quants::pack_scale_min_k4;
 use edgellm_kernels::rows8::{
@@ -782,7 +782,7 @@ proptest! {
 struct Rows8Pair<W: 'static, A: 'static, X> {
     pair: &'static Pair<W, A>,
     ty: GgmlType,
-    gemm: fn(&Kernels) -> Option<GemmFn<X, A>>,
+    gemm: fn(&Kernels) -> Option<Rows8GemmFn<X, A>>,
     acts: fn(&[A]) -> Activations<'_>,
     /// The kernels promise the reference's bits for every input (not only in the exact
     /// regime): they do its float operations in its order.
@@ -902,7 +902,7 @@ fn check_rows8<W: Gen + Pod, A: Gen, X: Interleaved<Row = W>>(
     for (tier, table) in tiers() {
         if let Some(gemm) = (p.gemm)(table.kernels()) {
             let mut out = vec![f32::NAN; rows * nt];
-            gemm(w8, &x, nb, &mut out);
+            gemm(w8, &x, nb, &mut ColumnsMut::whole(&mut out, nt, rows));
             check(&format!("tier {tier} gemm"), &out)?;
             // The same outputs bit for bit one group and one token at a time (AVX-512 VNNI
             // runs pairs of groups in 512-bit registers and a single group in 256-bit ones).
@@ -913,7 +913,7 @@ fn check_rows8<W: Gen + Pod, A: Gen, X: Interleaved<Row = W>>(
                         &w8[g * nb..(g + 1) * nb],
                         &x[t * nb..(t + 1) * nb],
                         nb,
-                        &mut one,
+                        &mut ColumnsMut::whole(&mut one, 1, ROWS8),
                     );
                     let all = &out[t * rows + g * ROWS8..][..ROWS8];
                     if !same_bits(&one, all) {

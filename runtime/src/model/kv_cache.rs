@@ -3,7 +3,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use edgellm_kernels::attention::{key_blocks_len, store_key};
+use edgellm_kernels::attention::{key_blocks_len, store_keys};
 
 /// Keys and values in f32, per layer and key/value head: the keys in key blocks
 /// ([`edgellm_kernels::attention`]: 16 positions stored dimension-major, what the score
@@ -73,9 +73,9 @@ impl KvCache {
         let hd = self.head_dim;
         for h in 0..self.n_kv_heads {
             let (kc, vc) = self.head_mut(layer, h);
+            store_keys(kc, pos, hd, &k[h * hd..], kv_dim, n);
             for t in 0..n {
                 let src = t * kv_dim + h * hd..t * kv_dim + (h + 1) * hd;
-                store_key(kc, pos + t, &k[src.clone()]);
                 vc[(pos + t) * hd..(pos + t + 1) * hd].copy_from_slice(&v[src]);
             }
         }

@@ -27,6 +27,7 @@ pub(crate) mod avxvnni;
 mod float_ops;
 pub(crate) mod float_ops512;
 mod float_tiles;
+pub(crate) mod quant512;
 mod rows8;
 mod vnni;
 

@@ -17,6 +17,7 @@ use half::f16;
 use super::rows8_tiles::{Prep, prep_q8_0, prep_q8_1};
 use crate::arch::x86_64::prefetch_ahead;
 use crate::blocks::{BlockQ8_0, BlockQ8_1};
+use crate::parts::ColumnsMut;
 use crate::rows8::{BlockQ4_0x8, BlockQ4_1x8, BlockQ5_0x8, BlockQ8_0x8, ROWS8};
 
 /// 32 bytes from `b[..32]`.
@@ -243,7 +244,7 @@ fn store16(s: &mut [f32], v: __m512) {
     unsafe { _mm512_storeu_ps(s.as_mut_ptr(), v) }
 }
 
-/// The rows8 GEMM contract (`out[t * mr + r]`, `mr = 8 * w.len() / nb`) over pairs of
+/// The rows8 GEMM contract (`out.row_mut(t)[r]`, `r < 8 * w.len() / nb`) over pairs of
 /// groups, tokens in chunks of up to [`TOKENS`]. Per chunk, the activation blocks are packed
 /// ([`Packed`], with the tier's 256-bit `Prep`) once per span of [`PACK_BLOCKS`] and serve
 /// every pair; a row longer than one span keeps its partial sums in `out` between spans.
@@ -253,7 +254,7 @@ fn store16(s: &mut [f32], v: __m512) {
 macro_rules! gemm16 {
     ($w:expr, $x:expr, $nb:expr, $out:expr, $tile:ident, $prep:expr, $ymm:path) => {{
         let (w, x, nb, out) = ($w, $x, $nb, $out);
-        let (groups, nt, mr) = crate::rows8::gemm_geometry(w.len(), x.len(), nb, out.len());
+        let (groups, nt, _) = crate::rows8::gemm_geometry(w.len(), x.len(), nb, out);
         let pairs = groups / 2;
         let mut packed = [Packed::default(); PACK_BLOCKS];
         let mut t0 = 0;
@@ -275,11 +276,10 @@ macro_rules! gemm16 {
                         &w[g * nb + b0..g * nb + b1],
                         &w[(g + 1) * nb + b0..(g + 1) * nb + b1],
                     );
-                    let at = |t: usize| (t0 + t) * mr + g * ROWS8;
                     let mut acc = [_mm512_setzero_ps(); TOKENS];
                     if b0 > 0 {
                         for (t, a) in acc.iter_mut().enumerate().take(tt) {
-                            *a = load16(&out[at(t)..]);
+                            *a = load16(&out.row_mut(t0 + t)[g * ROWS8..]);
                         }
                     }
                     match tt {
@@ -293,20 +293,16 @@ macro_rules! gemm16 {
                         _ => $tile::<TOKENS>(ws, span, &mut acc),
                     }
                     for (t, v) in acc.into_iter().enumerate().take(tt) {
-                        store16(&mut out[at(t)..], v);
+                        store16(&mut out.row_mut(t0 + t)[g * ROWS8..], v);
                     }
                 }
                 b0 = b1;
             }
             if groups % 2 == 1 {
                 let g = groups - 1;
-                let mut last = [0f32; ROWS8 * TOKENS];
+                let mut last = out.sub(t0..t0 + tt, g * ROWS8..(g + 1) * ROWS8);
                 // SAFETY: this tier's features are enabled here (the `$ymm` contract).
                 unsafe { $ymm(&w[g * nb..], &x[t0 * nb..(t0 + tt) * nb], nb, &mut last) };
-                for t in 0..tt {
-                    out[(t0 + t) * mr + g * ROWS8..][..ROWS8]
-                        .copy_from_slice(&last[t * ROWS8..(t + 1) * ROWS8]);
-                }
             }
             t0 += tt;
         }
@@ -319,7 +315,12 @@ macro_rules! gemm16 {
 /// # Safety
 /// The CPU must support AVX2, FMA, F16C, AVX-512 F/BW/VL and AVX-512 VNNI.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-pub unsafe fn gemm_q4_0x8_q8_0(w: &[BlockQ4_0x8], x: &[BlockQ8_0], nb: usize, out: &mut [f32]) {
+pub unsafe fn gemm_q4_0x8_q8_0(
+    w: &[BlockQ4_0x8],
+    x: &[BlockQ8_0],
+    nb: usize,
+    out: &mut ColumnsMut<'_>,
+) {
     gemm16!(
         w,
         x,
@@ -337,7 +338,12 @@ pub unsafe fn gemm_q4_0x8_q8_0(w: &[BlockQ4_0x8], x: &[BlockQ8_0], nb: usize, ou
 /// # Safety
 /// The CPU must support AVX2, FMA, F16C, AVX-512 F/BW/VL and AVX-512 VNNI.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-pub unsafe fn gemm_q4_1x8_q8_1(w: &[BlockQ4_1x8], x: &[BlockQ8_1], nb: usize, out: &mut [f32]) {
+pub unsafe fn gemm_q4_1x8_q8_1(
+    w: &[BlockQ4_1x8],
+    x: &[BlockQ8_1],
+    nb: usize,
+    out: &mut ColumnsMut<'_>,
+) {
     gemm16!(w, x, nb, out, tile_q4_1, prep_q8_1, super::gemm_q4_1x8_q8_1)
 }
 
@@ -347,7 +353,12 @@ pub unsafe fn gemm_q4_1x8_q8_1(w: &[BlockQ4_1x8], x: &[BlockQ8_1], nb: usize, ou
 /// # Safety
 /// The CPU must support AVX2, FMA, F16C, AVX-512 F/BW/VL and AVX-512 VNNI.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-pub unsafe fn gemm_q5_0x8_q8_0(w: &[BlockQ5_0x8], x: &[BlockQ8_0], nb: usize, out: &mut [f32]) {
+pub unsafe fn gemm_q5_0x8_q8_0(
+    w: &[BlockQ5_0x8],
+    x: &[BlockQ8_0],
+    nb: usize,
+    out: &mut ColumnsMut<'_>,
+) {
     gemm16!(
         w,
         x,
@@ -365,7 +376,12 @@ pub unsafe fn gemm_q5_0x8_q8_0(w: &[BlockQ5_0x8], x: &[BlockQ8_0], nb: usize, ou
 /// # Safety
 /// The CPU must support AVX2, FMA, F16C, AVX-512 F/BW/VL and AVX-512 VNNI.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-pub unsafe fn gemm_q8_0x8_q8_0(w: &[BlockQ8_0x8], x: &[BlockQ8_0], nb: usize, out: &mut [f32]) {
+pub unsafe fn gemm_q8_0x8_q8_0(
+    w: &[BlockQ8_0x8],
+    x: &[BlockQ8_0],
+    nb: usize,
+    out: &mut ColumnsMut<'_>,
+) {
     gemm16!(
         w,
         x,

@@ -17,6 +17,7 @@ use core::arch::x86_64::*;
 use super::rows16::{load32, prefetch_pair, scales16};
 use crate::arch::x86_64::avx2::rows8_k::{PrepQ6, prep_q6};
 use crate::blocks::BlockQ8K;
+use crate::parts::ColumnsMut;
 use crate::rows8::{BlockQ4Kx8, BlockQ6Kx8, ROWS8};
 
 /// Chunk vector `c` of two x8 quant arrays: `lo[32c..32c+32]` in bytes 0..32, `hi`'s in
@@ -213,14 +214,14 @@ fn first<X: Copy, const T: usize>(a: &[X; TOKENS]) -> [X; T] {
     core::array::from_fn(|t| a[t])
 }
 
-/// The rows8 GEMM contract (`out[t * mr + r]`, `mr = 8 * w.len() / nb`) over pairs of groups
+/// The rows8 GEMM contract (`out.row_mut(t)[r]`, `r < 8 * w.len() / nb`) over pairs of groups
 /// (an odd last group paired with itself, low half stored), tokens in chunks of up to
 /// [`TOKENS`]: `$call` runs the tile on the pair `$ws` and the token slices `$xs` of
 /// super-blocks `$b0..$b1` (at most [`PREP_BLOCKS`] at a time) into `$acc`.
 macro_rules! gemm16_k {
     ($w:expr, $x:expr, $nb:expr, $out:expr, |$ws:ident, $xs:ident, $acc:ident, $t0:ident, $tt:ident, $b0:ident, $b1:ident, $g:ident| $call:expr) => {{
         let (w, x, nb, out) = ($w, $x, $nb, $out);
-        let (groups, nt, mr) = crate::rows8::gemm_geometry(w.len(), x.len(), nb, out.len());
+        let (groups, nt, _) = crate::rows8::gemm_geometry(w.len(), x.len(), nb, out);
         let mut $t0 = 0;
         while $t0 < nt {
             let $tt = (nt - $t0).min(TOKENS);
@@ -244,7 +245,7 @@ macro_rules! gemm16_k {
                     $b0 = $b1;
                 }
                 for (t, v) in $acc.into_iter().enumerate().take($tt) {
-                    store(&mut out[($t0 + t) * mr + $g * ROWS8..], v, g1 == $g);
+                    store(&mut out.row_mut($t0 + t)[$g * ROWS8..], v, g1 == $g);
                 }
             }
             $t0 += $tt;
@@ -275,7 +276,12 @@ macro_rules! by_tokens {
 /// # Safety
 /// The CPU must support AVX2, FMA, F16C, AVX-512 F/BW/VL and AVX-512 VNNI.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-pub unsafe fn gemm_q4_kx8_q8_k(w: &[BlockQ4Kx8], x: &[BlockQ8K], nb: usize, out: &mut [f32]) {
+pub unsafe fn gemm_q4_kx8_q8_k(
+    w: &[BlockQ4Kx8],
+    x: &[BlockQ8K],
+    nb: usize,
+    out: &mut ColumnsMut<'_>,
+) {
     gemm16_k!(w, x, nb, out, |ws, xs, acc, t0, tt, b0, b1, g| by_tokens!(
         tt,
         tile_q4_k,
@@ -291,7 +297,12 @@ pub unsafe fn gemm_q4_kx8_q8_k(w: &[BlockQ4Kx8], x: &[BlockQ8K], nb: usize, out:
 /// # Safety
 /// The CPU must support AVX2, FMA, F16C, AVX-512 F/BW/VL and AVX-512 VNNI.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-pub unsafe fn gemm_q6_kx8_q8_k(w: &[BlockQ6Kx8], x: &[BlockQ8K], nb: usize, out: &mut [f32]) {
+pub unsafe fn gemm_q6_kx8_q8_k(
+    w: &[BlockQ6Kx8],
+    x: &[BlockQ8K],
+    nb: usize,
+    out: &mut ColumnsMut<'_>,
+) {
     let mut prep = [[PrepQ6::default(); PREP_BLOCKS]; TOKENS];
     gemm16_k!(w, x, nb, out, |ws, xs, acc, t0, tt, b0, b1, g| {
         if g == 0 || nb > PREP_BLOCKS {

@@ -226,14 +226,13 @@ macro_rules! rows8_kernels {
             pub(super) const PREP_BLOCKS: usize = 64;
 
             /// Drive `tile` over every token (chunks of up to 4) and group: the contract of
-            /// `crate::dispatch::GemmFn` for rows8 (`out[t * mr + r]`, `mr = 8 * w.len() / nb`).
+            /// `crate::dispatch::Rows8GemmFn` (`out.row_mut(t)[r]`, `r < 8 * w.len() / nb`).
             /// Each output adds its blocks' terms in block order whatever the chunking, so
             /// GEMV, GEMM and any thread split agree bit for bit.
             macro_rules! gemm {
                 ($w:expr, $x:expr, $nb:expr, $out:expr, $tile:ident, $prep:expr) => {{
                     let (w, x, nb, out) = ($w, $x, $nb, $out);
-                    let (groups, nt, mr) =
-                        crate::rows8::gemm_geometry(w.len(), x.len(), nb, out.len());
+                    let (groups, nt, _) = crate::rows8::gemm_geometry(w.len(), x.len(), nb, out);
                     let mut prep = [[Prep::default(); PREP_BLOCKS]; 4];
                     let mut t0 = 0;
                     while t0 < nt {
@@ -263,7 +262,7 @@ macro_rules! rows8_kernels {
                                 b0 = b1;
                             }
                             for (t, v) in acc.into_iter().enumerate().take(tt) {
-                                store8(&mut out[(t0 + t) * mr + g * crate::rows8::ROWS8..], v);
+                                store8(&mut out.row_mut(t0 + t)[g * crate::rows8::ROWS8..], v);
                             }
                         }
                         t0 += tt;
@@ -282,7 +281,7 @@ macro_rules! rows8_kernels {
             w: &[crate::rows8::BlockQ4_0x8],
             x: &[crate::blocks::BlockQ8_0],
             nb: usize,
-            out: &mut [f32],
+            out: &mut crate::parts::ColumnsMut<'_>,
         ) {
             use rows8_tiles::*;
             gemm!(w, x, nb, out, tile_q4_0, prep_q8_0::<3>)
@@ -297,7 +296,7 @@ macro_rules! rows8_kernels {
             w: &[crate::rows8::BlockQ4_1x8],
             x: &[crate::blocks::BlockQ8_1],
             nb: usize,
-            out: &mut [f32],
+            out: &mut crate::parts::ColumnsMut<'_>,
         ) {
             use rows8_tiles::*;
             gemm!(w, x, nb, out, tile_q4_1, prep_q8_1)
@@ -312,7 +311,7 @@ macro_rules! rows8_kernels {
             w: &[crate::rows8::BlockQ5_0x8],
             x: &[crate::blocks::BlockQ8_0],
             nb: usize,
-            out: &mut [f32],
+            out: &mut crate::parts::ColumnsMut<'_>,
         ) {
             use rows8_tiles::*;
             gemm!(w, x, nb, out, tile_q5_0, prep_q8_0::<4>)
@@ -329,7 +328,7 @@ macro_rules! rows8_kernels {
             w: &[crate::rows8::BlockQ8_0x8],
             x: &[crate::blocks::BlockQ8_0],
             nb: usize,
-            out: &mut [f32],
+            out: &mut crate::parts::ColumnsMut<'_>,
         ) {
             use rows8_tiles::*;
             gemm!(w, x, nb, out, tile_q8_0, prep_q8_0::<7>)

@@ -17,6 +17,7 @@ use core::arch::x86_64::*;
 
 use super::rows8_tiles::{load32, scales8, store8};
 use crate::blocks::BlockQ8K;
+use crate::parts::ColumnsMut;
 use crate::rows8::{BlockQ4Kx8, BlockQ6Kx8, ROWS8};
 
 /// 8 bytes as 8 zero-extended i32 lanes.
@@ -230,13 +231,13 @@ fn first<X: Copy, const T: usize>(a: &[X; TOKENS]) -> [X; T] {
     core::array::from_fn(|t| a[t])
 }
 
-/// The rows8 GEMM contract (`out[t * mr + r]`, `mr = 8 * w.len() / nb`): every group, tokens
+/// The rows8 GEMM contract (`out.row_mut(t)[r]`, `r < 8 * w.len() / nb`): every group, tokens
 /// in chunks of up to [`TOKENS`]; `$call` runs the tile for the group slice `$ws` and the
 /// token slices `$xs` of blocks `$b0..$b1`.
 macro_rules! gemm8_k {
     ($w:expr, $x:expr, $nb:expr, $out:expr, |$ws:ident, $xs:ident, $acc:ident, $tt:ident, $b0:ident, $b1:ident, $g:ident| $call:expr) => {{
         let (w, x, nb, out) = ($w, $x, $nb, $out);
-        let (groups, nt, mr) = crate::rows8::gemm_geometry(w.len(), x.len(), nb, out.len());
+        let (groups, nt, _) = crate::rows8::gemm_geometry(w.len(), x.len(), nb, out);
         let mut t0 = 0;
         while t0 < nt {
             let $tt = (nt - t0).min(TOKENS);
@@ -259,7 +260,7 @@ macro_rules! gemm8_k {
                     $b0 = $b1;
                 }
                 for (t, v) in $acc.into_iter().enumerate().take($tt) {
-                    store8(&mut out[(t0 + t) * mr + $g * ROWS8..], v);
+                    store8(&mut out.row_mut(t0 + t)[$g * ROWS8..], v);
                 }
             }
             t0 += $tt;
@@ -272,7 +273,12 @@ macro_rules! gemm8_k {
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn gemm_q4_kx8_q8_k(w: &[BlockQ4Kx8], x: &[BlockQ8K], nb: usize, out: &mut [f32]) {
+pub unsafe fn gemm_q4_kx8_q8_k(
+    w: &[BlockQ4Kx8],
+    x: &[BlockQ8K],
+    nb: usize,
+    out: &mut ColumnsMut<'_>,
+) {
     gemm8_k!(w, x, nb, out, |ws, xs, acc, tt, b0, b1, g| match tt {
         1 => tile_q4_k::<1>(ws, first(&xs), &mut acc),
         2 => tile_q4_k::<2>(ws, first(&xs), &mut acc),
@@ -286,7 +292,12 @@ pub unsafe fn gemm_q4_kx8_q8_k(w: &[BlockQ4Kx8], x: &[BlockQ8K], nb: usize, out:
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn gemm_q6_kx8_q8_k(w: &[BlockQ6Kx8], x: &[BlockQ8K], nb: usize, out: &mut [f32]) {
+pub unsafe fn gemm_q6_kx8_q8_k(
+    w: &[BlockQ6Kx8],
+    x: &[BlockQ8K],
+    nb: usize,
+    out: &mut ColumnsMut<'_>,
+) {
     let mut prep = [[PrepQ6::default(); PREP_BLOCKS]; TOKENS];
     gemm8_k!(w, x, nb, out, |ws, xs, acc, tt, b0, b1, g| {
         if g == 0 || nb > PREP_BLOCKS {
