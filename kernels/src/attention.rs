@@ -100,6 +100,40 @@ impl KernelTable {
     pub fn weighted_sum(&self, out: &mut [f32], a: &[f32], v: &[f32]) {
         (self.kernels().weighted_sum)(out, a, v)
     }
+
+    /// [`weighted_sum`](Self::weighted_sum) for `nq = out.len() / hd` rows of weights over
+    /// the same `len = v.len() / hd` value rows: `out[i * hd..][..hd] = Σ_j a[i * len + j] ·
+    /// v[j]` — the query heads that share one key/value head. Each output is the single-row
+    /// kernel's (the reference's) bits; a tier may read the values once for several rows.
+    ///
+    /// # Panics
+    /// If `hd == 0` or `out`, `a` and `v` are not `nq × hd`, `nq × len` and `len × hd`.
+    pub fn weighted_sums(&self, out: &mut [f32], a: &[f32], v: &[f32], hd: usize) {
+        assert!(
+            hd > 0 && out.len().is_multiple_of(hd) && v.len().is_multiple_of(hd),
+            "weighted_sums: out ({}) and values ({}) are not rows of {hd}",
+            out.len(),
+            v.len()
+        );
+        let (nq, len) = (out.len() / hd, v.len() / hd);
+        assert_eq!(
+            a.len(),
+            nq * len,
+            "weighted_sums: weights are not {nq} rows of {len}"
+        );
+        if len == 0 {
+            out.fill(0.0);
+            return;
+        }
+        match self.kernels().weighted_sums {
+            Some(sums) => sums(out, a, v, hd),
+            None => {
+                for (o, w) in out.chunks_exact_mut(hd).zip(a.chunks_exact(len)) {
+                    (self.kernels().weighted_sum)(o, w, v);
+                }
+            }
+        }
+    }
 }
 
 /// The length contract of every `attn_scores` kernel (see [`KernelTable::attn_scores`]).

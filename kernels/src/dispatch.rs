@@ -227,6 +227,10 @@ pub type VecDotFn<W, A> = fn(x: &[W], y: &[A]) -> f32;
 /// `1 <= nt <= GEMM_TILE_TOKENS`, `out.len() >= mr * nt`. Slices may start at any block.
 pub type GemmFn<W, A> = fn(w: &[W], x: &[A], nb: usize, out: &mut [f32]);
 
+/// Attention's weighted sums of several weight rows over the same value rows (contract of
+/// [`KernelTable::weighted_sums`]).
+pub type WeightedSumsFn = fn(out: &mut [f32], a: &[f32], v: &[f32], hd: usize);
+
 /// A GEMM over an interleaved rows8 matrix ([`crate::rows8`]): `w` holds `w.len() / nb`
 /// groups of 8 rows, `x` holds `x.len() / nb` tokens, and the products are written in place
 /// into the output part: `out.row_mut(t)[r]` for row `r` of `w` and token `t`
@@ -297,6 +301,10 @@ pub struct Kernels {
     pub attn_scores: fn(q: &[f32], keys: &[f32], hd: usize, nk: usize, scores: &mut [f32]),
     /// [`crate::reference::weighted_sum`]: attention's `out = Σ_j a[j] · v[j]`.
     pub weighted_sum: fn(out: &mut [f32], a: &[f32], v: &[f32]),
+    /// `weighted_sum` of several rows of weights over the same value rows at once (one pass
+    /// over the values; [`KernelTable::weighted_sums`]); `None`: the table loops
+    /// `weighted_sum`.
+    pub weighted_sums: Option<WeightedSumsFn>,
     pub scale: fn(x: &mut [f32], s: f32),
     pub add: fn(y: &mut [f32], x: &[f32]),
 
@@ -357,6 +365,7 @@ impl Kernels {
             axpy: r::axpy,
             attn_scores: r::attn_scores,
             weighted_sum: r::weighted_sum,
+            weighted_sums: None,
             scale: r::scale,
             add: r::add,
             rope_norm: crate::rope::apply_rope_norm,
@@ -381,7 +390,8 @@ impl Kernels {
 /// Store a tier module's `#[target_feature] unsafe fn`s into a [`Kernels`] as safe wrappers.
 ///
 /// `override_kernels!(k, path::to::tier { vec_dot_q4_0_q8_0(x, y), rmsnorm(o, x, w, e) })`
-/// for plain kernels, and `gemm { gemm_q4_0_q8_0(w, x, nb, out) }` for GEMM tiles. Only for
+/// for plain kernels, and `gemm { gemm_q4_0_q8_0(w, x, nb, out) }` for GEMM tiles (and any
+/// other optional kernel, stored as `Some`). Only for
 /// use inside [`kernels_for`], whose caller has checked the tier's CPU features.
 macro_rules! override_kernels {
     ($k:ident, $($m:ident)::+ {
@@ -494,9 +504,11 @@ unsafe fn kernels_for(tier: Tier) -> Option<Kernels> {
             override_kernels!(k, crate::arch::x86_64::avx512vnni::rows16_k {} gemm {
                 gemm_q4_kx8_q8_k(w, x, nb, out), gemm_q6_kx8_q8_k(w, x, nb, out),
             });
-            // 16-lane activations and weighted sum (the AVX2 kernels' bits).
+            // 16-lane activations and weighted sums (the AVX2 kernels' bits) and softmax.
             override_kernels!(k, crate::arch::x86_64::float_ops512 {
-                silu_mul(g, u), gelu_mul(g, u), weighted_sum(o, a, v),
+                silu_mul(g, u), gelu_mul(g, u), weighted_sum(o, a, v), softmax(x),
+            } gemm {
+                weighted_sums(o, a, v, d),
             });
             // 16-block activation quantizers (the reference's bits).
             override_kernels!(k, crate::arch::x86_64::quant512 {

@@ -717,6 +717,17 @@ proptest! {
         check_attention(seed, hd, nq, nk).map_err(TestCaseError::fail)?;
     }
 
+    /// The head sizes of real models (multiples of 64: the AVX-512 `weighted_sums` path).
+    #[test]
+    fn attention_products_match_reference_at_model_head_sizes(
+        seed in any::<u64>(),
+        hd in prop_oneof![Just(64usize), Just(128), Just(256)],
+        nq in 1usize..7,
+        nk in 0usize..40,
+    ) {
+        check_attention(seed, hd, nq, nk).map_err(TestCaseError::fail)?;
+    }
+
     #[test]
     fn rope_matches_reference(seed in any::<u64>(), half in 0usize..80, off in 0usize..3) {
         check_rope(seed, half, off).map_err(TestCaseError::fail)?;
@@ -1241,7 +1252,8 @@ fn check_ops(seed: u64, n: usize, off: usize) -> Result<(), String> {
 /// - `attn_scores`, keys in key blocks whose unused lanes hold NaN: every score bitwise equal
 ///   to the reference's fused chain, for the whole call and for one query against a prefix
 ///   of the keys (whatever the tiling), and within `float_dots`' bound of the plain dot;
-/// - `weighted_sum`: bitwise equal to the reference (no FMA), for every row count including 0.
+/// - `weighted_sum`: bitwise equal to the reference (no FMA), for every row count including 0;
+///   `weighted_sums` of `nq` weight rows: each row the same.
 fn check_attention(seed: u64, hd: usize, nq: usize, nk: usize) -> Result<(), String> {
     let mut rng = Rng(seed);
     let q = random_f32s(&mut rng, nq * hd);
@@ -1253,6 +1265,9 @@ fn check_attention(seed: u64, hd: usize, nq: usize, nk: usize) -> Result<(), Str
     let values = op_input(&mut rng, nk * hd);
     // Softmax-like weights: non-negative, some zero.
     let a: Vec<f32> = (0..nk)
+        .map(|_| (rng.next() % 1000) as f32 / 997.0)
+        .collect();
+    let weights: Vec<f32> = (0..nq * nk)
         .map(|_| (rng.next() % 1000) as f32 / 997.0)
         .collect();
     let mut want = vec![f32::NAN; nq * nk];
@@ -1297,6 +1312,23 @@ fn check_attention(seed: u64, hd: usize, nq: usize, nk: usize) -> Result<(), Str
         if !same_bits(&got, &want) {
             return Err(format!(
                 "tier {tier}: weighted_sum hd {hd} rows {nk}: {got:?} vs reference {want:?}"
+            ));
+        }
+        // `nq` rows of weights over the same values: each row the reference's bits.
+        let (mut got, mut want) = (vec![f32::NAN; nq * hd], vec![f32::NAN; nq * hd]);
+        table.weighted_sums(&mut got, &weights, &values, hd);
+        for (o, w) in want
+            .chunks_exact_mut(hd)
+            .zip(weights.chunks_exact(nk.max(1)))
+        {
+            r::weighted_sum(o, if nk == 0 { &[] } else { w }, &values);
+        }
+        if nk == 0 {
+            want.fill(0.0);
+        }
+        if !same_bits(&got, &want) {
+            return Err(format!(
+                "tier {tier}: weighted_sums hd {hd} rows {nq} × {nk} differ from the reference"
             ));
         }
     }

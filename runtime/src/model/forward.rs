@@ -288,12 +288,13 @@ impl Transformer<'_> {
                     let scores = &mut att[..(h1 - h0) * len];
                     let qs = &q[t * q_dim + h0 * hd..t * q_dim + h1 * hd];
                     k.attn_scores(qs, keys, hd, len, scores);
-                    for (i, row) in scores.chunks_exact_mut(len).enumerate() {
+                    for row in scores.chunks_exact_mut(len) {
                         k.scale(row, scale);
                         k.softmax(row);
-                        let o = (h0 - heads.start + i) * hd;
-                        k.weighted_sum(&mut out.row_mut(t)[o..o + hd], row, values);
                     }
+                    // The run's heads share the values: one weighted sum for all of them.
+                    let o = (h0 - heads.start) * hd..(h1 - heads.start) * hd;
+                    k.weighted_sums(&mut out.row_mut(t)[o], scores, values, hd);
                     h0 = h1;
                 }
             }

@@ -187,3 +187,144 @@ pub unsafe fn weighted_sum(out: &mut [f32], a: &[f32], v: &[f32]) {
     }
     r::weighted_sum_tail(out, a, v, c0);
 }
+
+/// `out[r][c0..c0 + 64] = Σ_j a[r][j] · v[j][c0..c0 + 64]` for the `R` weight rows `a[r] =
+/// a[r * len..][..len]`: each value chunk is loaded once for all `R` rows (`4R`
+/// accumulators), every output multiply-then-add in order of `j` from zero — the reference's
+/// bits.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn weighted_sums_chunk<const R: usize>(
+    out: &mut [f32],
+    a: &[f32],
+    v: &[f32],
+    hd: usize,
+    c0: usize,
+) {
+    let len = v.len() / hd;
+    // Checked once here; the loop indexes through raw pointers (per-row slicing kept bounds
+    // checks and reloaded pointers in the loop).
+    assert!(c0 + 64 <= hd && a.len() >= R * len);
+    let (vp, ap) = (v.as_ptr(), a.as_ptr());
+    let mut acc = [[_mm512_setzero_ps(); 4]; R];
+    for j in 0..len {
+        // SAFETY: `j < len` and `c0 + 64 <= hd`, so `j * hd + c0 + 16 * i + 15 < len * hd =
+        // v.len()`: 16 readable floats; loadu has no alignment requirement.
+        let vs: [__m512; 4] =
+            core::array::from_fn(|i| unsafe { _mm512_loadu_ps(vp.add(j * hd + c0 + 16 * i)) });
+        for (r, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: `r * len + j < R * len <= a.len()`.
+            let w = _mm512_set1_ps(unsafe { *ap.add(r * len + j) });
+            for (acc, &vi) in acc.iter_mut().zip(&vs) {
+                *acc = _mm512_add_ps(*acc, _mm512_mul_ps(w, vi));
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        for (i, acc) in acc.iter().enumerate() {
+            store16(&mut out[r * hd + c0 + 16 * i..], *acc);
+        }
+    }
+}
+
+/// [`weighted_sum`] for `out.len() / hd` weight rows over the same value rows
+/// (`crate::dispatch::KernelTable::weighted_sums`' contract): up to 4 rows per pass over
+/// each 64-column chunk of the values, so the query heads of one key/value head read its
+/// values once instead of once each. Head sizes that are not a multiple of 64 take the
+/// single-row kernel row by row. The reference's bits either way.
+///
+/// # Safety
+/// The CPU must support AVX-512 F.
+///
+/// # Panics
+/// If the lengths do not fit the contract.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn weighted_sums(out: &mut [f32], a: &[f32], v: &[f32], hd: usize) {
+    assert!(hd > 0 && out.len().is_multiple_of(hd) && v.len().is_multiple_of(hd));
+    let (nq, len) = (out.len() / hd, v.len() / hd);
+    assert_eq!(
+        a.len(),
+        nq * len,
+        "weighted_sums: weights are not {nq} rows of {len}"
+    );
+    if len == 0 {
+        out.fill(0.0);
+        return;
+    }
+    if !hd.is_multiple_of(64) {
+        for (o, w) in out.chunks_exact_mut(hd).zip(a.chunks_exact(len)) {
+            // SAFETY: the caller's promise (AVX-512 F) is this kernel's.
+            unsafe { weighted_sum(o, w, v) };
+        }
+        return;
+    }
+    let mut r0 = 0;
+    while r0 < nq {
+        let rows = (nq - r0).min(4);
+        let (o, w) = (
+            &mut out[r0 * hd..(r0 + rows) * hd],
+            &a[r0 * len..(r0 + rows) * len],
+        );
+        for c0 in (0..hd).step_by(64) {
+            match rows {
+                1 => weighted_sums_chunk::<1>(o, w, v, hd, c0),
+                2 => weighted_sums_chunk::<2>(o, w, v, hd, c0),
+                3 => weighted_sums_chunk::<3>(o, w, v, hd, c0),
+                _ => weighted_sums_chunk::<4>(o, w, v, hd, c0),
+            }
+        }
+        r0 += rows;
+    }
+}
+
+/// `x[n16..]` (fewer than 16 floats) in a vector, the missing lanes `fill`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn load_tail(x: &[f32], n16: usize, fill: f32) -> __m512 {
+    let mut t = [fill; 16];
+    t[..x.len() - n16].copy_from_slice(&x[n16..]);
+    load16(&t)
+}
+
+/// In-place, max-subtracted softmax on 16 lanes (the reference's semantics: `-inf` entries
+/// become 0, all `-inf` gives all 0, empty is left alone). The tail is padded with `-inf`,
+/// whose `exp` is 0, so it goes through the same vector code (the AVX2 kernel's scalar
+/// `expf` tail cost ~1 % of a prompt). Each `exp` is the AVX2 polynomial's; the sum is
+/// reduced in another order, so results differ from the AVX2 kernel's in the last bits.
+///
+/// # Safety
+/// The CPU must support AVX-512 F.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn softmax(x: &mut [f32]) {
+    if x.is_empty() {
+        return;
+    }
+    let n16 = x.len() / 16 * 16;
+    let mut mv = load_tail(x, n16, f32::NEG_INFINITY);
+    for i in (0..n16).step_by(16) {
+        mv = _mm512_max_ps(mv, load16(&x[i..]));
+    }
+    let max = _mm512_reduce_max_ps(mv);
+    if max == f32::NEG_INFINITY {
+        x.fill(0.0);
+        return;
+    }
+    let maxv = _mm512_set1_ps(max);
+    let mut sumv = _mm512_setzero_ps();
+    for i in (0..n16).step_by(16) {
+        let e = exp16(_mm512_sub_ps(load16(&x[i..]), maxv));
+        sumv = _mm512_add_ps(sumv, e);
+        store16(&mut x[i..], e);
+    }
+    let e = exp16(_mm512_sub_ps(load_tail(x, n16, f32::NEG_INFINITY), maxv));
+    sumv = _mm512_add_ps(sumv, e);
+    let inv = _mm512_set1_ps(1.0 / _mm512_reduce_add_ps(sumv));
+    for i in (0..n16).step_by(16) {
+        let v = _mm512_mul_ps(load16(&x[i..]), inv);
+        store16(&mut x[i..], v);
+    }
+    let mut t = [0f32; 16];
+    store16(&mut t, _mm512_mul_ps(e, inv));
+    let rest = x.len() - n16;
+    x[n16..].copy_from_slice(&t[..rest]);
+}
