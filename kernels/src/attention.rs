@@ -109,18 +109,7 @@ impl KernelTable {
     /// # Panics
     /// If `hd == 0` or `out`, `a` and `v` are not `nq × hd`, `nq × len` and `len × hd`.
     pub fn weighted_sums(&self, out: &mut [f32], a: &[f32], v: &[f32], hd: usize) {
-        assert!(
-            hd > 0 && out.len().is_multiple_of(hd) && v.len().is_multiple_of(hd),
-            "weighted_sums: out ({}) and values ({}) are not rows of {hd}",
-            out.len(),
-            v.len()
-        );
-        let (nq, len) = (out.len() / hd, v.len() / hd);
-        assert_eq!(
-            a.len(),
-            nq * len,
-            "weighted_sums: weights are not {nq} rows of {len}"
-        );
+        let len = check_weighted_sums(out, a, v, hd);
         if len == 0 {
             out.fill(0.0);
             return;
@@ -134,6 +123,27 @@ impl KernelTable {
             }
         }
     }
+}
+
+/// The length contract of every `weighted_sums` kernel (see
+/// [`KernelTable::weighted_sums`]); returns the number of value rows.
+///
+/// # Panics
+/// When it is violated.
+pub(crate) fn check_weighted_sums(out: &[f32], a: &[f32], v: &[f32], hd: usize) -> usize {
+    assert!(
+        hd > 0 && out.len().is_multiple_of(hd) && v.len().is_multiple_of(hd),
+        "weighted_sums: out ({}) and values ({}) are not rows of {hd}",
+        out.len(),
+        v.len()
+    );
+    let (nq, len) = (out.len() / hd, v.len() / hd);
+    assert_eq!(
+        a.len(),
+        nq * len,
+        "weighted_sums: weights are not {nq} rows of {len}"
+    );
+    len
 }
 
 /// The length contract of every `attn_scores` kernel (see [`KernelTable::attn_scores`]).

@@ -16,7 +16,7 @@ use crate::reference::ops as r;
 /// `s[..16]` as 16 lanes.
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn load16(s: &[f32]) -> __m512 {
+pub(super) fn load16(s: &[f32]) -> __m512 {
     assert!(s.len() >= 16);
     // SAFETY: `s` has at least 16 readable f32s (checked); loadu has no alignment requirement.
     unsafe { _mm512_loadu_ps(s.as_ptr()) }
@@ -240,13 +240,8 @@ fn weighted_sums_chunk<const R: usize>(
 /// If the lengths do not fit the contract.
 #[target_feature(enable = "avx512f")]
 pub unsafe fn weighted_sums(out: &mut [f32], a: &[f32], v: &[f32], hd: usize) {
-    assert!(hd > 0 && out.len().is_multiple_of(hd) && v.len().is_multiple_of(hd));
-    let (nq, len) = (out.len() / hd, v.len() / hd);
-    assert_eq!(
-        a.len(),
-        nq * len,
-        "weighted_sums: weights are not {nq} rows of {len}"
-    );
+    let len = crate::attention::check_weighted_sums(out, a, v, hd);
+    let nq = out.len() / hd;
     if len == 0 {
         out.fill(0.0);
         return;

@@ -17,6 +17,7 @@ use core::arch::x86_64::*;
 
 use half::f16;
 
+use super::float_ops512::load16;
 use crate::blocks::{BlockQ8_0, BlockQ8_1};
 use crate::reference::round::abs_max;
 
@@ -26,15 +27,6 @@ const GROUP: usize = 16;
 /// The largest `f32` below one half: `trunc(v + copysign(HALF_DOWN, v))` rounds ties away
 /// from zero and everything else to nearest (for `|v| < 2^23`).
 const HALF_DOWN: f32 = 0.499_999_97;
-
-/// `s[..16]` as 16 lanes.
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn load16(s: &[f32]) -> __m512 {
-    assert!(s.len() >= 16);
-    // SAFETY: `s` has at least 16 readable f32s (checked); loadu has no alignment requirement.
-    unsafe { _mm512_loadu_ps(s.as_ptr()) }
-}
 
 /// `roundf(v)` as i32 (ties away from zero) for `|v| < 2^23`, NaN → 0.
 #[inline]
