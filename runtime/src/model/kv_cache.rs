@@ -70,6 +70,9 @@ impl KvCache {
         );
         let n = k.len() / kv_dim.max(1);
         assert!(pos + n <= self.ctx, "KvCache::store: past the context");
+        if n == 0 {
+            return;
+        }
         let hd = self.head_dim;
         for h in 0..self.n_kv_heads {
             let (kc, vc) = self.head_mut(layer, h);
@@ -91,5 +94,33 @@ impl KvCache {
             &self.keys[start..start + key_blocks_len(n, self.head_dim)],
             &self.values[start..start + n * self.head_dim],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgellm_kernels::attention::key_index;
+
+    /// Keys land in key blocks and values in rows, per head; storing no tokens is a no-op.
+    #[test]
+    fn store_places_keys_and_values_per_head() {
+        let (heads, hd, ctx) = (2, 3, 20);
+        let mut kv = KvCache::new(1, ctx, heads, hd);
+        kv.store(0, 5, &[], &[]);
+        let n = 4;
+        let k: Vec<f32> = (0..n * heads * hd).map(|i| i as f32).collect();
+        let v: Vec<f32> = k.iter().map(|x| -x).collect();
+        kv.store(0, 17 - n, &k, &v);
+        for h in 0..heads {
+            let (keys, values) = kv.head(0, h, 17);
+            for t in 0..n {
+                for d in 0..hd {
+                    let want = k[t * heads * hd + h * hd + d];
+                    assert_eq!(keys[key_index(17 - n + t, d, hd)], want);
+                    assert_eq!(values[(17 - n + t) * hd + d], -want);
+                }
+            }
+        }
     }
 }
