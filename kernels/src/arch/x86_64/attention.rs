@@ -124,26 +124,26 @@ fn tile256<const Q: usize, const B: usize>(
     (i0, b0): (usize, usize),
     scores: &mut [f32],
 ) {
-    let qs: [&[f32]; Q] = core::array::from_fn(|i| &q[(i0 + i) * hd..][..hd]);
-    let ks: [&[f32]; B] =
-        core::array::from_fn(|b| &keys[(b0 + b) * hd * KEY_BLOCK..][..hd * KEY_BLOCK]);
+    // Bounds-checked once, indexed by pointer in the loop (as `tile512`).
+    let qs = &q[i0 * hd..(i0 + Q) * hd];
+    let ks = &keys[b0 * hd * KEY_BLOCK..(b0 + B) * hd * KEY_BLOCK];
+    let (qp, kp) = (qs.as_ptr(), ks.as_ptr());
     let mut acc = [[[_mm256_setzero_ps(); 2]; B]; Q];
     for d in 0..hd {
         let kv: [[__m256; 2]; B] = core::array::from_fn(|b| {
-            let k = &ks[b][d * KEY_BLOCK..][..KEY_BLOCK];
-            // SAFETY: `k` is 16 readable floats; loadu has no alignment requirement.
+            // SAFETY: `d < hd`, so `(b * hd + d) * 16 + 15 < B * hd * 16 = ks.len()`: 16
+            // readable floats; loadu has no alignment requirement.
             unsafe {
-                [
-                    _mm256_loadu_ps(k.as_ptr()),
-                    _mm256_loadu_ps(k[8..].as_ptr()),
-                ]
+                let k = kp.add((b * hd + d) * KEY_BLOCK);
+                [_mm256_loadu_ps(k), _mm256_loadu_ps(k.add(8))]
             }
         });
-        for i in 0..Q {
-            let x = _mm256_set1_ps(qs[i][d]);
-            for b in 0..B {
-                for h in 0..2 {
-                    acc[i][b][h] = _mm256_fmadd_ps(x, kv[b][h], acc[i][b][h]);
+        for (i, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: `i * hd + d < Q * hd = qs.len()`.
+            let x = _mm256_set1_ps(unsafe { *qp.add(i * hd + d) });
+            for (acc, k) in acc.iter_mut().zip(&kv) {
+                for (acc, &k) in acc.iter_mut().zip(k) {
+                    *acc = _mm256_fmadd_ps(x, k, *acc);
                 }
             }
         }
