@@ -69,10 +69,13 @@ impl<'a> Edge<'a> {
         let model = Transformer::from_gguf_interleaved(g, kernels, plan)
             .context("edgellm could not load the model")?;
         let tokenizer = Tokenizer::from_gguf(g).context("edgellm could not load the tokenizer")?;
-        let weight_type = g
-            .tensor("blk.0.attn_q.weight")
-            .map(|t| t.ty)
-            .context("no blk.0.attn_q.weight tensor")?;
+        // The type of the first layer's query projection (a view of a fused QKV for Phi-3).
+        let weight_type = model
+            .weights
+            .layers
+            .first()
+            .map(|l| l.wq.ty())
+            .context("the model has no layers")?;
         let all_float = g
             .tensors()
             .iter()

@@ -205,6 +205,16 @@ enum Command {
         #[arg(long)]
         allow_requantize: bool,
     },
+    /// Write a tiny random-weight model of one architecture with edgellm's writer
+    /// (`edgellm_runtime::synth`; presets: llama3, qwen3, phi3, gemma3, qwen2).
+    Synth {
+        /// Preset name.
+        #[arg(long)]
+        preset: String,
+        /// Output GGUF file.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write an F16 copy of a GGUF model (matrices F16, vectors F32) with edgellm's writer.
     ToF16 {
         /// Input GGUF model.
@@ -230,6 +240,21 @@ fn prompts_or_default(prompts: Vec<String>) -> Vec<String> {
     } else {
         prompts
     }
+}
+
+/// `crosscheck synth`: the bytes the runtime's golden tests regenerate.
+fn synth(preset: &str, out: &std::path::Path) -> anyhow::Result<()> {
+    use edgellm_runtime::synth::{SynthSpec, synth_model};
+    let spec = SynthSpec::preset(preset).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown preset {preset:?} (presets: {})",
+            SynthSpec::PRESETS.join(", ")
+        )
+    })?;
+    let bytes = synth_model(&spec)?;
+    std::fs::write(out, &bytes).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+    eprintln!("crosscheck: {preset} -> {} ({} bytes)", out.display(), bytes.len());
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -307,6 +332,7 @@ fn main() -> ExitCode {
             threads: cli.threads,
         }),
         Command::ToF16 { model, out } => to_f16::run(&model, &out),
+        Command::Synth { preset, out } => synth(&preset, &out),
         Command::Quantize {
             model,
             out,

@@ -11,6 +11,44 @@ pub struct Message {
     pub content: String,
 }
 
+/// The chat format of an architecture, for files that ship no `tokenizer.chat_template`
+/// (Gemma 3 270M is one): the format its model family was trained on, as llama.cpp's
+/// built-in templates (`llm_chat_apply_template`) write it. BOS is not part of these
+/// templates: the tokenizer adds it when the model asks. `None` for an architecture with no
+/// single format (`llama`: Llama 2, Llama 3 and SmolLM differ).
+pub fn builtin_for(arch: &str) -> Option<&'static str> {
+    match arch {
+        // Gemma: a system message is prefixed to the first user turn; "assistant" is "model".
+        "gemma3" => Some(concat!(
+            "{%- if messages[0]['role'] == 'system' -%}",
+            "{%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}",
+            "{%- set loop_messages = messages[1:] -%}",
+            "{%- else -%}{%- set first_user_prefix = '' -%}{%- set loop_messages = messages -%}",
+            "{%- endif -%}",
+            "{%- for message in loop_messages -%}",
+            "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}",
+            "{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') }}",
+            "{{ message['content'] | trim }}{{ '<end_of_turn>\n' }}",
+            "{%- endfor -%}",
+            "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\n' }}{%- endif -%}",
+        )),
+        // ChatML, as Qwen's own templates render a conversation without tools.
+        "qwen2" | "qwen3" => Some(concat!(
+            "{%- for message in messages -%}",
+            "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}",
+            "{%- endfor -%}",
+            "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}",
+        )),
+        "phi3" => Some(concat!(
+            "{%- for message in messages -%}",
+            "{{ '<|' + message['role'] + '|>\n' + message['content'] + '<|end|>\n' }}",
+            "{%- endfor -%}",
+            "{%- if add_generation_prompt -%}{{ '<|assistant|>\n' }}{%- endif -%}",
+        )),
+        _ => None,
+    }
+}
+
 /// A compiled chat template plus the special-token strings templates refer to.
 pub struct ChatTemplate {
     env: Environment<'static>,
@@ -62,6 +100,21 @@ mod tests {
             role: "user".into(),
             content: s.into(),
         }
+    }
+
+    #[test]
+    fn gemma_builtin_template_merges_the_system_message() {
+        let t = ChatTemplate::new(builtin_for("gemma3").unwrap(), "<bos>", "<eos>").unwrap();
+        let system = Message {
+            role: "system".into(),
+            content: "Be brief.".into(),
+        };
+        let out = t.render(&[system, user("Hi")], true).unwrap();
+        assert_eq!(
+            out,
+            "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\n"
+        );
+        assert!(builtin_for("llama").is_none());
     }
 
     #[test]

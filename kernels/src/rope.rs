@@ -15,17 +15,42 @@
 /// # Panics
 /// If `cos.len() != sin.len()`. `head_dim = 2 * cos.len()`.
 pub fn rope_cache(pos: usize, freq_base: f32, cos: &mut [f32], sin: &mut [f32]) {
+    rope_cache_ext(pos, freq_base, 1.0, None, cos, sin);
+}
+
+/// [`rope_cache`] with ggml `rope_ext`'s frequency options (no YaRN): angle `i` is
+/// `freq_scale · θ_i / factors[i]`, where `θ_i = pos · freq_base^(-2i/head_dim)` is built
+/// by repeated multiplication as ggml does. `freq_scale` is linear RoPE scaling (`1 /
+/// rope.scaling.factor`); `factors` are per-frequency divisors (Llama 3.x `rope_freqs.weight`,
+/// `head_dim / 2` of them). With `freq_scale == 1` and no factors the angles are
+/// [`rope_cache`]'s bit for bit.
+///
+/// # Panics
+/// If `cos.len() != sin.len()` or `factors` is not `cos.len()` long.
+pub fn rope_cache_ext(
+    pos: usize,
+    freq_base: f32,
+    freq_scale: f32,
+    factors: Option<&[f32]>,
+    cos: &mut [f32],
+    sin: &mut [f32],
+) {
     assert_eq!(cos.len(), sin.len(), "rope_cache: cos/sin length mismatch");
+    if let Some(f) = factors {
+        assert_eq!(f.len(), cos.len(), "rope_cache: one factor per frequency");
+    }
     let head_dim = 2 * cos.len();
     if head_dim == 0 {
         return;
     }
     let theta_scale = libm::powf(freq_base, -2.0 / head_dim as f32);
-    let mut theta = pos as f32;
-    for (c, s) in cos.iter_mut().zip(sin.iter_mut()) {
+    let mut theta_base = pos as f32;
+    for (i, (c, s)) in cos.iter_mut().zip(sin.iter_mut()).enumerate() {
+        let divisor = factors.map_or(1.0, |f| f[i]);
+        let theta = freq_scale * (theta_base / divisor);
         *c = libm::cosf(theta);
         *s = libm::sinf(theta);
-        theta *= theta_scale;
+        theta_base *= theta_scale;
     }
 }
 

@@ -13,4 +13,5 @@ pub mod model;
 pub mod parallel;
 pub mod profile;
 pub mod sampler;
+pub mod synth;
 pub mod tokenizer;

@@ -310,7 +310,7 @@ fn model_info(g: &Gguf<'_>, model: &Transformer<'_>, path: &str) -> ModelInfo {
     ModelInfo {
         path: path.to_owned(),
         desc,
-        arch: model.config.arch.clone(),
+        arch: model.config.arch.to_string(),
         ftype,
         size_bytes: g.tensors().iter().map(|t| t.n_bytes() as u64).sum(),
         n_params,

@@ -54,15 +54,19 @@ pub fn run(args: ChatArgs) -> Result<()> {
     let mut file = args.model.open()?;
     let loaded = engine::load(&mut file, kernels)?;
     let (tok, model) = (&loaded.tokenizer, &loaded.model);
-    let source = loaded
-        .gguf
-        .str("tokenizer.chat_template")
-        .with_context(|| {
+    // The file's own template; else the architecture's built-in format (Gemma 3 270M ships
+    // none); else there is no way to know the model's turn format.
+    let arch = model.config.arch.name();
+    let source = match loaded.gguf.str("tokenizer.chat_template") {
+        Ok(s) => s,
+        Err(_) => crate::chat_template::builtin_for(arch).with_context(|| {
             format!(
-                "{}: no chat template; use `edgellm run` for plain prompts",
+                "{}: no chat template in the file and no built-in one for architecture {arch}; \
+                 use `edgellm run` for plain prompts",
                 loaded.file.path().display()
             )
-        })?;
+        })?,
+    };
     let piece = |id: Option<u32>| {
         id.map(|i| tok.token_piece(i).to_string())
             .unwrap_or_default()

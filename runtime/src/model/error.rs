@@ -11,12 +11,21 @@ use crate::gguf::GgufError;
 pub enum ModelError {
     #[error(transparent)]
     Gguf(#[from] GgufError),
-    #[error("unsupported architecture \"{arch}\" (supported: llama)")]
+    #[error(
+        "unsupported architecture \"{arch}\" (supported: {})",
+        super::arch::Arch::names()
+    )]
     UnsupportedArchitecture { arch: String },
     #[error("metadata key \"{key}\": {problem}")]
     BadConfig { key: String, problem: String },
     #[error("tensor \"{name}\" is missing")]
     MissingTensor { name: String },
+    #[error("tensor \"{name}\" is not used by architecture {arch}: {why}")]
+    UnusedTensor {
+        name: String,
+        arch: &'static str,
+        why: &'static str,
+    },
     #[error("tensor \"{name}\" has shape {found:?}, expected {expected:?} from the metadata")]
     TensorShape {
         name: String,

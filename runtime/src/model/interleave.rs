@@ -5,14 +5,17 @@
 //! The layout is built at load time, in place: an x8-block is exactly the size of the 8
 //! blocks it holds, so a loader that maps the file privately (copy-on-write) rewrites the
 //! planned byte ranges and never holds two copies of a matrix. The plan names every matrix
-//! the forward pass multiplies (per layer `attn_q/k/v/output`, `ffn_gate/up/down`, and the
-//! output head, which is `token_embd` when the model ties them) whose type and row count
-//! the tier's rows8 kernels take ([`KernelTable::interleaves`]).
+//! the forward pass multiplies ([`Weights::matrices`], which the architecture's tensor table
+//! decides: per layer the q/k/v, output, gate/up/down projections — each row range of a fused
+//! tensor on its own — and the output head, which is `token_embd` when the model ties them)
+//! whose type and row count the tier's rows8 kernels take ([`KernelTable::interleaves`]).
+//! Planned matrices are identified by their byte range in the file.
 //!
 //! Contract: build the [`Transformer`](super::Transformer) with
-//! [`Transformer::from_gguf_interleaved`](super::Transformer::from_gguf_interleaved) and the
-//! same plan after [`InterleavePlan::apply`], and with [`Transformer::from_gguf`]
-//! (ggml layout) otherwise. Mixing them gives wrong logits (never undefined behaviour).
+//! [`Transformer::from_gguf_interleaved`](super::Transformer::from_gguf_interleaved), the
+//! same plan after [`InterleavePlan::apply`] and a [`Gguf`] parsed from those same file bytes,
+//! and with [`Transformer::from_gguf`] (ggml layout) otherwise. Mixing them gives wrong
+//! logits (never undefined behaviour).
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -52,25 +55,7 @@ impl InterleavePlan {
     pub fn new(g: &Gguf<'_>, file: &[u8], kernels: &KernelTable) -> Result<Self, ModelError> {
         let c = Config::from_gguf(g)?;
         // Validates every shape and type before anything is planned.
-        Weights::from_gguf(g, &c)?;
-        let mut names: Vec<String> = Vec::new();
-        for l in 0..c.n_layers {
-            for t in [
-                "attn_q",
-                "attn_k",
-                "attn_v",
-                "attn_output",
-                "ffn_gate",
-                "ffn_up",
-                "ffn_down",
-            ] {
-                names.push(format!("blk.{l}.{t}.weight"));
-            }
-        }
-        names.push(match g.tensor("output.weight") {
-            Some(_) => "output.weight".to_string(),
-            None => "token_embd.weight".to_string(),
-        });
+        let weights = Weights::from_gguf(g, &c)?;
         let file_start = file.as_ptr() as usize;
         // Every tensor's byte range: a matrix is only rewritten if no other tensor shares
         // its bytes (a well-formed file never aliases; a crafted one must not have another
@@ -84,32 +69,36 @@ impl InterleavePlan {
                 (start, start.saturating_add(d.len()))
             })
             .collect();
-        let mut matrices = Vec::new();
-        for name in names {
-            let Some(t) = g.tensor(&name) else { continue };
-            let (cols, rows) = match t.dims() {
-                [c, r] => (*c as usize, *r as usize),
-                _ => continue,
-            };
-            if !kernels.interleaves(t.ty, rows) {
+        let mut matrices: Vec<PlannedMatrix> = Vec::new();
+        for m in weights.matrices() {
+            let data = m.data();
+            let start = (data.as_ptr() as usize).wrapping_sub(file_start);
+            // The tensor this matrix is (or is a row range of, for a fused tensor).
+            let Some((i, &owner)) = ranges
+                .iter()
+                .enumerate()
+                .find(|(_, r)| r.0 <= start && start + data.len() <= r.1)
+            else {
                 continue;
-            }
-            let data = g.tensor_data(t);
-            let start = (data.as_ptr() as usize)
-                .checked_sub(file_start)
-                .filter(|s| s + data.len() <= file.len())
-                .ok_or_else(|| ModelError::TensorData {
-                    name: name.clone(),
+            };
+            let name = g.tensors()[i].name.to_string();
+            if owner.1 > file.len() {
+                return Err(ModelError::TensorData {
+                    name,
                     problem: "tensor data is not inside the given file bytes".into(),
-                })?;
-            if shares_bytes(&ranges, (start, start + data.len())) {
+                });
+            }
+            if !kernels.interleaves(m.ty(), m.rows())
+                || shares_bytes(&ranges, owner)
+                || matrices.iter().any(|p| p.start == start)
+            {
                 continue;
             }
             matrices.push(PlannedMatrix {
                 name,
-                ty: t.ty,
-                rows,
-                cols,
+                ty: m.ty(),
+                rows: m.rows(),
+                cols: m.cols(),
                 start,
                 len: data.len(),
             });
@@ -117,9 +106,11 @@ impl InterleavePlan {
         Ok(InterleavePlan { matrices })
     }
 
-    /// Whether tensor `name` is planned.
-    pub fn contains(&self, name: &str) -> bool {
-        self.matrices.iter().any(|m| m.name == name)
+    /// Whether the matrix whose data is bytes `start..start + len` of the file is planned.
+    pub fn contains(&self, start: usize, len: usize) -> bool {
+        self.matrices
+            .iter()
+            .any(|m| m.start == start && m.len == len)
     }
 
     /// Bytes the plan rewrites.

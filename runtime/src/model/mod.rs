@@ -1,19 +1,28 @@
-//! A llama-family transformer over borrowed GGUF bytes (llama2.c's `Transformer`).
+//! A decoder-only transformer over borrowed GGUF bytes (llama2.c's `Transformer`), for every
+//! architecture in [`Arch`].
 //!
 //! - [`Config`]: hyperparameters from metadata.
-//! - [`Weights`]: borrowed views of every tensor, checked against the config.
+//! - `tensors.rs`: the tensor tables; `arch/<name>.rs`: each architecture's hyperparameters,
+//!   tensor table and layer spine.
+//! - [`Weights`]: borrowed views of every tensor the table names, checked against the config.
 //! - [`RunState`]: activation buffers and the [`KvCache`], allocated once per session.
-//! - `forward.rs`: the forward pass, one readable spine.
+//! - `blocks/`: the shared blocks (norms, attention, feed-forward, matrix products).
+//! - `forward.rs`: the forward pass: embedding, the layers' spines, the classifier.
 
+mod arch;
+mod blocks;
 mod config;
 mod error;
 mod forward;
 mod interleave;
 mod kv_cache;
 mod state;
+pub mod tensors;
 mod weights;
 
-pub use config::{Config, RopeStyle};
+pub use arch::Arch;
+pub use blocks::Glu;
+pub use config::{Config, Rope, RopeStyle, SlidingWindow};
 pub use error::ModelError;
 pub use interleave::{InterleavePlan, PlannedMatrix};
 pub use kv_cache::KvCache;

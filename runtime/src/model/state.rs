@@ -36,9 +36,12 @@ pub struct RunState {
     pub hb2: Vec<f32>,
     /// att: (n_heads, ctx) attention scores of one token, a row per head
     pub att: Vec<f32>,
-    /// rope_cos, rope_sin: (batch, rope_dim / 2) RoPE angles of the batch's positions
+    /// rope_cos, rope_sin: (tables, batch, rope_dim / 2) RoPE angles of the batch's
+    /// positions; table 0 for the global layers, table 1 for the local (sliding-window) ones
     pub rope_cos: Vec<f32>,
     pub rope_sin: Vec<f32>,
+    /// row: (max(dim, head_dim)) scratch copy of one row for in-place norms
+    pub row: Vec<f32>,
     /// logits: (vocab_size) of the last evaluated token
     pub logits: Vec<f32>,
     pub kv: KvCache,
@@ -50,6 +53,7 @@ impl RunState {
     pub fn new(c: &Config, ctx: usize, max_batch: usize) -> RunState {
         let b = max_batch.max(1);
         let widest = c.dim.max(c.q_dim()).max(c.hidden_dim);
+        let tables = 1 + usize::from(c.sliding_window.is_some());
         RunState {
             pos: 0,
             max_batch: b,
@@ -62,8 +66,9 @@ impl RunState {
             hb: vec![0.0; b * c.hidden_dim],
             hb2: vec![0.0; b * c.hidden_dim],
             att: vec![0.0; c.n_heads * ctx],
-            rope_cos: vec![0.0; b * c.rope_dim / 2],
-            rope_sin: vec![0.0; b * c.rope_dim / 2],
+            rope_cos: vec![0.0; tables * b * c.rope_dim / 2],
+            rope_sin: vec![0.0; tables * b * c.rope_dim / 2],
+            row: vec![0.0; c.dim.max(c.head_dim)],
             logits: vec![0.0; c.vocab_size],
             kv: KvCache::new(c.n_layers, ctx, c.n_kv_heads, c.head_dim),
             acts: ActivationBuffer::new(b * widest),
@@ -83,6 +88,7 @@ impl RunState {
             + self.att.len()
             + self.rope_cos.len()
             + self.rope_sin.len()
+            + self.row.len()
             + self.logits.len();
         f * 4 + self.kv.bytes() + self.acts.bytes()
     }

@@ -35,6 +35,7 @@ pub fn real_model_bytes() -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
 }
 
+pub mod golden;
 pub mod tiny_model;
 
 use edgellm_runtime::parallel::Parallel;
