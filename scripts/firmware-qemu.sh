@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Build the bare-metal firmware, boot it in QEMU with SmolLM2-135M in RAM, and check that it
-# generates the same greedy token ids as the host runtime. Also boots corrupt / missing
-# model images and expects a clear error and a non-zero exit. See docs/firmware.md.
+# Build the bare-metal firmware, boot it in QEMU with SmolLM2-135M (and, on virt, Gemma 3 270M
+# and Qwen2.5-Coder-0.5B) in RAM, and check that it generates the same greedy token ids as the
+# host runtime. Also boots corrupt / missing model images and expects a clear error and a
+# non-zero exit. See docs/firmware.md.
 #
 # usage: scripts/firmware-qemu.sh [STEP...]
 #   steps: raspi3b   Pi 3 machine, kernel8.img (enters at EL2), NEON tier
 #          virt      virt -cpu cortex-a76 (Pi 5 core, dotprod tier), ELF (enters at EL1)
+#          virt-gemma3  the same machine and ELF with Gemma 3 270M (Q4_K_M) instead of SmolLM2
+#          virt-qwen2   the same with Qwen2.5-Coder-0.5B-Instruct (Q4_K_M)
 #          raspi4b   Pi 4 machine, kernel8.img, NEON tier
 #          virt-dtb  virt -cpu cortex-a53, arm64 Image + -initrd: model found via the device tree
 #          virt-el3  virt,secure=on -cpu cortex-a72 ELF: entered at EL3, dropped to EL1
@@ -13,11 +16,15 @@
 #                    reported (EC, ESR, ELR, FAR) with exit status 4
 #          corrupt   bad images (flipped magic, truncated, missing, larger than RAM) on virt
 #                    and a flipped magic on raspi3b: each must print ERROR and exit non-zero
-#   default: raspi3b virt corrupt          `all`: every step
+#   default: raspi3b virt virt-gemma3 virt-qwen2 corrupt          `all`: every step
 #
 # environment:
-#   EDGELLM_MODEL           model file (default $EDGELLM_HOME/models/SmolLM2-135M-Instruct.Q4_1.gguf,
-#                           EDGELLM_HOME defaults to ~/.cache/edgellm)
+#   EDGELLM_MODEL           model of every step except virt-gemma3 / virt-qwen2 (default
+#                           $EDGELLM_HOME/models/SmolLM2-135M-Instruct.Q4_1.gguf, EDGELLM_HOME
+#                           defaults to ~/.cache/edgellm)
+#   EDGELLM_FW_GEMMA3_MODEL model of virt-gemma3 (default $EDGELLM_HOME/models/gemma-3-270m-q4_k_m.gguf)
+#   EDGELLM_FW_QWEN2_MODEL  model of virt-qwen2 (default
+#                           $EDGELLM_HOME/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf)
 #   EDGELLM_FW_PROMPT       prompt (default "The capital of France is")
 #   EDGELLM_FW_MAX_TOKENS   tokens to generate (default 16, at least 16 for the check)
 #   EDGELLM_FW_HOST_TIER    kernel tier of the host reference run (default scalar)
@@ -31,6 +38,14 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FW=$ROOT/firmware
 HOME_DIR=${EDGELLM_HOME:-$HOME/.cache/edgellm}
 MODEL=${EDGELLM_MODEL:-$HOME_DIR/models/SmolLM2-135M-Instruct.Q4_1.gguf}
+# The model of each kind of step ("default": every SmolLM2 step), and how to fetch it.
+declare -A MODELS=(
+    [default]=$MODEL
+    [gemma3]=${EDGELLM_FW_GEMMA3_MODEL:-$HOME_DIR/models/gemma-3-270m-q4_k_m.gguf}
+    [qwen2]=${EDGELLM_FW_QWEN2_MODEL:-$HOME_DIR/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf}
+)
+declare -A FETCH=([default]=smollm2 [gemma3]=gemma3-270m [qwen2]=qwen2.5-coder-0.5b)
+declare -A ENV_NAME=([default]=EDGELLM_MODEL [gemma3]=EDGELLM_FW_GEMMA3_MODEL [qwen2]=EDGELLM_FW_QWEN2_MODEL)
 export EDGELLM_FW_PROMPT=${EDGELLM_FW_PROMPT:-The capital of France is}
 export EDGELLM_FW_MAX_TOKENS=${EDGELLM_FW_MAX_TOKENS:-16}
 TIMEOUT=${FW_TIMEOUT:-300}
@@ -42,6 +57,10 @@ mkdir -p "$OUT"
 # descriptor (magic "EDGEGGUF" as a little-endian u64, then the length) just below it.
 DESC_MAGIC=0x4655474745474445
 VIRT_MODEL_ADDR=0x48000000
+# The virt firmware uses the first GiB of RAM (src/bsp/virt.rs): the image goes 128 MiB in
+# and must end below 0x8000_0000 (896 MiB at most; Qwen2.5-0.5B's 469 MiB leaves a 427 MiB
+# heap), so every virt step runs with 1 GiB.
+VIRT_RAM=1G
 # The raspi machines always have four vCPUs; the three parked ones spin in `wfe` loops (QEMU
 # treats `wfe` as a yield). One TCG thread round-robins them instead of giving each a host
 # thread: about 3x faster on a 2-core host.
@@ -49,8 +68,30 @@ RASPI_ACCEL="-accel tcg,thread=single"
 RASPI_MODEL_ADDR=0x10000000
 
 STEPS=("$@")
-[ ${#STEPS[@]} -eq 0 ] && STEPS=(raspi3b virt corrupt)
-[ "${STEPS[0]}" = all ] && STEPS=(raspi3b virt raspi4b virt-dtb virt-el3 corrupt fault)
+[ ${#STEPS[@]} -eq 0 ] && STEPS=(raspi3b virt virt-gemma3 virt-qwen2 corrupt)
+[ "${STEPS[0]}" = all ] && STEPS=(raspi3b virt virt-gemma3 virt-qwen2 raspi4b virt-dtb virt-el3 corrupt fault)
+
+# model_key STEP: the MODELS entry whose file STEP loads ("" for none).
+model_key() {
+    case $1 in
+    raspi3b|raspi4b|virt|virt-dtb|virt-el3|corrupt) echo default;;
+    virt-gemma3) echo gemma3;;
+    virt-qwen2) echo qwen2;;
+    fault) echo "";;
+    *) echo "unknown step: $1" >&2; exit 2;;
+    esac
+}
+# The models whose tokens some step checks (each gets a host reference), and every model
+# some step loads (each must exist).
+RUN_KEYS=()
+NEED_KEYS=()
+for s in "${STEPS[@]}"; do
+    k=$(model_key "$s") || exit 2
+    [ -n "$k" ] || continue
+    [[ " ${NEED_KEYS[*]} " == *" $k "* ]] || NEED_KEYS+=("$k")
+    [ "$s" = corrupt ] && continue
+    [[ " ${RUN_KEYS[*]} " == *" $k "* ]] || RUN_KEYS+=("$k")
+done
 
 RESULTS=()
 FAILED=0
@@ -64,54 +105,64 @@ record() { # name status detail
 command -v qemu-system-aarch64 >/dev/null || { echo "error: qemu-system-aarch64 not found (apt-get install qemu-system-arm; raspi4b needs QEMU >= 9)"; exit 2; }
 OBJCOPY=$(command -v aarch64-linux-gnu-objcopy || command -v llvm-objcopy || command -v rust-objcopy || true)
 [ -n "$OBJCOPY" ] || { echo "error: no objcopy for aarch64 (apt-get install binutils-aarch64-linux-gnu)"; exit 2; }
-if [ ! -f "$MODEL" ]; then
-    echo "error: model not found at $MODEL: run \`edgellm fetch smollm2\` first (or set EDGELLM_MODEL)"
-    exit 2
-fi
-MODEL_SIZE=$(stat -c %s "$MODEL")
+for k in "${NEED_KEYS[@]}"; do
+    if [ ! -f "${MODELS[$k]}" ]; then
+        echo "error: model not found at ${MODELS[$k]}: run \`edgellm fetch ${FETCH[$k]}\` first (or set ${ENV_NAME[$k]})"
+        exit 2
+    fi
+done
+MODEL_SIZE=$(stat -c %s "$MODEL" 2>/dev/null || echo 0)
 if [ "$EDGELLM_FW_MAX_TOKENS" -lt 16 ]; then
     echo "error: EDGELLM_FW_MAX_TOKENS must be at least 16 for the check"; exit 2
 fi
 
 # ---------------------------------------------------------------- expected ids (host side)
-EXPECTED=""
-needs_model_run() { for s in "${STEPS[@]}"; do case $s in raspi3b|raspi4b|virt|virt-dtb|virt-el3) return 0;; esac; done; return 1; }
-if needs_model_run; then
-    note "host reference: same runtime calls as the firmware, greedy (temp 0)"
-    HOST_TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
+# For each model a step runs: the ids of the host reference (EXPECTED) and the bytes of
+# `edgellm run`'s text (CLI_HEX).
+declare -A EXPECTED=() CLI_HEX=()
+HOST_BIN=""
+host_reference() { # key
+    local key=$1 model=${MODELS[$1]} sfx="" t0 n golden slug
+    [ "$key" = default ] || sfx=-$key
+    note "host reference ($(basename "$model")): same runtime calls as the firmware, greedy (temp 0)"
     t0=$(date +%s)
-    (cd "$FW/host-ref" && CARGO_TARGET_DIR=$TARGET/host-ref cargo build --release --quiet --target "$HOST_TRIPLE")
-    HOST_BIN=$TARGET/host-ref/$HOST_TRIPLE/release/edgellm-firmware-host-ref
+    if [ -z "$HOST_BIN" ]; then
+        local triple
+        triple=$(rustc -vV | sed -n 's/^host: //p')
+        (cd "$FW/host-ref" && CARGO_TARGET_DIR=$TARGET/host-ref cargo build --release --quiet --target "$triple")
+        HOST_BIN=$TARGET/host-ref/$triple/release/edgellm-firmware-host-ref
+    fi
     # The scalar kernels are the reference: the firmware's NEON / dotprod tiers reproduce
     # them exactly, while the host's own SIMD tier may round differently.
-    "$HOST_BIN" "$MODEL" "$EDGELLM_FW_PROMPT" "$EDGELLM_FW_MAX_TOKENS" "${EDGELLM_FW_HOST_TIER:-scalar}" | tee "$OUT/host-ref.txt"
-    EXPECTED=$(sed -n 's/^TOKENS: //p' "$OUT/host-ref.txt")
-    EXPECTED_PROMPT=$(sed -n 's/^PROMPT_TOKENS: //p' "$OUT/host-ref.txt")
+    "$HOST_BIN" "$model" "$EDGELLM_FW_PROMPT" "$EDGELLM_FW_MAX_TOKENS" "${EDGELLM_FW_HOST_TIER:-scalar}" | tee "$OUT/host-ref$sfx.txt"
+    EXPECTED[$key]=$(sed -n 's/^TOKENS: //p' "$OUT/host-ref$sfx.txt")
     echo "host reference took $(( $(date +%s) - t0 )) s (build included)"
-    n=$(wc -w <<<"$EXPECTED")
+    n=$(wc -w <<<"${EXPECTED[$key]}")
     if [ "$n" -lt 16 ] && [ "$n" -lt "$EDGELLM_FW_MAX_TOKENS" ]; then
         echo "note: the host stopped after $n tokens (end of generation)"
     fi
     # The checked-in list (produced by this same host reference) guards against the host
-    # runtime drifting silently; it applies to the default prompt and length only.
-    GOLDEN=$FW/expected/smollm2-135m-instruct-q4_1.capital-of-france.16.tokens
-    if [ "$EDGELLM_FW_PROMPT" = "The capital of France is" ] && [ "$EDGELLM_FW_MAX_TOKENS" = 16 ] && [ -f "$GOLDEN" ]; then
-        if [ "$(sed -n 's/^TOKENS: //p' "$GOLDEN")" = "$EXPECTED" ]; then
-            record host-vs-golden PASS "host ids equal $(basename "$GOLDEN")"
+    # runtime drifting silently; it applies to the default prompt and length only, and is
+    # named after the model file (lower case, dots as dashes).
+    slug=$(basename "$model" .gguf | tr 'A-Z.' 'a-z-')
+    golden=$FW/expected/$slug.capital-of-france.16.tokens
+    if [ "$EDGELLM_FW_PROMPT" = "The capital of France is" ] && [ "$EDGELLM_FW_MAX_TOKENS" = 16 ] && [ -f "$golden" ]; then
+        if [ "$(sed -n 's/^TOKENS: //p' "$golden")" = "${EXPECTED[$key]}" ]; then
+            record "host-vs-golden$sfx" PASS "host ids equal $(basename "$golden")"
         else
-            record host-vs-golden FAIL "host ids differ from $(basename "$GOLDEN") (runtime changed? regenerate it, see docs/firmware.md)"
+            record "host-vs-golden$sfx" FAIL "host ids differ from $(basename "$golden") (runtime changed? regenerate it, see docs/firmware.md)"
         fi
     fi
-fi
+}
+for k in "${RUN_KEYS[@]}"; do host_reference "$k"; done
 
 # ---------------------------------------------------------------- edgellm run (host CLI)
 # `edgellm run --temp 0` prints the generated text, not ids: the firmware's TEXT_HEX line
 # (the generated text's bytes) must equal its stdout. Set EDGELLM_BIN to use a built
 # binary, FW_NO_CLI=1 to skip; a CLI that does not build is reported as SKIP.
-CLI_HEX=""
-if needs_model_run && [ "${FW_NO_CLI:-0}" != 1 ]; then
-    note "host CLI: edgellm run --temp 0"
+if [ ${#RUN_KEYS[@]} -gt 0 ] && [ "${FW_NO_CLI:-0}" != 1 ]; then
     if [ -z "${EDGELLM_BIN:-}" ]; then
+        note "host CLI: building edgellm"
         if (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET/host-cli cargo build --release -p edgellm) >"$OUT/build-cli.log" 2>&1; then
             EDGELLM_BIN=$TARGET/host-cli/release/edgellm
         else
@@ -119,16 +170,21 @@ if needs_model_run && [ "${FW_NO_CLI:-0}" != 1 ]; then
         fi
     fi
     if [ -n "${EDGELLM_BIN:-}" ]; then
-        if "$EDGELLM_BIN" run --model "$MODEL" -p "$EDGELLM_FW_PROMPT" -n "$EDGELLM_FW_MAX_TOKENS" --temp 0 -c 512 \
-            >"$OUT/edgellm-run.txt" 2>"$OUT/edgellm-run.err"; then
-            # Drop the newline `edgellm run` adds after the text.
-            CLI_HEX=$(head -c -1 "$OUT/edgellm-run.txt" | od -An -tx1 -v | tr -d ' \n')
-            echo "edgellm run: $(cat "$OUT/edgellm-run.txt")"
-            cat "$OUT/edgellm-run.err"
-        else
-            cat "$OUT/edgellm-run.err"
-            record edgellm-run FAIL "edgellm run failed (see $OUT/edgellm-run.err)"
-        fi
+        for k in "${RUN_KEYS[@]}"; do
+            sfx=""
+            [ "$k" = default ] || sfx=-$k
+            note "host CLI: edgellm run --model $(basename "${MODELS[$k]}") --temp 0"
+            if "$EDGELLM_BIN" run --model "${MODELS[$k]}" -p "$EDGELLM_FW_PROMPT" -n "$EDGELLM_FW_MAX_TOKENS" --temp 0 -c 512 \
+                >"$OUT/edgellm-run$sfx.txt" 2>"$OUT/edgellm-run$sfx.err"; then
+                # Drop the newline `edgellm run` adds after the text.
+                CLI_HEX[$k]=$(head -c -1 "$OUT/edgellm-run$sfx.txt" | od -An -tx1 -v | tr -d ' \n')
+                echo "edgellm run: $(cat "$OUT/edgellm-run$sfx.txt")"
+                cat "$OUT/edgellm-run$sfx.err"
+            else
+                cat "$OUT/edgellm-run$sfx.err"
+                record "edgellm-run$sfx" FAIL "edgellm run failed (see $OUT/edgellm-run$sfx.err)"
+            fi
+        done
     fi
 fi
 
@@ -179,17 +235,19 @@ boot() {
     return 0
 }
 
-check_tokens() { # name
-    local name=$1 got speed
+check_tokens() { # name [model key]
+    local name=$1 key=${2:-default} got speed want cli
+    want=${EXPECTED[$key]:-}
+    cli=${CLI_HEX[$key]:-}
     got=$(sed -n 's/^TOKENS: //p' "$OUT/$name.log" | tr -d '\r')
     speed=$(sed -n 's/^SPEED: //p' "$OUT/$name.log" | tr -d '\r')
     if [ -z "$got" ]; then
         record "$name" FAIL "no TOKENS line"
-    elif [ "$got" != "$EXPECTED" ]; then
-        record "$name" FAIL "ids differ: firmware [$got] host [$EXPECTED]"
-    elif [ -n "$CLI_HEX" ] && [ "$(sed -n 's/^TEXT_HEX: //p' "$OUT/$name.log" | tr -d '\r')" != "$CLI_HEX" ]; then
+    elif [ "$got" != "$want" ]; then
+        record "$name" FAIL "ids differ: firmware [$got] host [$want]"
+    elif [ -n "$cli" ] && [ "$(sed -n 's/^TEXT_HEX: //p' "$OUT/$name.log" | tr -d '\r')" != "$cli" ]; then
         record "$name" FAIL "ids equal the host reference's but the text differs from edgellm run's"
-    elif [ -n "$CLI_HEX" ]; then
+    elif [ -n "$cli" ]; then
         record "$name" PASS "$(wc -w <<<"$got") ids equal the host's, text equals edgellm run's; ${BOOT_SECS}s; $speed"
     else
         record "$name" PASS "$(wc -w <<<"$got") ids equal the host's; ${BOOT_SECS}s; $speed"
@@ -214,18 +272,26 @@ for step in "${STEPS[@]}"; do
     virt)
         elf=$(build virt)
         # shellcheck disable=SC2046
-        boot virt-cortex-a76 0 "^TOKENS:" -M virt -cpu cortex-a76 -m 1G -nic none -kernel "$elf" \
+        boot virt-cortex-a76 0 "^TOKENS:" -M virt -cpu cortex-a76 -m $VIRT_RAM -nic none -kernel "$elf" \
             $(loader_args $VIRT_MODEL_ADDR "$MODEL_SIZE" "$MODEL") && check_tokens virt-cortex-a76 || true
+        ;;
+    virt-gemma3|virt-qwen2)
+        key=${step#virt-}
+        elf=$(build virt)
+        # shellcheck disable=SC2046
+        boot "virt-cortex-a76-$key" 0 "^TOKENS:" -M virt -cpu cortex-a76 -m $VIRT_RAM -nic none -kernel "$elf" \
+            $(loader_args $VIRT_MODEL_ADDR "$(stat -c %s "${MODELS[$key]}")" "${MODELS[$key]}") \
+            && check_tokens "virt-cortex-a76-$key" "$key" || true
         ;;
     virt-el3)
         elf=$(build virt)
         # shellcheck disable=SC2046
-        boot virt-el3-cortex-a72 0 "entered at EL3" -M virt,secure=on -cpu cortex-a72 -m 1G -nic none -kernel "$elf" \
+        boot virt-el3-cortex-a72 0 "entered at EL3" -M virt,secure=on -cpu cortex-a72 -m $VIRT_RAM -nic none -kernel "$elf" \
             $(loader_args $VIRT_MODEL_ADDR "$MODEL_SIZE" "$MODEL") && check_tokens virt-el3-cortex-a72 || true
         ;;
     virt-dtb)
         build virt >/dev/null
-        boot virt-dtb-cortex-a53 0 "from device tree" -M virt -cpu cortex-a53 -m 1G -nic none \
+        boot virt-dtb-cortex-a53 0 "from device tree" -M virt -cpu cortex-a53 -m $VIRT_RAM -nic none \
             -kernel "$OUT/kernel8-virt.img" -initrd "$MODEL" && check_tokens virt-dtb-cortex-a53 || true
         ;;
     corrupt)
@@ -233,18 +299,18 @@ for step in "${STEPS[@]}"; do
         bad=$OUT/bad-magic.gguf
         cp "$MODEL" "$bad" && printf 'GGUX' | dd of="$bad" bs=1 seek=0 conv=notrunc status=none
         # shellcheck disable=SC2046
-        boot corrupt-magic-virt 1 "does not start with the GGUF magic" -M virt -cpu cortex-a53 -m 1G -nic none -kernel "$elf" \
+        boot corrupt-magic-virt 1 "does not start with the GGUF magic" -M virt -cpu cortex-a53 -m $VIRT_RAM -nic none -kernel "$elf" \
             $(loader_args $VIRT_MODEL_ADDR "$MODEL_SIZE" "$bad") && record corrupt-magic-virt PASS "exit 1 with the magic error" || true
         trunc=$OUT/truncated.gguf
         head -c 4000000 "$MODEL" > "$trunc"
         # shellcheck disable=SC2046
-        boot corrupt-truncated-virt 2 "not a valid GGUF file" -M virt -cpu cortex-a53 -m 1G -nic none -kernel "$elf" \
+        boot corrupt-truncated-virt 2 "not a valid GGUF file" -M virt -cpu cortex-a53 -m $VIRT_RAM -nic none -kernel "$elf" \
             $(loader_args $VIRT_MODEL_ADDR 4000000 "$trunc") && record corrupt-truncated-virt PASS "exit 2 with the GGUF parse error" || true
-        boot missing-image-virt 1 "no model image" -M virt -cpu cortex-a53 -m 1G -nic none -kernel "$elf" \
+        boot missing-image-virt 1 "no model image" -M virt -cpu cortex-a53 -m $VIRT_RAM -nic none -kernel "$elf" \
             && record missing-image-virt PASS "exit 1 with the missing-image error" || true
         # A descriptor claiming more bytes than fit in RAM (what a dropped blob looks like).
         # shellcheck disable=SC2046
-        boot oversize-image-virt 1 "does not fit in RAM" -M virt -cpu cortex-a53 -m 1G -nic none -kernel "$elf" \
+        boot oversize-image-virt 1 "does not fit in RAM" -M virt -cpu cortex-a53 -m $VIRT_RAM -nic none -kernel "$elf" \
             $(loader_args $VIRT_MODEL_ADDR 2000000000 "$trunc") && record oversize-image-virt PASS "exit 1 with the RAM-bounds error" || true
         build raspi3b >/dev/null
         # shellcheck disable=SC2046
@@ -254,7 +320,7 @@ for step in "${STEPS[@]}"; do
         ;;
     fault)
         elf=$(build virt ,fault-test)
-        boot fault-virt 4 "FATAL: synchronous exception .*data abort.*FAR=0xa0000000" -M virt -cpu cortex-a53 -m 1G -nic none -kernel "$elf" \
+        boot fault-virt 4 "FATAL: synchronous exception .*data abort.*FAR=0xa0000000" -M virt -cpu cortex-a53 -m $VIRT_RAM -nic none -kernel "$elf" \
             && record fault-virt PASS "data abort reported, exit 4" || true
         build raspi3b ,fault-test >/dev/null
         boot fault-raspi3b 4 "FATAL: synchronous exception .*data abort.*FAR=0xa0000000" -M raspi3b $RASPI_ACCEL -kernel "$OUT/kernel8-raspi3b.img" \
@@ -266,7 +332,9 @@ for step in "${STEPS[@]}"; do
 done
 
 note "summary (prompt: \"$EDGELLM_FW_PROMPT\", $EDGELLM_FW_MAX_TOKENS tokens; expected ids from the host runtime via firmware/host-ref)"
-[ -n "$EXPECTED" ] && echo "expected TOKENS: $EXPECTED"
+for k in "${RUN_KEYS[@]}"; do
+    echo "expected TOKENS ($(basename "${MODELS[$k]}")): ${EXPECTED[$k]:-}"
+done
 printf '%s\n' "${RESULTS[@]}"
 echo "logs: $OUT"
 if [ "$FAILED" = 0 ]; then echo "firmware-qemu: all passed"; else echo "firmware-qemu: FAILED"; fi

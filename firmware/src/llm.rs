@@ -137,8 +137,25 @@ pub fn run(image: &'static [u8], isa: IsaFeatures) -> ExitCode {
             return ExitCode::Model;
         }
     };
-    let (heap1, _) = heap_usage();
+    let (heap1, free1) = heap_usage();
     let ctx = CTX.min(model.config.context_length);
+    // The KV cache is the run state's bulk (f32 keys and values for every layer, key/value
+    // head and position): refuse with a clear line rather than fail an allocation later.
+    let c = &model.config;
+    let kv_need = 2 * c.n_layers * c.n_kv_heads * c.head_dim * ctx * size_of::<f32>();
+    if kv_need > free1 {
+        let (n_m, n_t) = mib(kv_need);
+        let (f_m, f_t) = mib(free1);
+        say!(
+            "ERROR: the KV cache for ctx {} needs {}.{} MiB but the heap has {}.{} MiB free: give the machine more RAM",
+            ctx,
+            n_m,
+            n_t,
+            f_m,
+            f_t
+        );
+        return ExitCode::Model;
+    }
     let mut state = match model.new_state(ctx, MAX_BATCH) {
         Ok(s) => s,
         Err(e) => {
@@ -147,27 +164,38 @@ pub fn run(image: &'static [u8], isa: IsaFeatures) -> ExitCode {
         }
     };
     let (heap2, heap_free) = heap_usage();
-    let c = &model.config;
+    let w = &model.weights;
     say!(
-        "model: {} dim={} layers={} heads={}/{} vocab={} trained ctx={} (loaded in {} ms)",
-        c.arch.as_str(),
+        "model: {} dim={} ffn={} layers={} heads={}/{} head_dim={} vocab={} trained ctx={} output={}{} (loaded in {} ms)",
+        c.arch.name(),
         c.dim,
+        c.hidden_dim,
         c.n_layers,
         c.n_heads,
         c.n_kv_heads,
+        c.head_dim,
         c.vocab_size,
         c.context_length,
+        Show(w.output.ty()),
+        if w.tied_output {
+            " (tied to the embeddings)"
+        } else {
+            ""
+        },
         sw.elapsed_micros() / 1000
     );
     let (w_m, w_t) = mib(gguf.data().len());
+    let (r_m, r_t) = mib(w.bytes_per_token());
     let (kv_m, kv_t) = mib(state.kv.bytes());
     let (s_m, s_t) = mib((heap2 - heap1).saturating_sub(state.kv.bytes()));
     let (t_m, t_t) = mib(heap1 - heap0);
     let (f_m, f_t) = mib(heap_free);
     say!(
-        "memory plan: weights {}.{} MiB (read in place from the image), KV cache {}.{} MiB for ctx {} (f32), scratch {}.{} MiB (batch {}), tokenizer {}.{} MiB; heap free {}.{} MiB",
+        "memory plan: weights {}.{} MiB (read in place from the image, {}.{} MiB per token), KV cache {}.{} MiB for ctx {} (f32), scratch {}.{} MiB (batch {}), tokenizer {}.{} MiB; heap free {}.{} MiB",
         w_m,
         w_t,
+        r_m,
+        r_t,
         kv_m,
         kv_t,
         ctx,

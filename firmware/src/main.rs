@@ -160,6 +160,26 @@ pub fn kernel_main(dtb_addr: usize, entry_el: u8) -> ! {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    say!("PANIC: {}", Show(info));
+    // One line: the message, where, and the heap figures, which tell an exhausted heap
+    // ("memory allocation of N bytes failed": the model needs more RAM than the board
+    // gives) from a bug. (`PanicInfo`'s own Display puts the message on a second line.)
+    let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
+    match memory::try_heap_usage() {
+        Some((used, free)) => {
+            let (u_m, u_t) = memory::mib(used);
+            let (f_m, f_t) = memory::mib(free);
+            say!(
+                "PANIC: {} at {}:{} (heap: {}.{} MiB used, {}.{} MiB free)",
+                Show(info.message()),
+                file,
+                line,
+                u_m,
+                u_t,
+                f_m,
+                f_t
+            );
+        }
+        None => say!("PANIC: {} at {}:{}", Show(info.message()), file, line),
+    }
     exit(ExitCode::Panic)
 }

@@ -72,6 +72,12 @@ pub fn heap_usage() -> (usize, usize) {
     (h.used(), h.free())
 }
 
+/// [`heap_usage`] without waiting for the allocator's lock (`None` if it is held): for the
+/// panic handler, which may run while an allocation is under way.
+pub fn try_heap_usage() -> Option<(usize, usize)> {
+    HEAP.try_lock().map(|h| (h.used(), h.free()))
+}
+
 /// `n` bytes as MiB with one decimal: (integer, tenths).
 pub fn mib(n: usize) -> (usize, usize) {
     let tenths = (n as u64 * 10 / (1 << 20)) as usize;

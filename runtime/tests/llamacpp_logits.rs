@@ -37,52 +37,12 @@
 
 mod common;
 
-use edgellm_kernels::reference::{dequantize_row_from_bytes, quantize_row_to_bytes};
 use edgellm_kernels::{GgmlType, KernelTable, Tier};
 use edgellm_runtime::gguf::MetadataValue;
 use edgellm_runtime::model::{InterleavePlan, Transformer};
 use edgellm_runtime::{Gguf, GgufWriter};
 
-use common::golden::{Targets, check_greedy, check_logits};
-
-/// The Q4_1 model with every matrix dequantized to F16 and every vector kept F32, as
-/// `crosscheck to-f16` writes it (same reference dequantizer, same F16 rounding).
-fn to_f16(g: &Gguf<'_>) -> Vec<u8> {
-    let mut w = GgufWriter::new();
-    for (key, value) in g.metadata() {
-        let value = if *key == "general.file_type" {
-            MetadataValue::U32(1) // LLAMA_FTYPE_MOSTLY_F16
-        } else {
-            MetadataValue::from_value(value)
-        };
-        w.add_metadata(*key, value).unwrap();
-    }
-    let mut data = Vec::new();
-    for t in g.tensors() {
-        let ty = if t.n_dims() >= 2 && t.ty != GgmlType::F32 {
-            GgmlType::F16
-        } else {
-            GgmlType::F32
-        };
-        w.add_tensor(t.name, t.dims(), ty).unwrap();
-        let src = g.tensor_data(t);
-        if ty == t.ty {
-            data.push(src.to_vec());
-            continue;
-        }
-        let n = t.dims()[0] as usize;
-        let (src_row, dst_row) = (t.ty.row_bytes(n).unwrap(), ty.row_bytes(n).unwrap());
-        let mut out = vec![0u8; src.len() / src_row * dst_row];
-        let mut row = vec![0f32; n];
-        for (s, d) in src.chunks_exact(src_row).zip(out.chunks_exact_mut(dst_row)) {
-            dequantize_row_from_bytes(t.ty, s, &mut row).unwrap();
-            quantize_row_to_bytes(ty, &row, d).unwrap();
-        }
-        data.push(out);
-    }
-    let slices: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
-    w.to_vec(&slices).unwrap()
-}
+use common::golden::{Targets, check_greedy, check_logits, to_f16};
 
 #[test]
 fn q4_1_logits_and_greedy_match_llama_cpp() {
@@ -90,10 +50,10 @@ fn q4_1_logits_and_greedy_match_llama_cpp() {
     let g = Gguf::parse(&bytes).unwrap();
     for tier in KernelTable::available_tiers() {
         let model = Transformer::from_gguf(&g, KernelTable::with_tier(tier).unwrap()).unwrap();
-        check_logits(&model, "logits_smollm2.llamacpp.json", Targets::Q4_1);
+        check_logits(&model, "logits_smollm2.llamacpp.json", Targets::Quantized);
         // The scalar tier is slow: text logits only.
         if tier != Tier::Scalar {
-            check_greedy(&model, "greedy_smollm2.llamacpp.json", Targets::Q4_1);
+            check_greedy(&model, "greedy_smollm2.llamacpp.json", Targets::Quantized);
         }
     }
 }
@@ -121,8 +81,8 @@ fn q4_1_interleaved_logits_and_greedy_match_llama_cpp() {
         assert_ne!(copy, *bytes);
         let g = Gguf::parse(&copy).unwrap();
         let model = Transformer::from_gguf_interleaved(&g, kernels, &plan).unwrap();
-        check_logits(&model, "logits_smollm2.llamacpp.json", Targets::Q4_1);
-        check_greedy(&model, "greedy_smollm2.llamacpp.json", Targets::Q4_1);
+        check_logits(&model, "logits_smollm2.llamacpp.json", Targets::Quantized);
+        check_greedy(&model, "greedy_smollm2.llamacpp.json", Targets::Quantized);
     }
 }
 

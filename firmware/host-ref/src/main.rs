@@ -23,35 +23,49 @@ fn ids_line(ids: &[u32]) -> String {
 }
 
 fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Every failure is one line for `main` to print (no panics: the QEMU script shows it).
+fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
     let Some(path) = args.get(1) else {
-        eprintln!("usage: edgellm-firmware-host-ref MODEL.gguf [PROMPT] [N] [TIER]");
-        return ExitCode::from(2);
+        return Err("usage: edgellm-firmware-host-ref MODEL.gguf [PROMPT] [N] [TIER]".into());
     };
     let prompt_text = args
         .get(2)
         .map_or("The capital of France is", String::as_str);
-    let n: usize = args
-        .get(3)
-        .map_or(Ok(16), |s| s.parse())
-        .expect("N must be a number");
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: cannot read {path}: {e} (run `edgellm fetch smollm2` first)");
-            return ExitCode::from(2);
-        }
+    let n: usize = match args.get(3) {
+        None => 16,
+        Some(s) => s
+            .parse()
+            .map_err(|_| format!("N must be a number of tokens, not {s:?}"))?,
     };
+    let bytes = std::fs::read(path).map_err(|e| {
+        format!("cannot read {path}: {e} (fetch it first, e.g. `edgellm fetch smollm2`)")
+    })?;
     let kernels = match args.get(4) {
-        Some(t) => KernelTable::with_tier(t.parse::<Tier>().expect("unknown tier"))
-            .expect("tier unavailable"),
+        Some(t) => {
+            let tier = t.parse::<Tier>().map_err(|e| format!("{e}, not {t:?}"))?;
+            KernelTable::with_tier(tier).map_err(|e| e.to_string())?
+        }
         None => KernelTable::detect(),
     };
-    let gguf = Gguf::parse(&bytes).expect("GGUF parse");
-    let model = Transformer::from_gguf(&gguf, kernels).expect("model");
-    let tokenizer = Tokenizer::from_gguf(&gguf).expect("tokenizer");
+    let gguf = Gguf::parse(&bytes).map_err(|e| format!("{path} is not a valid GGUF file: {e}"))?;
+    let model = Transformer::from_gguf(&gguf, kernels)
+        .map_err(|e| format!("cannot load the model: {e}"))?;
+    let tokenizer =
+        Tokenizer::from_gguf(&gguf).map_err(|e| format!("cannot load the tokenizer: {e}"))?;
     let ctx = 512.min(model.config.context_length);
-    let mut state = model.new_state(ctx, 32).expect("state");
+    let mut state = model
+        .new_state(ctx, 32)
+        .map_err(|e| format!("cannot allocate the run state: {e}"))?;
     let prompt = tokenizer.encode(prompt_text, true, false);
     println!("KERNELS: {}", kernels.tier().name());
     println!("PROMPT_TOKENS: {}", ids_line(&prompt));
@@ -80,8 +94,8 @@ fn main() -> ExitCode {
             ControlFlow::Continue(())
         },
     )
-    .expect("generate");
+    .map_err(|e| format!("generation failed: {e}"))?;
     println!("OUTPUT: {:?}", format!("{prompt_text}{text}"));
     println!("TOKENS: {}", ids_line(&ids));
-    ExitCode::SUCCESS
+    Ok(())
 }

@@ -3,13 +3,19 @@
 
 use std::path::PathBuf;
 
-/// Path of the real SmolLM2-135M-Instruct model: `$EDGELLM_MODEL`, else
-/// `$EDGELLM_HOME/models/…` (default `~/.cache/edgellm`). Panics with a clear message when
-/// it is missing: tests on the real model never pass silently.
+/// Path of the real SmolLM2-135M-Instruct model: `$EDGELLM_MODEL`, else the cache (see
+/// [`cached_model_path`]).
 pub fn real_model_path() -> PathBuf {
     if let Some(p) = std::env::var_os("EDGELLM_MODEL") {
         return PathBuf::from(p);
     }
+    cached_model_path("SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2")
+}
+
+/// Path of registry model `name`'s `file` in `$EDGELLM_HOME/models/` (default
+/// `~/.cache/edgellm`). Panics with a clear message when it is missing: tests on real models
+/// never pass silently.
+pub fn cached_model_path(file: &str, name: &str) -> PathBuf {
     let home = std::env::var_os("EDGELLM_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -20,10 +26,10 @@ pub fn real_model_path() -> PathBuf {
                 });
             base.join("edgellm")
         });
-    let p = home.join("models").join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let p = home.join("models").join(file);
     assert!(
         p.exists(),
-        "real model missing at {}: run `cargo run -p edgellm -- fetch smollm2` first",
+        "real model missing at {}: run `cargo run -p edgellm -- fetch {name}` first",
         p.display()
     );
     p
