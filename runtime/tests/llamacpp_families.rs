@@ -49,16 +49,32 @@ fn check_model(file: &str, registry: &str, golden: &str) {
         plan.apply(&mut copy).unwrap();
         let g2 = Gguf::parse(&copy).unwrap();
         let model = Transformer::from_gguf_interleaved(&g2, kernels, &plan).unwrap();
-        check_logits(&model, &format!("logits_{golden}.llamacpp.json"), Targets::Quantized);
-        check_greedy(&model, &format!("greedy_{golden}.llamacpp.json"), Targets::Quantized);
+        check_logits(
+            &model,
+            &format!("logits_{golden}.llamacpp.json"),
+            Targets::Quantized,
+        );
+        check_greedy(
+            &model,
+            &format!("greedy_{golden}.llamacpp.json"),
+            Targets::Quantized,
+        );
     }
     let f16 = to_f16(&g);
     drop(bytes);
     let g = Gguf::parse(&f16).unwrap();
     for kernels in simd_tiers() {
         let model = Transformer::from_gguf(&g, kernels).unwrap();
-        check_logits(&model, &format!("logits_{golden}_f16.llamacpp.json"), Targets::F16);
-        check_greedy(&model, &format!("greedy_{golden}_f16.llamacpp.json"), Targets::F16);
+        check_logits(
+            &model,
+            &format!("logits_{golden}_f16.llamacpp.json"),
+            Targets::F16,
+        );
+        check_greedy(
+            &model,
+            &format!("greedy_{golden}_f16.llamacpp.json"),
+            Targets::F16,
+        );
     }
 }
 

@@ -4,11 +4,11 @@
 //! tensor or key, never a panic.
 
 use edgellm_kernels::{GgmlType, KernelTable};
+use edgellm_runtime::Gguf;
 use edgellm_runtime::gguf::{GgufWriter, MetadataValue};
 use edgellm_runtime::model::{Arch, InterleavePlan, ModelError, Transformer};
 use edgellm_runtime::parallel::Sequential;
 use edgellm_runtime::synth::{SynthSpec, synth_model};
-use edgellm_runtime::Gguf;
 
 /// One change to a file.
 enum Edit<'e> {
@@ -27,10 +27,14 @@ fn edited(bytes: &[u8], edits: &[Edit<'_>]) -> Vec<u8> {
     let g = Gguf::parse(bytes).unwrap();
     let mut w = GgufWriter::new();
     for (key, value) in g.metadata() {
-        if edits.iter().any(|e| matches!(e, Edit::Unset(k) | Edit::Set(k, _) if k == key)) {
+        if edits
+            .iter()
+            .any(|e| matches!(e, Edit::Unset(k) | Edit::Set(k, _) if k == key))
+        {
             continue;
         }
-        w.add_metadata(*key, MetadataValue::from_value(value)).unwrap();
+        w.add_metadata(*key, MetadataValue::from_value(value))
+            .unwrap();
     }
     for e in edits {
         if let Edit::Set(k, v) = e {
@@ -39,7 +43,10 @@ fn edited(bytes: &[u8], edits: &[Edit<'_>]) -> Vec<u8> {
     }
     let mut data: Vec<Vec<u8>> = Vec::new();
     for t in g.tensors() {
-        if edits.iter().any(|e| matches!(e, Edit::Drop(n) if *n == t.name)) {
+        if edits
+            .iter()
+            .any(|e| matches!(e, Edit::Drop(n) if *n == t.name))
+        {
             continue;
         }
         w.add_tensor(t.name, t.dims(), t.ty).unwrap();
@@ -85,7 +92,10 @@ fn every_preset_loads_and_runs() {
 
 #[test]
 fn unknown_architecture_lists_the_supported_ones() {
-    let bytes = edited(&synth("llama3"), &[Edit::Set("general.architecture", "mamba".into())]);
+    let bytes = edited(
+        &synth("llama3"),
+        &[Edit::Set("general.architecture", "mamba".into())],
+    );
     let e = error(&bytes);
     assert!(e.contains("\"mamba\""), "{e}");
     for a in Arch::ALL {
@@ -96,22 +106,43 @@ fn unknown_architecture_lists_the_supported_ones() {
 #[test]
 fn missing_tensor_is_named() {
     let bytes = edited(&synth("qwen3"), &[Edit::Drop("blk.1.attn_k_norm.weight")]);
-    assert_eq!(error(&bytes), "tensor \"blk.1.attn_k_norm.weight\" is missing");
-    let bytes = edited(&synth("gemma3"), &[Edit::Drop("blk.0.post_ffw_norm.weight")]);
-    assert_eq!(error(&bytes), "tensor \"blk.0.post_ffw_norm.weight\" is missing");
+    assert_eq!(
+        error(&bytes),
+        "tensor \"blk.1.attn_k_norm.weight\" is missing"
+    );
+    let bytes = edited(
+        &synth("gemma3"),
+        &[Edit::Drop("blk.0.post_ffw_norm.weight")],
+    );
+    assert_eq!(
+        error(&bytes),
+        "tensor \"blk.0.post_ffw_norm.weight\" is missing"
+    );
 }
 
 #[test]
 fn unused_tensor_is_named() {
     // A Q/K norm in a llama file: llama does not use it, so it must not be ignored.
-    let bytes = edited(&synth("llama3"), &[Edit::Add("blk.0.attn_q_norm.weight", &[16])]);
+    let bytes = edited(
+        &synth("llama3"),
+        &[Edit::Add("blk.0.attn_q_norm.weight", &[16])],
+    );
     let e = error(&bytes);
-    assert!(e.contains("\"blk.0.attn_q_norm.weight\"") && e.contains("llama"), "{e}");
+    assert!(
+        e.contains("\"blk.0.attn_q_norm.weight\"") && e.contains("llama"),
+        "{e}"
+    );
     // A layer beyond block_count.
-    let bytes = edited(&synth("qwen2"), &[Edit::Add("blk.3.attn_norm.weight", &[64])]);
+    let bytes = edited(
+        &synth("qwen2"),
+        &[Edit::Add("blk.3.attn_norm.weight", &[64])],
+    );
     assert!(error(&bytes).contains("\"blk.3.attn_norm.weight\" is not used"));
     // Phi-3 LongRoPE factors are not implemented: named, not dropped.
-    let bytes = edited(&synth("phi3"), &[Edit::Add("rope_factors_long.weight", &[6])]);
+    let bytes = edited(
+        &synth("phi3"),
+        &[Edit::Add("rope_factors_long.weight", &[6])],
+    );
     assert!(error(&bytes).contains("rope_factors_long.weight"));
 }
 
@@ -120,7 +151,10 @@ fn fused_and_separate_projections_together_are_refused() {
     let phi = synth("phi3");
     let bytes = edited(&phi, &[Edit::Add("blk.0.attn_q.weight", &[64, 64])]);
     let e = error(&bytes);
-    assert!(e.contains("\"blk.0.attn_q.weight\"") && e.contains("fused"), "{e}");
+    assert!(
+        e.contains("\"blk.0.attn_q.weight\"") && e.contains("fused"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -128,27 +162,92 @@ fn misshaped_tensor_is_named() {
     // The Llama 3 RoPE divisors must be rope_dim / 2 long.
     let bytes = edited(
         &synth("llama3"),
-        &[Edit::Drop("rope_freqs.weight"), Edit::Add("rope_freqs.weight", &[7])],
+        &[
+            Edit::Drop("rope_freqs.weight"),
+            Edit::Add("rope_freqs.weight", &[7]),
+        ],
     );
     let e = error(&bytes);
-    assert!(e.contains("\"rope_freqs.weight\"") && e.contains("[8, 1]"), "{e}");
+    assert!(
+        e.contains("\"rope_freqs.weight\"") && e.contains("[8, 1]"),
+        "{e}"
+    );
 }
 
 #[test]
 fn metadata_out_of_range_is_named() {
     let nan = f32::NAN;
     let cases: Vec<(&str, Vec<Edit<'_>>, &str)> = vec![
-        ("qwen3", vec![Edit::Set("qwen3.attention.layer_norm_rms_epsilon", nan.into())], "qwen3.attention.layer_norm_rms_epsilon"),
-        ("qwen3", vec![Edit::Set("qwen3.attention.layer_norm_rms_epsilon", 0f32.into())], "qwen3.attention.layer_norm_rms_epsilon"),
-        ("gemma3", vec![Edit::Set("gemma3.rope.freq_base", (-1f32).into())], "gemma3.rope.freq_base"),
-        ("gemma3", vec![Edit::Set("gemma3.rope.freq_base_swa", f32::INFINITY.into())], "gemma3.rope.freq_base_swa"),
-        ("llama3", vec![Edit::Set("llama.attention.head_count", MetadataValue::U32(0))], "llama.attention.head_count"),
-        ("llama3", vec![Edit::Set("llama.attention.head_count_kv", MetadataValue::U32(3))], "llama.attention.head_count_kv"),
-        ("llama3", vec![Edit::Set("llama.block_count", MetadataValue::U32(1 << 31))], "llama.block_count"),
-        ("phi3", vec![Edit::Set("phi3.rope.dimension_count", MetadataValue::U32(13))], "phi3.rope.dimension_count"),
-        ("qwen2", vec![Edit::Set("qwen2.rope.scaling.type", "yarn".into())], "qwen2.rope.scaling.type"),
-        ("gemma3", vec![Edit::Set("gemma3.final_logit_softcapping", nan.into())], "gemma3.final_logit_softcapping"),
-        ("qwen2", vec![Edit::Unset("qwen2.attention.layer_norm_rms_epsilon")], "qwen2.attention.layer_norm_rms_epsilon"),
+        (
+            "qwen3",
+            vec![Edit::Set(
+                "qwen3.attention.layer_norm_rms_epsilon",
+                nan.into(),
+            )],
+            "qwen3.attention.layer_norm_rms_epsilon",
+        ),
+        (
+            "qwen3",
+            vec![Edit::Set(
+                "qwen3.attention.layer_norm_rms_epsilon",
+                0f32.into(),
+            )],
+            "qwen3.attention.layer_norm_rms_epsilon",
+        ),
+        (
+            "gemma3",
+            vec![Edit::Set("gemma3.rope.freq_base", (-1f32).into())],
+            "gemma3.rope.freq_base",
+        ),
+        (
+            "gemma3",
+            vec![Edit::Set("gemma3.rope.freq_base_swa", f32::INFINITY.into())],
+            "gemma3.rope.freq_base_swa",
+        ),
+        (
+            "llama3",
+            vec![Edit::Set(
+                "llama.attention.head_count",
+                MetadataValue::U32(0),
+            )],
+            "llama.attention.head_count",
+        ),
+        (
+            "llama3",
+            vec![Edit::Set(
+                "llama.attention.head_count_kv",
+                MetadataValue::U32(3),
+            )],
+            "llama.attention.head_count_kv",
+        ),
+        (
+            "llama3",
+            vec![Edit::Set("llama.block_count", MetadataValue::U32(1 << 31))],
+            "llama.block_count",
+        ),
+        (
+            "phi3",
+            vec![Edit::Set(
+                "phi3.rope.dimension_count",
+                MetadataValue::U32(13),
+            )],
+            "phi3.rope.dimension_count",
+        ),
+        (
+            "qwen2",
+            vec![Edit::Set("qwen2.rope.scaling.type", "yarn".into())],
+            "qwen2.rope.scaling.type",
+        ),
+        (
+            "gemma3",
+            vec![Edit::Set("gemma3.final_logit_softcapping", nan.into())],
+            "gemma3.final_logit_softcapping",
+        ),
+        (
+            "qwen2",
+            vec![Edit::Unset("qwen2.attention.layer_norm_rms_epsilon")],
+            "qwen2.attention.layer_norm_rms_epsilon",
+        ),
     ];
     for (preset, edits, key) in cases {
         let bytes = edited(&synth(preset), &edits);
@@ -174,7 +273,10 @@ fn fused_tensors_interleave_by_part() {
             continue;
         }
         // q, k, v of each layer's attn_qkv, gate and up of its ffn_up: separate parts.
-        let qkv_parts = plan.matrices.iter().filter(|m| m.name == "blk.0.attn_qkv.weight");
+        let qkv_parts = plan
+            .matrices
+            .iter()
+            .filter(|m| m.name == "blk.0.attn_qkv.weight");
         assert_eq!(qkv_parts.count(), 3, "{tier}");
         let mut copy = bytes.clone();
         plan.apply(&mut copy).unwrap();
@@ -182,11 +284,18 @@ fn fused_tensors_interleave_by_part() {
         let a = Transformer::from_gguf(&g, kernels).unwrap();
         let b = Transformer::from_gguf_interleaved(&g2, kernels, &plan).unwrap();
         let (mut sa, mut sb) = (a.new_state(16, 4).unwrap(), b.new_state(16, 4).unwrap());
-        let la = a.forward(&mut sa, &[5, 6, 7, 8, 9], &Sequential).unwrap().to_vec();
+        let la = a
+            .forward(&mut sa, &[5, 6, 7, 8, 9], &Sequential)
+            .unwrap()
+            .to_vec();
         let lb = b.forward(&mut sb, &[5, 6, 7, 8, 9], &Sequential).unwrap();
         let argmax = |l: &[f32]| (0..l.len()).max_by(|&i, &j| l[i].total_cmp(&l[j])).unwrap();
         assert_eq!(argmax(&la), argmax(lb), "{tier}");
-        let max_diff = la.iter().zip(lb).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        let max_diff = la
+            .iter()
+            .zip(lb)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
         // The rows8 kernels sum in another order: one-ulp differences, which Q8 activation
         // quantization of a random model turns into up to ~1 % of the logits' range (a wrong
         // layout gives differences of the order of the logits themselves).

@@ -10,6 +10,7 @@ use std::io::{self, Write};
 use anyhow::{Context, Result};
 use clap::Args;
 use edgellm_runtime::gguf::{Gguf, Value};
+use edgellm_runtime::model::{Config, Weights};
 use serde::Serialize;
 
 use crate::format::{bytes, si, thousands};
@@ -86,6 +87,9 @@ struct ModelInfo {
     head_count: Option<u64>,
     head_count_kv: Option<u64>,
     rope_freq_base: Option<f64>,
+    /// Whether edgellm can run the file: every tensor of the architecture's tensor table is
+    /// there with its shape and type and no other tensor is (`"ok"`), or the one-line error.
+    runnable: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -168,6 +172,10 @@ fn build(g: &Gguf<'_>, path: &str, name: String, args: &InspectArgs) -> Report {
         head_count: u64_of(&arch_key("attention.head_count")),
         head_count_kv: u64_of(&arch_key("attention.head_count_kv")),
         rope_freq_base: g.get(&arch_key("rope.freq_base")).and_then(Value::as_f64),
+        runnable: match Config::from_gguf(g).and_then(|c| Weights::from_gguf(g, &c).map(|_| c)) {
+            Ok(c) => format!("ok ({} tensor table)", c.arch),
+            Err(e) => e.to_string(),
+        },
         architecture: arch,
     };
 
@@ -341,6 +349,7 @@ fn write_text(out: &mut impl Write, r: &Report, g: &Gguf<'_>, full: bool) -> io:
         opt(&m.head_count_kv)
     )?;
     writeln!(out, "rope freq base  {}", opt(&m.rope_freq_base))?;
+    writeln!(out, "runnable        {}", m.runnable)?;
 
     if let Some(t) = &r.tokenizer {
         writeln!(

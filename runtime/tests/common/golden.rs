@@ -256,4 +256,3 @@ pub fn to_f16(g: &Gguf<'_>) -> Vec<u8> {
     let slices: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
     w.to_vec(&slices).unwrap()
 }
-
