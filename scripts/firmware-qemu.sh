@@ -27,7 +27,7 @@
 #                           $EDGELLM_HOME/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf)
 #   EDGELLM_FW_PROMPT       prompt (default "The capital of France is")
 #   EDGELLM_FW_MAX_TOKENS   tokens to generate (default 16, at least 16 for the check)
-#   EDGELLM_FW_HOST_TIER    kernel tier of the host reference run (default scalar)
+#   EDGELLM_FW_HOST_TIER    kernel tier of the host reference and `edgellm run` (default scalar)
 #   EDGELLM_BIN             a built `edgellm` to compare text with (default: built from host-cli/)
 #   FW_NO_CLI=1             skip the `edgellm run` comparison
 #   FW_TIMEOUT              seconds per boot (default 300)
@@ -158,8 +158,11 @@ for k in "${RUN_KEYS[@]}"; do host_reference "$k"; done
 
 # ---------------------------------------------------------------- edgellm run (host CLI)
 # `edgellm run --temp 0` prints the generated text, not ids: the firmware's TEXT_HEX line
-# (the generated text's bytes) must equal its stdout. Set EDGELLM_BIN to use a built
-# binary, FW_NO_CLI=1 to skip; a CLI that does not build is reported as SKIP.
+# (the generated text's bytes) must equal its stdout. It runs the host reference's kernel
+# tier (scalar): the host's own SIMD tiers round differently and, on the Q4_K_M models, pick
+# other greedy tokens within 16 (Gemma 3 on AVX2 and AVX-512 VNNI, Qwen2.5 on AVX-512 VNNI).
+# Set EDGELLM_BIN to use a built binary, FW_NO_CLI=1 to skip; a CLI that does not build is
+# reported as SKIP.
 if [ ${#RUN_KEYS[@]} -gt 0 ] && [ "${FW_NO_CLI:-0}" != 1 ]; then
     if [ -z "${EDGELLM_BIN:-}" ]; then
         note "host CLI: building edgellm"
@@ -173,8 +176,9 @@ if [ ${#RUN_KEYS[@]} -gt 0 ] && [ "${FW_NO_CLI:-0}" != 1 ]; then
         for k in "${RUN_KEYS[@]}"; do
             sfx=""
             [ "$k" = default ] || sfx=-$k
-            note "host CLI: edgellm run --model $(basename "${MODELS[$k]}") --temp 0"
+            note "host CLI: edgellm run --model $(basename "${MODELS[$k]}") --temp 0 --kernels ${EDGELLM_FW_HOST_TIER:-scalar}"
             if "$EDGELLM_BIN" run --model "${MODELS[$k]}" -p "$EDGELLM_FW_PROMPT" -n "$EDGELLM_FW_MAX_TOKENS" --temp 0 -c 512 \
+                --kernels "${EDGELLM_FW_HOST_TIER:-scalar}" \
                 >"$OUT/edgellm-run$sfx.txt" 2>"$OUT/edgellm-run$sfx.err"; then
                 # Drop the newline `edgellm run` adds after the text.
                 CLI_HEX[$k]=$(head -c -1 "$OUT/edgellm-run$sfx.txt" | od -An -tx1 -v | tr -d ' \n')

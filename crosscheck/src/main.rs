@@ -20,6 +20,7 @@ mod golden;
 mod greedy;
 mod llama;
 mod logits;
+mod perplexity;
 mod quantize;
 mod stats;
 mod to_f16;
@@ -205,6 +206,22 @@ enum Command {
         #[arg(long)]
         allow_requantize: bool,
     },
+    /// Perplexity as llama-perplexity computes it (chunks of -c tokens, the second half of
+    /// each scored), with llama.cpp's logits.
+    Perplexity {
+        /// GGUF model file.
+        #[arg(long)]
+        model: PathBuf,
+        /// UTF-8 text.
+        #[arg(short = 'f', long, default_value = "/usr/share/common-licenses/GPL-3")]
+        text: PathBuf,
+        /// Tokens per chunk.
+        #[arg(short = 'c', long = "ctx-size", default_value_t = 512)]
+        ctx: usize,
+        /// At most this many chunks.
+        #[arg(long)]
+        chunks: Option<usize>,
+    },
     /// Write a tiny random-weight model of one architecture with edgellm's writer
     /// (`edgellm_runtime::synth`; presets: llama3, qwen3, phi3, gemma3, qwen2).
     Synth {
@@ -253,7 +270,11 @@ fn synth(preset: &str, out: &std::path::Path) -> anyhow::Result<()> {
     })?;
     let bytes = synth_model(&spec)?;
     std::fs::write(out, &bytes).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
-    eprintln!("crosscheck: {preset} -> {} ({} bytes)", out.display(), bytes.len());
+    eprintln!(
+        "crosscheck: {preset} -> {} ({} bytes)",
+        out.display(),
+        bytes.len()
+    );
     Ok(())
 }
 
@@ -333,6 +354,12 @@ fn main() -> ExitCode {
         }),
         Command::ToF16 { model, out } => to_f16::run(&model, &out),
         Command::Synth { preset, out } => synth(&preset, &out),
+        Command::Perplexity {
+            model,
+            text,
+            ctx,
+            chunks,
+        } => perplexity::run(&model, &text, ctx, chunks, options),
         Command::Quantize {
             model,
             out,
