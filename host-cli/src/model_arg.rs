@@ -29,8 +29,9 @@ impl ModelSpec {
 
 #[derive(Debug, Clone, Args)]
 pub struct ModelArg {
-    /// Model to use: a path to a .gguf file, or a registry name (smollm2, gemma3-270m) that is
-    /// fetched into $EDGELLM_HOME/models on first use [default: smollm2]
+    /// Model to use: a path to a .gguf file, or a registry name (smollm2, gemma3-270m,
+    /// qwen2.5-coder-0.5b) that is fetched into $EDGELLM_HOME/models on first use
+    /// [default: smollm2]
     #[arg(
         short = 'm',
         long = "model",

@@ -1,7 +1,7 @@
 //! The tokenizer built from real GGUF files against llama.cpp: token ids must be identical
 //! to `tests/data/tokenizer_<model>.llamacpp.json` (the hand-written corpus) and
 //! `tokenizer_random_<model>.llamacpp.json` (400 seeded random strings), written by
-//! `crosscheck tokenize` from llama.cpp's `llama_tokenize(add_special = true,
+//! `crosscheck tokenize` (SmolLM2, Gemma 3, Qwen2.5) from llama.cpp's `llama_tokenize(add_special = true,
 //! parse_special = true)`; and every string must round-trip through encode / decode and the
 //! incremental TokenStream.
 //!
@@ -16,6 +16,7 @@ use edgellm_runtime::tokenizer::{PreTokenizer, TokenStream, Tokenizer};
 
 const SMOLLM2: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 const GEMMA3: &str = "gemma-3-270m-q4_k_m.gguf";
+const QWEN2_5: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
 
 fn model_path(file: &str, fetch_name: &str) -> PathBuf {
     if file == SMOLLM2
@@ -191,6 +192,16 @@ fn gemma3_matches_llamacpp() {
     let tok = load(GEMMA3, "gemma3-270m");
     compare_with_llamacpp(&tok, "tokenizer_gemma3.llamacpp.json", CORPUS);
     compare_with_llamacpp(&tok, "tokenizer_random_gemma3.llamacpp.json", RANDOM_CORPUS);
+}
+
+/// Qwen2.5's byte-level BPE with the `qwen2` pre-tokenizer (151,387 merges).
+#[test]
+fn qwen2_5_matches_llamacpp() {
+    let tok = load(QWEN2_5, "qwen2.5-coder-0.5b");
+    compare_with_llamacpp(&tok, "tokenizer_qwen2.5.llamacpp.json", CORPUS);
+    compare_with_llamacpp(&tok, "tokenizer_random_qwen2.5.llamacpp.json", RANDOM_CORPUS);
+    check_roundtrip(&tok, CORPUS);
+    check_roundtrip(&tok, RANDOM_CORPUS);
 }
 
 #[test]
