@@ -199,7 +199,11 @@ fn gemma3_matches_llamacpp() {
 fn qwen2_5_matches_llamacpp() {
     let tok = load(QWEN2_5, "qwen2.5-coder-0.5b");
     compare_with_llamacpp(&tok, "tokenizer_qwen2.5.llamacpp.json", CORPUS);
-    compare_with_llamacpp(&tok, "tokenizer_random_qwen2.5.llamacpp.json", RANDOM_CORPUS);
+    compare_with_llamacpp(
+        &tok,
+        "tokenizer_random_qwen2.5.llamacpp.json",
+        RANDOM_CORPUS,
+    );
     check_roundtrip(&tok, CORPUS);
     check_roundtrip(&tok, RANDOM_CORPUS);
 }

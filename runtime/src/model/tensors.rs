@@ -175,6 +175,67 @@ pub const fn vec(len: Dim) -> Shape {
     Shape::Vector(len)
 }
 
+/// The embedding table, the final norm and the output head (absent when tied to the
+/// embeddings).
+pub const EMBEDDINGS: [TensorSpec; 3] = {
+    use Dim::*;
+    use Need::*;
+    [
+        model(
+            "token_embd.weight",
+            Role::TokenEmbd,
+            mat(Vocab, Embd),
+            Required,
+        ),
+        model("output_norm.weight", Role::OutputNorm, vec(Embd), Required),
+        model("output.weight", Role::Output, mat(Vocab, Embd), Optional),
+    ]
+};
+
+/// The pre-attention norm.
+pub const ATTN_NORM: [TensorSpec; 1] = [layer(
+    "attn_norm.weight",
+    Role::AttnNorm,
+    vec(Dim::Embd),
+    Need::Required,
+)];
+
+/// The attention output projection.
+pub const ATTN_OUTPUT: [TensorSpec; 1] = [layer(
+    "attn_output.weight",
+    Role::Wo,
+    mat(Dim::Embd, Dim::Q),
+    Need::Required,
+)];
+
+/// Per-head RMSNorm weights of queries and keys.
+pub const QK_NORM: [TensorSpec; 2] = [
+    layer(
+        "attn_q_norm.weight",
+        Role::QNorm,
+        vec(Dim::Head),
+        Need::Required,
+    ),
+    layer(
+        "attn_k_norm.weight",
+        Role::KNorm,
+        vec(Dim::Head),
+        Need::Required,
+    ),
+];
+
+/// The pre-feed-forward norm and the gated feed-forward's three matrices.
+pub const FFN: [TensorSpec; 4] = {
+    use Dim::*;
+    use Need::*;
+    [
+        layer("ffn_norm.weight", Role::FfnNorm, vec(Embd), Required),
+        layer("ffn_gate.weight", Role::FfnGate, mat(Ff, Embd), Required),
+        layer("ffn_up.weight", Role::FfnUp, mat(Ff, Embd), Required),
+        layer("ffn_down.weight", Role::FfnDown, mat(Embd, Ff), Required),
+    ]
+};
+
 /// The attention projections every architecture accepts, as llama.cpp's
 /// `create_tensor_qkv` does: separate `attn_q/k/v` or one fused `attn_qkv`, each with
 /// optional biases.

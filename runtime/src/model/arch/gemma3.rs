@@ -14,45 +14,31 @@ use crate::model::ModelError;
 use crate::model::blocks::{Block, Glu};
 use crate::model::config::{Config, Keys, Rope, SlidingWindow};
 use crate::model::tensors::{
-    Dim::*, Need::*, QKV, Role, TensorTable, layer as l, mat, model as m, vec,
+    ATTN_NORM, ATTN_OUTPUT, Dim::*, EMBEDDINGS, FFN, Need::*, QK_NORM, QKV, Role, TensorTable,
+    layer as l, vec,
 };
 use crate::parallel::Parallel;
 use crate::profile::Profiler;
 
 pub(super) const TENSORS: TensorTable = &[
-    &[
-        m(
-            "token_embd.weight",
-            Role::TokenEmbd,
-            mat(Vocab, Embd),
-            Required,
-        ),
-        m("output_norm.weight", Role::OutputNorm, vec(Embd), Required),
-        m("output.weight", Role::Output, mat(Vocab, Embd), Optional),
-        l("attn_norm.weight", Role::AttnNorm, vec(Embd), Required),
-    ],
+    &EMBEDDINGS,
+    &ATTN_NORM,
     &QKV,
-    &[
-        l("attn_q_norm.weight", Role::QNorm, vec(Head), Required),
-        l("attn_k_norm.weight", Role::KNorm, vec(Head), Required),
-        l("attn_output.weight", Role::Wo, mat(Embd, Q), Required),
-        l(
-            "post_attention_norm.weight",
-            Role::AttnPostNorm,
-            vec(Embd),
-            Required,
-        ),
-        l("ffn_norm.weight", Role::FfnNorm, vec(Embd), Required),
-        l("ffn_gate.weight", Role::FfnGate, mat(Ff, Embd), Required),
-        l("ffn_up.weight", Role::FfnUp, mat(Ff, Embd), Required),
-        l("ffn_down.weight", Role::FfnDown, mat(Embd, Ff), Required),
-        l(
-            "post_ffw_norm.weight",
-            Role::FfnPostNorm,
-            vec(Embd),
-            Required,
-        ),
-    ],
+    &QK_NORM,
+    &ATTN_OUTPUT,
+    &[l(
+        "post_attention_norm.weight",
+        Role::AttnPostNorm,
+        vec(Embd),
+        Required,
+    )],
+    &FFN,
+    &[l(
+        "post_ffw_norm.weight",
+        Role::FfnPostNorm,
+        vec(Embd),
+        Required,
+    )],
 ];
 
 /// Layers per global layer when the file does not say (`sliding_window_pattern`).

@@ -8,38 +8,25 @@ use crate::model::ModelError;
 use crate::model::blocks::{Block, Glu};
 use crate::model::config::{Config, Keys};
 use crate::model::tensors::{
-    Dim::*, Need::*, QKV, Role, TensorTable, layer as l, mat, model as m, vec,
+    ATTN_NORM, ATTN_OUTPUT, Dim::*, EMBEDDINGS, FFN, Need::*, QKV, Role, TensorTable, layer as l,
+    model as m, vec,
 };
 use crate::parallel::Parallel;
 use crate::profile::Profiler;
 
 pub(super) const TENSORS: TensorTable = &[
-    &[
-        m(
-            "token_embd.weight",
-            Role::TokenEmbd,
-            mat(Vocab, Embd),
-            Required,
-        ),
-        m("output_norm.weight", Role::OutputNorm, vec(Embd), Required),
-        m("output.weight", Role::Output, mat(Vocab, Embd), Optional),
-        m(
-            "rope_freqs.weight",
-            Role::RopeFreqs,
-            vec(RopeHalf),
-            Optional,
-        ),
-        l("attn_norm.weight", Role::AttnNorm, vec(Embd), Required),
-    ],
+    &EMBEDDINGS,
+    &[m(
+        "rope_freqs.weight",
+        Role::RopeFreqs,
+        vec(RopeHalf),
+        Optional,
+    )],
+    &ATTN_NORM,
     &QKV,
-    &[
-        l("attn_output.weight", Role::Wo, mat(Embd, Q), Required),
-        l("attn_output.bias", Role::Bo, vec(Embd), Optional),
-        l("ffn_norm.weight", Role::FfnNorm, vec(Embd), Required),
-        l("ffn_gate.weight", Role::FfnGate, mat(Ff, Embd), Required),
-        l("ffn_up.weight", Role::FfnUp, mat(Ff, Embd), Required),
-        l("ffn_down.weight", Role::FfnDown, mat(Embd, Ff), Required),
-    ],
+    &ATTN_OUTPUT,
+    &[l("attn_output.bias", Role::Bo, vec(Embd), Optional)],
+    &FFN,
 ];
 
 /// llama.cpp refuses a partial rotation for `llama` (`n_rot` must be the head size).

@@ -8,29 +8,21 @@
 //! and name themselves as unused tensors.
 
 use crate::model::ModelError;
-use crate::model::blocks::{Block, Glu};
+use crate::model::blocks::Block;
 use crate::model::config::{Config, Keys};
 use crate::model::tensors::{
-    Dim::*, Need::*, QKV, Role, TensorTable, layer as l, mat, model as m, vec,
+    ATTN_NORM, ATTN_OUTPUT, Dim::*, EMBEDDINGS, Need::*, QKV, Role, TensorTable, layer as l, mat,
+    vec,
 };
 use crate::parallel::Parallel;
 use crate::profile::Profiler;
 
 pub(super) const TENSORS: TensorTable = &[
-    &[
-        m(
-            "token_embd.weight",
-            Role::TokenEmbd,
-            mat(Vocab, Embd),
-            Required,
-        ),
-        m("output_norm.weight", Role::OutputNorm, vec(Embd), Required),
-        m("output.weight", Role::Output, mat(Vocab, Embd), Optional),
-        l("attn_norm.weight", Role::AttnNorm, vec(Embd), Required),
-    ],
+    &EMBEDDINGS,
+    &ATTN_NORM,
     &QKV,
+    &ATTN_OUTPUT,
     &[
-        l("attn_output.weight", Role::Wo, mat(Embd, Q), Required),
         l("ffn_norm.weight", Role::FfnNorm, vec(Embd), Required),
         l("ffn_up.weight", Role::FfnGateUp, mat(Ff2, Embd), Required),
         l("ffn_down.weight", Role::FfnDown, mat(Embd, Ff), Required),
@@ -41,17 +33,8 @@ pub(super) fn read_hparams(_: &Keys<'_, '_>, _: &mut Config) -> Result<(), Model
     Ok(())
 }
 
+/// A llama layer ([`super::llama::layer`]): Phi-3's differences — the fused tensors, split
+/// into views at load, and "neox" RoPE on part of each head — are in its tensors and config.
 pub(super) fn layer<P: Parallel, Pr: Profiler>(b: &mut Block<'_, '_, '_, P, Pr>) {
-    // Attention: xb = rmsnorm(x); q, k, v = rows of w_qkv·xb; RoPE; attend; x += wo·xb.
-    b.attn_norm();
-    b.qkv();
-    b.rope();
-    b.attention();
-    b.attn_output();
-    b.residual();
-    // Feed-forward: xb = rmsnorm(x); x += w_down·(silu(gate·xb) * up·xb), gate and up the
-    // two halves of ffn_up.
-    b.ffn_norm();
-    b.ffn(Glu::Silu);
-    b.residual();
+    super::llama::layer(b);
 }

@@ -7,35 +7,12 @@
 use crate::model::ModelError;
 use crate::model::blocks::{Block, Glu};
 use crate::model::config::{Config, Keys};
-use crate::model::tensors::{
-    Dim::*, Need::*, QKV, Role, TensorTable, layer as l, mat, model as m, vec,
-};
+use crate::model::tensors::{ATTN_NORM, ATTN_OUTPUT, EMBEDDINGS, FFN, QK_NORM, QKV, TensorTable};
 use crate::parallel::Parallel;
 use crate::profile::Profiler;
 
-pub(super) const TENSORS: TensorTable = &[
-    &[
-        m(
-            "token_embd.weight",
-            Role::TokenEmbd,
-            mat(Vocab, Embd),
-            Required,
-        ),
-        m("output_norm.weight", Role::OutputNorm, vec(Embd), Required),
-        m("output.weight", Role::Output, mat(Vocab, Embd), Optional),
-        l("attn_norm.weight", Role::AttnNorm, vec(Embd), Required),
-    ],
-    &QKV,
-    &[
-        l("attn_q_norm.weight", Role::QNorm, vec(Head), Required),
-        l("attn_k_norm.weight", Role::KNorm, vec(Head), Required),
-        l("attn_output.weight", Role::Wo, mat(Embd, Q), Required),
-        l("ffn_norm.weight", Role::FfnNorm, vec(Embd), Required),
-        l("ffn_gate.weight", Role::FfnGate, mat(Ff, Embd), Required),
-        l("ffn_up.weight", Role::FfnUp, mat(Ff, Embd), Required),
-        l("ffn_down.weight", Role::FfnDown, mat(Embd, Ff), Required),
-    ],
-];
+pub(super) const TENSORS: TensorTable =
+    &[&EMBEDDINGS, &ATTN_NORM, &QKV, &QK_NORM, &ATTN_OUTPUT, &FFN];
 
 pub(super) fn read_hparams(_: &Keys<'_, '_>, _: &mut Config) -> Result<(), ModelError> {
     Ok(())
