@@ -33,7 +33,6 @@ use common::golden::{Targets, check_greedy, check_logits, to_f16};
 
 fn simd_tiers() -> impl Iterator<Item = KernelTable> {
     KernelTable::available_tiers()
-        .into_iter()
         .filter(|t| *t != Tier::Scalar)
         .map(|t| KernelTable::with_tier(t).unwrap())
 }

@@ -38,9 +38,8 @@
 mod common;
 
 use edgellm_kernels::{GgmlType, KernelTable, Tier};
-use edgellm_runtime::gguf::MetadataValue;
+use edgellm_runtime::Gguf;
 use edgellm_runtime::model::{InterleavePlan, Transformer};
-use edgellm_runtime::{Gguf, GgufWriter};
 
 use common::golden::{Targets, check_greedy, check_logits, to_f16};
 
