@@ -167,4 +167,22 @@ mod tests {
         rope_norm(&mut z, 100, 10000.0);
         assert!((z[2] - 1f32.cos()).abs() < 1e-5 && (z[3] - 1f32.sin()).abs() < 1e-5);
     }
+
+    #[test]
+    fn frequency_scale_and_divisors() {
+        let (mut c0, mut s0) = ([0f32; 4], [0f32; 4]);
+        let (mut c1, mut s1) = ([0f32; 4], [0f32; 4]);
+        // No scaling and no divisors: rope_cache's bits.
+        rope_cache(37, 500_000.0, &mut c0, &mut s0);
+        rope_cache_ext(37, 500_000.0, 1.0, None, &mut c1, &mut s1);
+        assert_eq!((c0, s0), (c1, s1));
+        // Angle i = scale · pos · base^(-2i/d) / factor[i] (d = 8, base 10000: 1, 0.1, ...).
+        let factors = [1.0f32, 2.0, 4.0, 8.0];
+        rope_cache_ext(30, 10_000.0, 0.5, Some(&factors), &mut c1, &mut s1);
+        for (i, f) in factors.iter().enumerate() {
+            let theta = 0.5 * 30.0 * 10f32.powi(-(i as i32)) / f;
+            assert!((c1[i] - theta.cos()).abs() < 1e-5, "{i}");
+            assert!((s1[i] - theta.sin()).abs() < 1e-5, "{i}");
+        }
+    }
 }
