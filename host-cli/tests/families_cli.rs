@@ -132,3 +132,51 @@ fn a_tensor_the_architecture_does_not_use_is_one_error_line() {
     assert!(out.status.success());
     assert!(common::stdout(&out).contains("runnable        tensor \"blk.0.attn_q_norm.weight\""));
 }
+
+/// llama.cpp's Q4_K_M recipe on a width that is not a multiple of 256 (Gemma 3's 640): an
+/// F16 copy of the shipped file, quantized again, gets every tensor's type of the file
+/// llama.cpp wrote, and the same size.
+#[test]
+fn gemma3_q4_k_m_mix_equals_llama_cpp_file() {
+    let home = std::env::var("EDGELLM_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/edgellm")
+        });
+    let shipped = home.join("models/gemma-3-270m-q4_k_m.gguf");
+    let dir = tempfile::tempdir().unwrap();
+    let (f16, q) = (dir.path().join("f16.gguf"), dir.path().join("q4km.gguf"));
+    let p = |x: &std::path::Path| x.to_str().unwrap().to_owned();
+    for args in [
+        vec![
+            "quantize",
+            &p(&shipped),
+            &p(&f16),
+            "--type",
+            "F16",
+            "--allow-requantize",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>(),
+        vec![
+            "quantize".into(),
+            p(&f16),
+            p(&q),
+            "--type".into(),
+            "Q4_K_M".into(),
+        ],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_edgellm"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", common::stderr(&out));
+    }
+    let (a, b) = (std::fs::read(&shipped).unwrap(), std::fs::read(&q).unwrap());
+    assert_eq!(a.len(), b.len());
+    let (ga, gb) = (Gguf::parse(&a).unwrap(), Gguf::parse(&b).unwrap());
+    for t in ga.tensors() {
+        assert_eq!(Some(t.ty), gb.tensor(t.name).map(|u| u.ty), "{}", t.name);
+    }
+}
