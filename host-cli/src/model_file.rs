@@ -23,8 +23,10 @@ pub struct ModelFile {
 }
 
 impl ModelFile {
-    /// Opens and maps `path`. Errors name the path.
+    /// Opens and maps `path`. Errors name the path. Anything but a regular file (a FIFO, a
+    /// device, a directory) is refused before it is opened, so a FIFO cannot block `open`.
     pub fn open(path: &Path) -> Result<Self> {
+        require_regular_file(path)?;
         let file = File::open(path).with_context(|| path.display().to_string())?;
         let meta = file
             .metadata()
@@ -85,6 +87,45 @@ impl fmt::Debug for ModelFile {
     }
 }
 
+/// `path` must be a regular file (following symlinks). Checked with `stat`, which never
+/// blocks, before anything opens it: opening a FIFO for reading waits for a writer forever.
+pub fn require_regular_file(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).with_context(|| path.display().to_string())?;
+    let ft = meta.file_type();
+    if ft.is_file() {
+        return Ok(());
+    }
+    anyhow::bail!("{}: not a regular file ({})", path.display(), kind(ft))
+}
+
+/// What a file that is not a regular file is, for messages.
+#[cfg(unix)]
+fn kind(ft: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    }
+}
+
+#[cfg(not(unix))]
+fn kind(ft: std::fs::FileType) -> &'static str {
+    if ft.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +152,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = ModelFile::open(dir.path()).unwrap_err();
         assert!(format!("{err:#}").contains(&dir.path().display().to_string()));
+        assert!(format!("{err:#}").ends_with("not a regular file (a directory)"));
+        let err = ModelFile::open(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "/dev/zero: not a regular file (a character device)"
+        );
     }
 }

@@ -43,7 +43,8 @@ pub enum Event<'t> {
 }
 
 /// Evaluate `prompt` after what `state` already holds, then generate up to
-/// `max_new_tokens` tokens, calling `on_event` for each. The generated tokens are appended
+/// `max_new_tokens` tokens (none for 0: the prompt is only evaluated), calling `on_event`
+/// for each. The generated tokens are appended
 /// to the KV cache, except the last one sampled (which has not been evaluated yet); its id
 /// is in the last `Event::Token`. `history` holds earlier tokens for the repetition penalty
 /// and is extended with the prompt and every sampled token.
@@ -94,6 +95,12 @@ pub fn generate_profiled<P: Parallel, Pr: Profiler>(
         return Ok(Generated {
             n_generated: 0,
             stop: StopReason::Caller,
+        });
+    }
+    if max_new_tokens == 0 {
+        return Ok(Generated {
+            n_generated: 0,
+            stop: StopReason::Length,
         });
     }
     let mut stream = TokenStream::new();

@@ -1,6 +1,6 @@
 //! `edgellm run`: generate text from a prompt, streaming it to stdout.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -64,6 +64,20 @@ pub struct RunArgs {
     /// norms, activation quantization, sampling, ...), as a table on stderr
     #[arg(long = "profile")]
     pub profile: bool,
+}
+
+/// Largest text file a command reads (`-f`): 64 MiB unless `EDGELLM_MAX_TEXT_BYTES` says
+/// otherwise (a whole book is a few MiB; the cap exists so a wrong path cannot exhaust memory).
+pub const DEFAULT_MAX_TEXT_BYTES: u64 = 64 << 20;
+
+fn max_text_bytes() -> Result<u64> {
+    match std::env::var("EDGELLM_MAX_TEXT_BYTES") {
+        Err(_) => Ok(DEFAULT_MAX_TEXT_BYTES),
+        Ok(v) => v
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| anyhow::anyhow!("EDGELLM_MAX_TEXT_BYTES: {v:?} is not a number of bytes")),
+    }
 }
 
 /// The sampler flags, llama.cpp's names and defaults.
@@ -134,7 +148,19 @@ pub fn read_prompt(prompt: &Option<String>, file: &Option<PathBuf>) -> Result<St
     match (prompt, file) {
         (Some(p), _) => Ok(p.clone()),
         (None, Some(f)) => {
-            let bytes = std::fs::read(f).with_context(|| f.display().to_string())?;
+            // A regular file (a FIFO would block, /dev/zero never end), read up to the cap.
+            crate::model_file::require_regular_file(f)?;
+            let cap = max_text_bytes()?;
+            let mut bytes = Vec::new();
+            std::fs::File::open(f)
+                .and_then(|file| file.take(cap + 1).read_to_end(&mut bytes))
+                .with_context(|| f.display().to_string())?;
+            if bytes.len() as u64 > cap {
+                bail!(
+                    "{}: larger than the text limit of {cap} bytes (set EDGELLM_MAX_TEXT_BYTES to raise it)",
+                    f.display()
+                );
+            }
             String::from_utf8(bytes).map_err(|e| {
                 anyhow::anyhow!(
                     "{}: not valid UTF-8 at byte offset {}",
@@ -230,12 +256,15 @@ pub fn run(args: RunArgs) -> Result<()> {
         return Err(e).context("writing to stdout");
     }
     let generated = result?;
-    writeln!(std::io::stdout()).context("writing to stdout")?;
+    if generated.n_generated > 0 {
+        writeln!(std::io::stdout()).context("writing to stdout")?;
+    }
 
     let prompt_s = (prompt_done - start).as_secs_f64();
     let gen_s = (end - prompt_done).as_secs_f64();
     let stop = match generated.stop {
         StopReason::EndOfGeneration => "end of generation",
+        StopReason::Length if args.n_predict == 0 => "-n 0 (prompt evaluated, nothing generated)",
         StopReason::Length => "length",
         StopReason::ContextFull => "context full",
         StopReason::Caller => "stopped",

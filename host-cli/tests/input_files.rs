@@ -1,0 +1,89 @@
+//! Inputs that are not regular files, text files over the size cap, and `-n 0`: each ends
+//! in one error line (or a clear summary), never a hang. Every run has a deadline.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// `edgellm ARGS` with `env`, killed (and the test failed) if it runs past 60 s.
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgellm"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("EDGELLM_MODEL", common::smollm2_path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("edgellm {args:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn fifo(dir: &std::path::Path) -> String {
+    let p = dir.join("fifo");
+    let ok = Command::new("mkfifo").arg(&p).status().unwrap().success();
+    assert!(ok, "mkfifo failed");
+    p.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_fifo_or_device_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = fifo(dir.path());
+    for (args, what) in [
+        (vec!["run", "-m", f.as_str(), "-p", "hi"], "(a FIFO)"),
+        (vec!["inspect", "-m", f.as_str()], "(a FIFO)"),
+        (vec!["run", "-f", f.as_str()], "(a FIFO)"),
+        (vec!["run", "-f", "/dev/zero"], "(a character device)"),
+        (vec!["tokenize", "-f", "/dev/zero"], "(a character device)"),
+    ] {
+        let out = run(&args, &[]);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let line = common::the_error_line(&out);
+        assert!(
+            line.ends_with(&format!("not a regular file {what}")),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn a_text_file_over_the_cap_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("prompt.txt");
+    std::fs::write(&p, "a".repeat(1000)).unwrap();
+    let p = p.to_str().unwrap();
+    let out = run(
+        &["run", "-f", p, "-n", "1"],
+        &[("EDGELLM_MAX_TEXT_BYTES", "999")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(common::the_error_line(&out).contains("larger than the text limit of 999 bytes"));
+    let out = run(
+        &["tokenize", "-f", p],
+        &[("EDGELLM_MAX_TEXT_BYTES", "1000")],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+}
+
+#[test]
+fn n_0_generates_nothing_and_says_so() {
+    let out = run(&["run", "-p", "Hello", "-n", "0", "--temp", "0"], &[]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(common::stdout(&out), "");
+    let err = common::stderr(&out);
+    assert!(err.contains("generated 0 tokens"), "{err}");
+    assert!(
+        err.contains("stop: -n 0 (prompt evaluated, nothing generated)"),
+        "{err}"
+    );
+}
