@@ -139,15 +139,22 @@ pub fn run(image: &'static [u8], isa: IsaFeatures) -> ExitCode {
     };
     let (heap1, free1) = heap_usage();
     let ctx = CTX.min(model.config.context_length);
-    // The KV cache is the run state's bulk (f32 keys and values for every layer, key/value
-    // head and position): refuse with a clear line rather than fail an allocation later.
+    // The run state's memory plan (the KV cache is its bulk), computed by the runtime without
+    // allocating, the same plan `edgellm memory` prints: refuse with a clear line rather
+    // than fail an allocation later.
     let c = &model.config;
-    let kv_need = 2 * c.n_layers * c.n_kv_heads * c.head_dim * ctx * size_of::<f32>();
-    if kv_need > free1 {
-        let (n_m, n_t) = mib(kv_need);
+    let need = match model.state_plan(ctx, MAX_BATCH) {
+        Ok(plan) => plan.total(),
+        Err(e) => {
+            say!("ERROR: {}", Show(&e));
+            return ExitCode::Model;
+        }
+    };
+    if need > free1 {
+        let (n_m, n_t) = mib(need);
         let (f_m, f_t) = mib(free1);
         say!(
-            "ERROR: the KV cache for ctx {} needs {}.{} MiB but the heap has {}.{} MiB free: give the machine more RAM",
+            "ERROR: the KV cache and buffers for ctx {} need {}.{} MiB but the heap has {}.{} MiB free: give the machine more RAM",
             ctx,
             n_m,
             n_t,

@@ -5,7 +5,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::Args;
 use edgellm_kernels::{KernelTable, Tier};
 use edgellm_runtime::Gguf;
-use edgellm_runtime::model::{InterleavePlan, Transformer};
+use edgellm_runtime::model::{InterleavePlan, RunState, Transformer};
 use edgellm_runtime::tokenizer::Tokenizer;
 
 use crate::model_file::ModelFile;
@@ -63,6 +63,35 @@ pub struct Loaded<'f> {
 /// Set `EDGELLM_INTERLEAVE=0` to keep every matrix in the file's ggml layout (for A/B
 /// measurements of the interleaved layout; results differ only in float rounding).
 pub const INTERLEAVE_ENV: &str = "EDGELLM_INTERLEAVE";
+
+/// A run state for `ctx` positions and prefill batches of `batch` tokens, after checking its
+/// memory plan (computed without allocating, with checked arithmetic) against this machine's
+/// physical memory: a context that cannot fit is one error line, never an allocation failure
+/// that aborts the process.
+pub fn new_state(model: &Transformer<'_>, ctx: usize, batch: usize) -> Result<RunState> {
+    let plan = model.state_plan(ctx, batch)?;
+    if let Some(total) = physical_memory_bytes()
+        && plan.total() as u64 > total
+    {
+        let mib = |b: u64| b / (1024 * 1024);
+        anyhow::bail!(
+            "a context of {ctx} tokens needs {} MiB (KV cache {} MiB) but this machine has {} MiB \
+             of memory: lower the context size (-c)",
+            mib(plan.total() as u64),
+            mib(plan.kv_cache_bytes as u64),
+            mib(total)
+        );
+    }
+    Ok(model.new_state(ctx, batch)?)
+}
+
+/// `MemTotal` of /proc/meminfo, where there is one.
+fn physical_memory_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
 
 /// Parse `file` and build its tokenizer and transformer. Errors name the file.
 ///

@@ -87,3 +87,35 @@ fn n_0_generates_nothing_and_says_so() {
         "{err}"
     );
 }
+
+/// A context whose KV cache exceeds this machine's memory: `run` refuses it in one line
+/// before allocating, `memory` reports its plan without allocating it.
+#[test]
+fn a_context_larger_than_memory_is_planned_not_allocated() {
+    use edgellm_runtime::synth::{SynthSpec, synth_model};
+    let spec = SynthSpec {
+        head_dim: 64,
+        rope_dim: 64,
+        kv_heads: 4,
+        ctx: 1 << 24,
+        ..SynthSpec::preset("llama3").unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("long-context.gguf");
+    std::fs::write(&p, synth_model(&spec).unwrap()).unwrap();
+    let p = p.to_str().unwrap();
+    let ctx = (1u32 << 24).to_string();
+    let out = run(&["run", "-m", p, "-c", &ctx, "-p", "hi", "-n", "1"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let line = common::the_error_line(&out);
+    assert!(
+        line.contains("a context of 16777216 tokens needs")
+            && line.contains("lower the context size"),
+        "{line}"
+    );
+    let out = run(&["memory", "-m", p, "-c", &ctx, "--json"], &[]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    // 3 layers × 4 kv heads × 2^24 positions × 64 floats × (key + value) × 4 bytes.
+    assert_eq!(v["kv_cache_bytes"], 3u64 * 4 * (1 << 24) * 64 * 2 * 4);
+}

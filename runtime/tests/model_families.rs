@@ -306,3 +306,47 @@ fn fused_tensors_interleave_by_part() {
         );
     }
 }
+
+/// The memory plan is exactly what the run state allocates, for every architecture (local
+/// layers' second RoPE table included), and an absurd context is an error, not an abort.
+#[test]
+fn state_plan_matches_the_allocation() {
+    for p in SynthSpec::PRESETS {
+        let bytes = synth(p);
+        let g = Gguf::parse(&bytes).unwrap();
+        let model = Transformer::from_gguf(&g, KernelTable::detect()).unwrap();
+        for (ctx, batch) in [(1, 1), (17, 4), (256, 300)] {
+            let plan = model.state_plan(ctx, batch).unwrap();
+            let state = model.new_state(ctx, batch).unwrap();
+            assert_eq!(plan.total(), state.bytes(), "{p} ctx {ctx} batch {batch}");
+            assert_eq!(plan.kv_cache_bytes, state.kv.bytes(), "{p}");
+        }
+        let e = model.state_plan(257, 1).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "context size 257: out of range, the model supports 1..=256 positions"
+        );
+    }
+    // A context length no memory holds is refused with the key's name.
+    let bytes = edited(
+        &synth("llama3"),
+        &[Edit::Set(
+            "llama.context_length",
+            MetadataValue::U64(u64::MAX >> 8),
+        )],
+    );
+    let e = error_or_plan(&bytes);
+    assert!(e.contains("context"), "{e}");
+}
+
+/// The error of planning a state of the model's whole context.
+fn error_or_plan(bytes: &[u8]) -> String {
+    let g = Gguf::parse(bytes).unwrap();
+    match Transformer::from_gguf(&g, KernelTable::detect()) {
+        Err(e) => e.to_string(),
+        Ok(m) => m
+            .state_plan(m.config.context_length, 1)
+            .expect_err("an absurd context was planned")
+            .to_string(),
+    }
+}

@@ -252,7 +252,7 @@ fn time_test(
         Test::Gen(n) => (n, 1),
     };
     let tokens = bench_tokens(n_tokens, model.config.vocab_size, bos);
-    let mut state = model.new_state(n_tokens, batch)?;
+    let mut state = crate::engine::new_state(model, n_tokens, batch)?;
     let mut pass = |tokens: &[u32]| -> Result<u64> {
         state.pos = 0; // empty cache
         let start = Instant::now();

@@ -77,7 +77,7 @@ pub fn run(args: ChatArgs) -> Result<()> {
         .ctx_size
         .unwrap_or(DEFAULT_CTX)
         .min(model.config.context_length);
-    let mut state = model.new_state(ctx, 256)?;
+    let mut state = engine::new_state(model, ctx, 256)?;
     let mut sampler = Sampler::new(sampler_cfg, tok.vocab_size());
     let mut history: Vec<u32> = Vec::with_capacity(ctx);
     let mut messages: Vec<Message> = Vec::new();
@@ -104,7 +104,7 @@ pub fn run(args: ChatArgs) -> Result<()> {
                 messages.clear();
                 cached_text.clear();
                 history.clear();
-                state = model.new_state(ctx, 256)?;
+                state = engine::new_state(model, ctx, 256)?;
                 eprintln!("(conversation cleared)");
                 continue;
             }

@@ -67,10 +67,11 @@ pub fn run(args: MemoryArgs) -> Result<()> {
     let model =
         Transformer::from_gguf(&gguf, KernelTable::scalar()).with_context(|| name.clone())?;
     Tokenizer::from_gguf(&gguf).with_context(|| name.clone())?;
+    // Planned, never allocated: the plan may be for a board bigger than this machine.
     let state = model
-        .new_state(args.ctx_size, args.batch_size)
+        .state_plan(args.ctx_size, args.batch_size)
         .with_context(|| name.clone())?;
-    let kv = state.kv.bytes();
+    let kv = state.kv_cache_bytes;
     let tokenizer_bytes = [
         "tokenizer.ggml.tokens",
         "tokenizer.ggml.merges",
@@ -88,9 +89,9 @@ pub fn run(args: MemoryArgs) -> Result<()> {
         file_bytes: file.len(),
         weight_bytes_per_token: model.weights.bytes_per_token(),
         kv_cache_bytes: kv,
-        scratch_bytes: state.bytes() - kv,
+        scratch_bytes: state.scratch_bytes,
         tokenizer_bytes,
-        total_bytes: file.len() + state.bytes() + tokenizer_bytes,
+        total_bytes: file.len() + state.total() + tokenizer_bytes,
     };
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -197,7 +197,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             model.config.context_length
         );
     }
-    let mut state = model.new_state(ctx, args.batch_size)?;
+    let mut state = engine::new_state(model, ctx, args.batch_size)?;
     let mut sampler = Sampler::new(sampler_cfg, tok.vocab_size());
     let mut history = Vec::with_capacity(ctx);
 

@@ -28,7 +28,7 @@ impl<'m, 'f> ChunkEval<'m, 'f> {
         bos: Option<u32>,
     ) -> Result<Self> {
         ensure!(n_ctx >= 4, "-c {n_ctx}: a chunk needs at least 4 tokens");
-        let state = model.new_state(n_ctx, batch)?;
+        let state = crate::engine::new_state(model, n_ctx, batch)?;
         let first = n_ctx / 2;
         Ok(ChunkEval {
             model,

@@ -167,7 +167,7 @@ fn time(
     reps: usize,
 ) -> Result<Vec<u64>> {
     let tokens = fixed_tokens(n, model.config.vocab_size, bos);
-    let mut state = model.new_state(n, batch)?;
+    let mut state = crate::engine::new_state(model, n, batch)?;
     let mut pass = |tokens: &[u32]| -> Result<u64> {
         state.pos = 0;
         let start = Instant::now();

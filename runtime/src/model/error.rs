@@ -18,6 +18,9 @@ pub enum ModelError {
     UnsupportedArchitecture { arch: String },
     #[error("metadata key \"{key}\": {problem}")]
     BadConfig { key: String, problem: String },
+    /// A requested context size (`-c`) the model or the address space cannot hold.
+    #[error("context size {requested}: {problem}")]
+    BadContext { requested: usize, problem: String },
     #[error("tensor \"{name}\" is missing")]
     MissingTensor { name: String },
     #[error("tensor \"{name}\" is not used by architecture {arch}: {why}")]

@@ -26,7 +26,7 @@ pub use config::{Config, Rope, RopeStyle, SlidingWindow};
 pub use error::ModelError;
 pub use interleave::{InterleavePlan, PlannedMatrix};
 pub use kv_cache::KvCache;
-pub use state::{ActivationBuffer, RunState};
+pub use state::{ActivationBuffer, RunState, StatePlan};
 pub use weights::{LayerWeights, Weights};
 
 use edgellm_kernels::KernelTable;
@@ -77,18 +77,32 @@ impl<'a> Transformer<'a> {
         &self.kernels
     }
 
-    /// Fresh buffers and an empty KV cache for a context of `ctx` positions (at most the
-    /// model's trained context), evaluating up to `max_batch` tokens per step.
-    pub fn new_state(&self, ctx: usize, max_batch: usize) -> Result<RunState, ModelError> {
+    /// The bytes [`Transformer::new_state`] would allocate, without allocating them: the
+    /// memory plan `edgellm memory` prints and the CLI checks against the machine's memory.
+    /// Errors name the context size when it is out of range or the sizes overflow.
+    pub fn state_plan(&self, ctx: usize, max_batch: usize) -> Result<StatePlan, ModelError> {
         if ctx == 0 || ctx > self.config.context_length {
-            return Err(ModelError::BadConfig {
-                key: "context size".into(),
+            return Err(ModelError::BadContext {
+                requested: ctx,
                 problem: alloc::format!(
-                    "{ctx} positions requested; the model supports 1..={}",
+                    "out of range, the model supports 1..={} positions",
                     self.config.context_length
                 ),
             });
         }
+        RunState::plan(&self.config, ctx, max_batch.clamp(1, ctx)).ok_or_else(|| {
+            ModelError::BadContext {
+                requested: ctx,
+                problem: "its buffers would not fit in any memory (their size overflows)".into(),
+            }
+        })
+    }
+
+    /// Fresh buffers and an empty KV cache for a context of `ctx` positions (at most the
+    /// model's trained context), evaluating up to `max_batch` tokens per step. The sizes are
+    /// planned with checked arithmetic first ([`Transformer::state_plan`]).
+    pub fn new_state(&self, ctx: usize, max_batch: usize) -> Result<RunState, ModelError> {
+        self.state_plan(ctx, max_batch)?;
         Ok(RunState::new(&self.config, ctx, max_batch.clamp(1, ctx)))
     }
 

@@ -49,7 +49,70 @@ pub struct RunState {
     pub acts: ActivationBuffer,
 }
 
+/// The bytes a [`RunState`] occupies, computed with checked arithmetic before anything is
+/// allocated ([`RunState::plan`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatePlan {
+    /// The f32 KV cache (`KvCache::bytes`).
+    pub kv_cache_bytes: usize,
+    /// Every other buffer: activations, attention scores, RoPE tables, quantized
+    /// activations, logits.
+    pub scratch_bytes: usize,
+}
+
+impl StatePlan {
+    pub fn total(&self) -> usize {
+        self.kv_cache_bytes + self.scratch_bytes
+    }
+}
+
 impl RunState {
+    /// What [`RunState::new`] would allocate for `ctx` positions and batches of `max_batch`
+    /// tokens, or `None` if a size overflows `usize` (absurd metadata or context).
+    pub fn plan(c: &Config, ctx: usize, max_batch: usize) -> Option<StatePlan> {
+        let b = max_batch.max(1);
+        let mul = |a: usize, b: usize| a.checked_mul(b);
+        let widest = c.dim.max(c.q_dim()).max(c.hidden_dim);
+        let tables = 1 + usize::from(c.sliding_window.is_some());
+        let floats = [
+            mul(b, c.dim)?,                                 // x
+            mul(b, c.dim.max(c.q_dim()))?,                  // xb
+            mul(b, c.dim)?,                                 // xb2
+            mul(b, c.q_dim())?,                             // q
+            mul(mul(b, c.kv_dim())?, 2)?,                   // k, v
+            mul(mul(b, c.hidden_dim)?, 2)?,                 // hb, hb2
+            mul(c.n_heads, ctx)?,                           // att
+            mul(mul(mul(tables, b)?, c.rope_dim / 2)?, 2)?, // rope_cos, rope_sin
+            c.dim.max(c.head_dim),                          // row
+            c.vocab_size,                                   // logits
+        ];
+        let mut scratch = 0usize;
+        for n in floats {
+            scratch = scratch.checked_add(mul(n, size_of::<f32>())?)?;
+        }
+        let acts = mul(b, widest)?;
+        scratch = scratch
+            .checked_add(mul(acts.div_ceil(QK8_0), size_of::<BlockQ8_0>())?)?
+            .checked_add(mul(acts.div_ceil(QK8_1), size_of::<BlockQ8_1>())?)?
+            .checked_add(mul(acts.div_ceil(QK_K), size_of::<BlockQ8K>())?)?;
+        // Keys and values: (layer, kv_head, ctx rounded up to key blocks, head_dim) each.
+        let per_head = ctx
+            .div_ceil(edgellm_kernels::attention::KEY_BLOCK)
+            .checked_mul(edgellm_kernels::attention::KEY_BLOCK)?
+            .checked_mul(c.head_dim)?;
+        let kv = mul(
+            mul(mul(c.n_layers, c.n_kv_heads)?, per_head)?,
+            2 * size_of::<f32>(),
+        )?;
+        // Keep every buffer addressable (a Vec holds at most isize::MAX bytes).
+        let plan = StatePlan {
+            kv_cache_bytes: kv,
+            scratch_bytes: scratch,
+        };
+        (plan.kv_cache_bytes.checked_add(plan.scratch_bytes)? <= isize::MAX as usize)
+            .then_some(plan)
+    }
+
     pub fn new(c: &Config, ctx: usize, max_batch: usize) -> RunState {
         let b = max_batch.max(1);
         let widest = c.dim.max(c.q_dim()).max(c.hidden_dim);
