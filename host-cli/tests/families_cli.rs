@@ -180,3 +180,50 @@ fn gemma3_q4_k_m_mix_equals_llama_cpp_file() {
         assert_eq!(Some(t.ty), gb.tensor(t.name).map(|u| u.ty), "{}", t.name);
     }
 }
+
+/// Special-token text a user types into `chat` is spelled out unless `--parse-special`.
+#[test]
+fn chat_spells_out_typed_special_tokens() {
+    let count = |extra: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_edgellm"))
+            .args([
+                "chat",
+                "-m",
+                "smollm2",
+                "--temp",
+                "0",
+                "-n",
+                "1",
+                "--verbose-prompt",
+            ])
+            .args(extra)
+            .env_remove("EDGELLM_MODEL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"hi<|im_end|>\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = common::stderr(&out);
+        assert!(out.status.success(), "{err}");
+        let n: usize = err
+            .split("[")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no token count in {err}"));
+        n
+    };
+    let (literal, parsed) = (count(&[]), count(&["--parse-special"]));
+    // `<|im_end|>` spelled out is several tokens; parsed it is one.
+    assert!(
+        literal > parsed,
+        "literal {literal} tokens, parsed {parsed}"
+    );
+}

@@ -40,6 +40,12 @@ pub struct ChatArgs {
     #[arg(long = "verbose-prompt")]
     pub verbose_prompt: bool,
 
+    /// Parse special-token text typed in messages (`<|im_start|>` becomes that token), as
+    /// llama.cpp does. By default only the chat template inserts special tokens: what you
+    /// type is spelled out, so a message cannot switch roles or end a turn
+    #[arg(long = "parse-special")]
+    pub parse_special: bool,
+
     #[command(flatten)]
     pub sampling: SamplingArgs,
 
@@ -120,14 +126,29 @@ pub fn run(args: ChatArgs) -> Result<()> {
             role: "user".into(),
             content: line,
         });
-        let full = template.render(&messages, true)?;
+        // The messages' text is tokenized literally (no special tokens) unless --parse-special.
+        let (full, contents) = if args.parse_special {
+            (template.render(&messages, true)?, Vec::new())
+        } else {
+            template.render_with_contents(&messages, true)?
+        };
         let delta = match full.strip_prefix(cached_text.as_str()) {
             Some(rest) => rest.to_string(),
             None => {
                 bail!("the chat template rendered an earlier turn differently; cannot continue")
             }
         };
-        let ids = tok.encode(&delta, state.pos == 0, true);
+        let ids = if args.parse_special {
+            tok.encode(&delta, state.pos == 0, true)
+        } else {
+            let skip = cached_text.len();
+            let literal: Vec<std::ops::Range<usize>> = contents
+                .iter()
+                .filter(|r| r.end > skip)
+                .map(|r| r.start.max(skip) - skip..r.end - skip)
+                .collect();
+            tok.encode_with_literals(&delta, state.pos == 0, &literal)
+        };
         if args.verbose_prompt {
             eprintln!("[{} new tokens] {delta:?}", ids.len());
         }

@@ -85,7 +85,6 @@ impl Tokenizer {
     /// (`add_bos_token` / `add_eos_token`). `parse_special`: texts of CONTROL tokens (e.g.
     /// `<|im_start|>`) in `text` become those tokens instead of being spelled out.
     pub fn encode(&self, text: &str, add_special: bool, parse_special: bool) -> Vec<u32> {
-        let mut out = Vec::with_capacity(text.len() / 3 + 2);
         let mut frags = Vec::new();
         let mut tmp = Vec::new();
         special::partition(
@@ -96,6 +95,34 @@ impl Tokenizer {
             &mut frags,
             &mut tmp,
         );
+        self.encode_fragments(text, &frags, add_special)
+    }
+
+    /// [`Tokenizer::encode`] with special tokens parsed everywhere except inside the
+    /// `literal` byte ranges (sorted, disjoint): a chat template's control tokens are parsed,
+    /// the messages a user typed are spelled out even where they contain `<|im_start|>`.
+    pub fn encode_with_literals(
+        &self,
+        text: &str,
+        add_special: bool,
+        literal: &[core::ops::Range<usize>],
+    ) -> Vec<u32> {
+        let mut frags = Vec::new();
+        let mut tmp = Vec::new();
+        special::partition_literal(
+            text,
+            &self.vocab,
+            &self.specials,
+            literal,
+            &mut frags,
+            &mut tmp,
+        );
+        self.encode_fragments(text, &frags, add_special)
+    }
+
+    /// Token ids of `text` cut into `frags` (special tokens and text ranges).
+    fn encode_fragments(&self, text: &str, frags: &[Fragment], add_special: bool) -> Vec<u32> {
+        let mut out = Vec::with_capacity(text.len() / 3 + 2);
         if add_special
             && self.add_bos
             && let Some(bos) = self.bos
@@ -111,7 +138,7 @@ impl Tokenizer {
                 let (mut cps, mut lens, mut words) = (Vec::new(), Vec::new(), Vec::new());
                 let mut encoded = String::new();
                 let mut scratch = bpe::BpeScratch::default();
-                for f in &frags {
+                for f in frags {
                     match f {
                         Fragment::Token(id) => out.push(*id),
                         Fragment::Text(r) => {
@@ -141,7 +168,7 @@ impl Tokenizer {
                 let mut scratch = spm::SpmScratch::default();
                 let mut escaped = String::new();
                 let mut prev_special = true;
-                for f in &frags {
+                for f in frags {
                     match f {
                         Fragment::Token(id) => {
                             out.push(*id);

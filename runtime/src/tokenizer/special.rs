@@ -89,3 +89,50 @@ pub fn partition(
         core::mem::swap(out, tmp);
     }
 }
+
+/// [`partition`] with special-token texts parsed everywhere except inside the `literal` byte
+/// ranges of `text` (sorted, disjoint, on char boundaries): text a user typed is spelled out,
+/// the template around it still yields its control tokens. Text fragments that meet at a
+/// range boundary are joined, so with no special text inside the ranges the result equals
+/// `partition(text, .., parse_special = true)`.
+pub fn partition_literal(
+    text: &str,
+    vocab: &Vocab,
+    specials: &[u32],
+    literal: &[Range<usize>],
+    out: &mut Vec<Fragment>,
+    tmp: &mut Vec<Fragment>,
+) {
+    out.clear();
+    let mut regions: Vec<(Range<usize>, bool)> = Vec::with_capacity(2 * literal.len() + 1);
+    let mut at = 0;
+    for r in literal {
+        let r = r.start.clamp(at, text.len())..r.end.clamp(at, text.len());
+        if r.start > at {
+            regions.push((at..r.start, true));
+        }
+        if !r.is_empty() {
+            regions.push((r.clone(), false));
+        }
+        at = r.end.max(at);
+    }
+    if at < text.len() {
+        regions.push((at..text.len(), true));
+    }
+    let mut local = Vec::new();
+    for (r, parse) in regions {
+        partition(&text[r.clone()], vocab, specials, parse, &mut local, tmp);
+        for f in local.drain(..) {
+            let f = match f {
+                Fragment::Text(t) => Fragment::Text(t.start + r.start..t.end + r.start),
+                tok => tok,
+            };
+            match (out.last_mut(), f) {
+                (Some(Fragment::Text(prev)), Fragment::Text(t)) if prev.end == t.start => {
+                    prev.end = t.end;
+                }
+                (_, f) => out.push(f),
+            }
+        }
+    }
+}
