@@ -15,6 +15,7 @@ mod home;
 mod metadata_view;
 mod model_arg;
 mod model_file;
+mod output_file;
 mod peak_rss;
 mod pip;
 mod pool;

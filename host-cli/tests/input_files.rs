@@ -119,3 +119,98 @@ fn a_context_larger_than_memory_is_planned_not_allocated() {
     // 3 layers × 4 kv heads × 2^24 positions × 64 floats × (key + value) × 4 bytes.
     assert_eq!(v["kv_cache_bytes"], 3u64 * 4 * (1 << 24) * 64 * 2 * 4);
 }
+
+/// An output that is a device, a FIFO or the input itself is refused before any work, and
+/// nothing is created or changed.
+#[test]
+fn outputs_are_never_destroyed() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.gguf");
+    std::fs::copy(common::smollm2_path(), &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let i = input.to_str().unwrap();
+    let alias = format!("{}/./in.gguf", dir.path().display());
+    let f = fifo(dir.path());
+    for (out, why) in [
+        (i, "is the same file as the input"),
+        (alias.as_str(), "is the same file as the input"),
+        ("/dev/null", "not a regular file (a character device)"),
+        (f.as_str(), "not a regular file (a FIFO)"),
+    ] {
+        let o = run(&["quantize", i, out, "--type", "Q8_0"], &[]);
+        assert_eq!(o.status.code(), Some(1), "{out}");
+        assert!(common::the_error_line(&o).contains(why), "{out}");
+        let o = run(
+            &[
+                "perplexity",
+                "-m",
+                i,
+                "-f",
+                "/usr/share/common-licenses/GPL-3",
+                "-c",
+                "64",
+                "--chunks",
+                "2",
+                "--save-logits",
+                out,
+            ],
+            &[],
+        );
+        assert_eq!(o.status.code(), Some(1), "{out}");
+        assert!(common::the_error_line(&o).contains(why), "{out}");
+    }
+    assert_eq!(std::fs::read(&input).unwrap(), before, "the input changed");
+    let meta = std::fs::metadata("/dev/null").unwrap();
+    assert!(!meta.is_file(), "/dev/null was replaced");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "only the input and the FIFO: {left:?}");
+}
+
+/// SIGINT and SIGTERM during `quantize` remove the temporary file and exit with 130.
+#[test]
+fn an_interrupted_quantize_leaves_nothing() {
+    let home = std::env::var("EDGELLM_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/edgellm")
+        });
+    // Requantizing the 469 MiB Qwen file takes seconds: time to interrupt it.
+    let input = home.join("models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
+    for signal in ["-INT", "-TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.gguf");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_edgellm"))
+            .args(["quantize", input.to_str().unwrap(), out.to_str().unwrap()])
+            .args(["--type", "Q8_0", "--allow-requantize", "-t", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait for the temporary file, then interrupt.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::fs::read_dir(dir.path()).unwrap().count() == 0 {
+            assert!(Instant::now() < deadline, "no temporary file appeared");
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "quantize ended too early"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let ok = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "{signal}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "{signal}: left behind {left:?}");
+    }
+}

@@ -82,9 +82,21 @@ struct JsonOut {
 }
 
 pub fn run(args: PerplexityArgs) -> Result<()> {
+    if let Some(out) = &args.save_logits {
+        // Before any work: not a FIFO or device, not the text or the reference being read.
+        let inputs: Vec<&std::path::Path> = [&args.file, &args.kl_divergence]
+            .into_iter()
+            .flatten()
+            .map(|p| p.as_path())
+            .collect();
+        crate::output_file::check_output(out, &inputs)?;
+    }
     let kernels = args.compute.kernel_table()?;
     let pool = args.compute.pool()?;
     let mut file = args.model.open()?;
+    if let Some(out) = &args.save_logits {
+        crate::output_file::check_output(out, &[file.path()])?;
+    }
     let loaded = engine::load(&mut file, kernels)?;
     let (tok, model) = (&loaded.tokenizer, &loaded.model);
     let vocab = model.config.vocab_size;

@@ -82,6 +82,8 @@ pub fn run(args: QuantizeArgs) -> Result<()> {
     let ftype = FileType::parse(&args.ty)?;
     let threads = args.threads.unwrap_or_else(default_threads);
     anyhow::ensure!(threads >= 1, "-t must be at least 1");
+    // Before any work: OUT may not be a FIFO, a device or the input itself.
+    crate::output_file::check_output(&args.output, &[&args.input])?;
     let file = ModelFile::open(&args.input)?;
     let in_name = args.input.display().to_string();
     let gguf = Gguf::parse(&file).with_context(|| in_name.clone())?;
@@ -229,6 +231,8 @@ fn write_file(
                 dir.display()
             )
         })?;
+    // Removed on drop (every error path) and on SIGINT / SIGTERM.
+    let _interrupt = crate::output_file::register_temp(tmp.path());
     let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
     w.write_all(layout.header()).with_context(|| name.clone())?;
 

@@ -80,6 +80,8 @@ pub fn vocab_fingerprint(tok: &Tokenizer) -> [u8; 32] {
 pub struct Writer {
     out: BufWriter<File>,
     tmp: tempfile::TempPath,
+    /// Removes the temporary file on SIGINT / SIGTERM (dropping `tmp` removes it otherwise).
+    _interrupt: crate::output_file::TempGuard,
     path: PathBuf,
     row_bytes: usize,
     rows_left: usize,
@@ -126,6 +128,7 @@ impl Writer {
         out.write_all(&head).with_context(|| name.clone())?;
         Ok(Writer {
             out,
+            _interrupt: crate::output_file::register_temp(&tmp),
             tmp,
             path: path.to_path_buf(),
             row_bytes: row_bytes(h.n_vocab),
