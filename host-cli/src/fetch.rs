@@ -150,10 +150,19 @@ impl Fetcher {
         if let Some(path) = self.cached(entry)? {
             return Ok(path);
         }
-        eprintln!(
-            "fetch: model `{}` is not in the cache yet; fetching it (first use)",
-            entry.name
-        );
+        let path = self.path_of(entry);
+        match fs::metadata(&path) {
+            Ok(meta) => eprintln!(
+                "fetch: cached {} has {} bytes, not the pinned {}; fetching it again",
+                path.display(),
+                meta.len(),
+                entry.size
+            ),
+            Err(_) => eprintln!(
+                "fetch: model `{}` is not in the cache yet; fetching it (first use)",
+                entry.name
+            ),
+        }
         self.fetch(entry, true).map(|f| f.path().to_path_buf())
     }
 

@@ -165,3 +165,24 @@ fn fetch_list_shows_cache_state() {
     );
     assert!(text.contains(&home.path().join("models").display().to_string()));
 }
+
+/// A cached model of the wrong size is called that, not "not in the cache yet".
+#[test]
+fn cached_model_of_the_wrong_size_is_named() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join("models")).unwrap();
+    std::fs::write(
+        home.path().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+        b"GGUF truncated",
+    )
+    .unwrap();
+    let python = home.path().join("no-such-python");
+    let out = edgellm(home.path(), Some(&python), &["inspect", "-m", "smollm2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("has 14 bytes, not the pinned 98362432; fetching it again"),
+        "{err}"
+    );
+    assert!(!err.contains("not in the cache yet"), "{err}");
+}
