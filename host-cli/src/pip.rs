@@ -64,7 +64,7 @@ pub fn download(python: &OsStr, requirement: &str, dir: &Path) -> Result<PathBuf
             },
             _ => FetchError::Io {
                 path: PathBuf::from(python),
-                source: e,
+                cause: e,
             },
         })?;
 
@@ -83,7 +83,7 @@ pub fn download(python: &OsStr, requirement: &str, dir: &Path) -> Result<PathBuf
     }
     let status = child.wait().map_err(|e| FetchError::Io {
         path: PathBuf::from(python),
-        source: e,
+        cause: e,
     })?;
     let err_text = stderr_reader.join().unwrap_or_default();
 

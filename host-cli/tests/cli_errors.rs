@@ -186,3 +186,17 @@ fn cached_model_of_the_wrong_size_is_named() {
     );
     assert!(!err.contains("not in the cache yet"), "{err}");
 }
+
+/// An I/O error is stated once ("…: No such file or directory (os error 2)"), not once per
+/// level of the cause chain.
+#[test]
+fn io_errors_are_not_repeated() {
+    let out = edgellm(
+        std::path::Path::new("/proc/edgellm"),
+        None,
+        &["fetch", "smollm2"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let line = the_error_line(&out);
+    assert_eq!(line.matches("os error").count(), 1, "{line}");
+}
