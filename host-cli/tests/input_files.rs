@@ -214,3 +214,35 @@ fn an_interrupted_quantize_leaves_nothing() {
         assert!(left.is_empty(), "{signal}: left behind {left:?}");
     }
 }
+
+/// `chat` reading an endless line (stdin from /dev/zero) stops at the message cap.
+#[test]
+fn chat_lines_are_capped() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgellm"))
+        .args([
+            "chat",
+            "--temp",
+            "0",
+            "-n",
+            "1",
+            "--max-message-bytes",
+            "4096",
+        ])
+        .env("EDGELLM_MODEL", common::smollm2_path())
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("chat < /dev/zero hung");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(common::the_error_line(&out).contains("a message longer than 4096 bytes"));
+}

@@ -1,7 +1,7 @@
 //! `edgellm chat`: a conversation rendered with the model's chat template, kept in the KV
 //! cache between turns so each turn only evaluates its new tokens.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::ops::ControlFlow;
 
 use anyhow::{Context, Result, bail};
@@ -39,6 +39,15 @@ pub struct ChatArgs {
     /// Print each turn's rendered template text and token count to stderr
     #[arg(long = "verbose-prompt")]
     pub verbose_prompt: bool,
+
+    /// Longest message line read from stdin, in bytes; a longer line is refused (and ends
+    /// the chat when stdin is not a terminal) instead of being read without bound
+    #[arg(
+        long = "max-message-bytes",
+        value_name = "N",
+        default_value_t = 1 << 20
+    )]
+    pub max_message_bytes: usize,
 
     /// Parse special-token text typed in messages (`<|im_start|>` becomes that token), as
     /// llama.cpp does. By default only the chat template inserts special tokens: what you
@@ -96,13 +105,27 @@ pub fn run(args: ChatArgs) -> Result<()> {
         );
     }
 
-    let mut lines = std::io::stdin().lock().lines();
+    let mut stdin = std::io::stdin().lock();
     loop {
         if interactive {
             eprint!("> ");
         }
-        let Some(line) = lines.next() else { break };
-        let line = line.context("reading stdin")?;
+        let line = match read_message(&mut stdin, args.max_message_bytes)? {
+            Input::End => break,
+            Input::Line(line) => line,
+            Input::TooLong => {
+                let why = format!(
+                    "a message longer than {} bytes (raise --max-message-bytes)",
+                    args.max_message_bytes
+                );
+                if !interactive {
+                    bail!("stdin: {why}");
+                }
+                skip_line(&mut stdin)?;
+                eprintln!("{why}: not sent");
+                continue;
+            }
+        };
         match line.trim() {
             "" => continue,
             "/exit" | "/quit" => break,
@@ -224,4 +247,78 @@ pub fn run(args: ChatArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// One line of stdin, read with a bound.
+enum Input {
+    Line(String),
+    /// The line has more than the cap's bytes (the rest of it is still unread).
+    TooLong,
+    /// End of input.
+    End,
+}
+
+/// Read one line of at most `cap` bytes (without its newline). A longer line is reported as
+/// [`Input::TooLong`] after `cap + 1` bytes, its rest left unread ([`skip_line`] drops it),
+/// so an endless line (stdin from `/dev/zero`) costs `cap` bytes of memory and no more time.
+fn read_message(input: &mut impl BufRead, cap: usize) -> Result<Input> {
+    let mut buf = Vec::new();
+    let n = input
+        .by_ref()
+        .take(cap as u64 + 1)
+        .read_until(b'\n', &mut buf)
+        .context("reading stdin")?;
+    if n == 0 {
+        return Ok(Input::End);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    } else if buf.len() > cap {
+        return Ok(Input::TooLong);
+    }
+    String::from_utf8(buf).map(Input::Line).map_err(|e| {
+        anyhow::anyhow!(
+            "stdin: a message is not UTF-8 (byte {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// Drop the rest of a line in bounded pieces (a terminal's line always ends).
+fn skip_line(input: &mut impl BufRead) -> Result<()> {
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = input
+            .by_ref()
+            .take(1 << 16)
+            .read_until(b'\n', &mut buf)
+            .context("reading stdin")?;
+        if n == 0 || buf.last() == Some(&b'\n') {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_read_with_a_bound() {
+        let mut input = std::io::Cursor::new(b"hi\r\nlong line here\nok".to_vec());
+        assert!(matches!(read_message(&mut input, 8).unwrap(), Input::Line(l) if l == "hi"));
+        assert!(matches!(
+            read_message(&mut input, 8).unwrap(),
+            Input::TooLong
+        ));
+        skip_line(&mut input).unwrap();
+        assert!(matches!(read_message(&mut input, 8).unwrap(), Input::Line(l) if l == "ok"));
+        assert!(matches!(read_message(&mut input, 8).unwrap(), Input::End));
+        let mut bad = std::io::Cursor::new(vec![b'a', 0xff, b'\n']);
+        assert!(read_message(&mut bad, 8).is_err());
+    }
 }
