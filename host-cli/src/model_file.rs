@@ -35,6 +35,7 @@ impl ModelFile {
         let map = if meta.len() == 0 {
             None
         } else {
+            sigbus::install(path);
             // SAFETY: the mapping is private (copy-on-write) to this process: our writes never
             // reach the file. Its unwritten pages could still change if another process
             // truncated or rewrote the file while it is mapped; edgellm never writes model
@@ -124,6 +125,56 @@ fn kind(ft: std::fs::FileType) -> &'static str {
     } else {
         "not a file"
     }
+}
+
+/// A model file truncated or rewritten while mapped makes the next read of a vanished page
+/// raise SIGBUS. Instead of dying from a bare signal, edgellm prints one line naming the file
+/// and exits with status 1. (Reads cannot be resumed after such a fault, so ending the
+/// process is the only safe answer; the line says why.)
+#[cfg(unix)]
+mod sigbus {
+    use std::path::Path;
+    use std::sync::OnceLock;
+
+    /// The message, built before the handler can run (the handler may not allocate).
+    static MESSAGE: OnceLock<Vec<u8>> = OnceLock::new();
+
+    extern "C" fn on_sigbus(_: libc::c_int) {
+        if let Some(m) = MESSAGE.get() {
+            // SAFETY: write(2) and _exit(2) are async-signal-safe; `m` is a live, immutable
+            // buffer (set once before the handler was installed, never freed).
+            unsafe {
+                libc::write(2, m.as_ptr().cast(), m.len());
+            }
+        }
+        // SAFETY: _exit ends the process without running anything that could fault again.
+        unsafe { libc::_exit(1) }
+    }
+
+    /// Install the handler for the mapping of `path` (the first mapped model file).
+    pub fn install(path: &Path) {
+        let message = format!(
+            "error: {}: model file changed while in use (truncated or rewritten under edgellm)\n",
+            path.display()
+        );
+        if MESSAGE.set(message.into_bytes()).is_err() {
+            return; // already installed
+        }
+        // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; the handler is
+        // an `extern "C" fn(c_int)` as sa_handler expects, and it only calls
+        // async-signal-safe functions.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_sigbus as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+#[cfg(not(unix))]
+mod sigbus {
+    pub fn install(_: &std::path::Path) {}
 }
 
 #[cfg(test)]

@@ -246,3 +246,52 @@ fn chat_lines_are_capped() {
     assert_eq!(out.status.code(), Some(1));
     assert!(common::the_error_line(&out).contains("a message longer than 4096 bytes"));
 }
+
+/// A model file truncated while `chat` has it mapped: one error line naming the file and
+/// exit status 1, not a bare SIGBUS.
+#[test]
+fn a_model_truncated_while_in_use_is_one_error_line() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model.gguf");
+    std::fs::copy(common::smollm2_path(), &model).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgellm"))
+        .args([
+            "chat",
+            "--temp",
+            "0",
+            "-n",
+            "8",
+            "-m",
+            model.to_str().unwrap(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the file is mapped, then cut it short and send a message.
+    let maps = format!("/proc/{}/maps", child.id());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&maps)
+        .unwrap_or_default()
+        .contains(model.to_str().unwrap())
+    {
+        assert!(Instant::now() < deadline, "the model was never mapped");
+        assert!(child.try_wait().unwrap().is_none(), "chat ended early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&model)
+        .unwrap()
+        .set_len(1_000_000)
+        .unwrap();
+    // The process may fault while still loading, before it reads stdin: then this write
+    // finds the pipe closed, which is fine.
+    let _ = child.stdin.take().unwrap().write_all(b"hello\n");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let line = common::the_error_line(&out);
+    assert!(line.contains("model file changed while in use"), "{line}");
+}
