@@ -136,14 +136,48 @@ impl Fetcher {
         self.models_dir.join(entry.file)
     }
 
-    /// The cached file if it exists with the pinned size (a quick check; `fetch` hashes).
+    /// The cached file if it exists with the pinned size and is the file the last full
+    /// verification saw (same size, modification time and inode, recorded in
+    /// `<file>.verified` by [`Fetcher::fetch`]); a file that changed since — or was never
+    /// verified by this version — is hashed again here, and only a matching hash is used.
     pub fn cached(&self, entry: &ModelEntry) -> Result<Option<PathBuf>, FetchError> {
         let path = self.path_of(entry);
-        match fs::metadata(&path) {
-            Ok(meta) if meta.is_file() && meta.len() == entry.size => Ok(Some(path)),
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_err(&path)(e)),
+        let meta = match fs::metadata(&path) {
+            Ok(meta) if meta.is_file() && meta.len() == entry.size => meta,
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        if read_stamp(&self.stamp_of(entry)).as_deref() == Some(&stamp(&meta, entry.sha256)) {
+            return Ok(Some(path));
+        }
+        eprintln!(
+            "fetch: {} changed since it was last verified; checking its sha256",
+            path.display()
+        );
+        let (actual, size) = hash_file(&path)?;
+        if actual == entry.sha256 && size == entry.size {
+            self.record_verified(entry, &path);
+            return Ok(Some(path));
+        }
+        eprintln!(
+            "fetch: cached {} differs from the pinned sha256 {} (got {actual})",
+            path.display(),
+            entry.sha256
+        );
+        Ok(None)
+    }
+
+    /// Where the last verification of `entry`'s file is recorded.
+    fn stamp_of(&self, entry: &ModelEntry) -> PathBuf {
+        self.models_dir.join(format!("{}.verified", entry.file))
+    }
+
+    /// Record that `path` (just hashed: it matches `entry`) is verified. Best effort: without
+    /// the record the next use hashes the file again.
+    fn record_verified(&self, entry: &ModelEntry, path: &Path) {
+        if let Ok(meta) = fs::metadata(path) {
+            let _ = fs::write(self.stamp_of(entry), stamp(&meta, entry.sha256));
         }
     }
 
@@ -176,6 +210,7 @@ impl Fetcher {
             eprintln!("fetch: verifying cached {}", dest.display());
             let (actual, size) = hash_file(&dest)?;
             if actual == entry.sha256 && size == entry.size {
+                self.record_verified(entry, &dest);
                 return Ok(Fetched::AlreadyPresent(dest));
             }
             eprintln!(
@@ -250,6 +285,7 @@ impl Fetcher {
             "fetch: stored {} ({size} bytes, sha256 {actual})",
             dest.display()
         );
+        self.record_verified(entry, &dest);
         Ok(Fetched::Downloaded(dest))
     }
 }
@@ -301,6 +337,24 @@ fn copy_member(
 }
 
 /// SHA-256 (lowercase hex) and length of a whole file.
+/// What identifies a verified file: its hash, size, modification time and inode.
+fn stamp(meta: &fs::Metadata, sha256: &str) -> String {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(meta);
+    #[cfg(not(unix))]
+    let inode = 0u64;
+    format!("{sha256} {} {mtime} {inode}\n", meta.len())
+}
+
+fn read_stamp(path: &Path) -> Option<String> {
+    fs::read_to_string(path).ok()
+}
+
 pub fn hash_file(path: &Path) -> Result<(String, u64), FetchError> {
     let mut file = File::open(path).map_err(io_err(path))?;
     let mut hasher = Sha256::new();
@@ -416,8 +470,24 @@ mod tests {
             f.fetch(&e, false).unwrap(),
             Fetched::AlreadyPresent(models.join("fake.gguf"))
         );
-        // Only the model is left in the directory: no temp files.
-        assert_eq!(fs::read_dir(&models).unwrap().count(), 1);
+        // Only the model and its verification record are left: no temp files.
+        let mut left: Vec<_> = fs::read_dir(&models)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["fake.gguf", "fake.gguf.verified"]);
+        // A file replaced by one of the same size (new inode, new mtime) is hashed again and
+        // refused when it does not match.
+        let path = models.join("fake.gguf");
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, b"GGUF fake model BYTES").unwrap();
+        assert_eq!(f.cached(&e).unwrap(), None);
+        // The genuine bytes again (another inode): hashed, accepted, recorded.
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, b"GGUF fake model bytes").unwrap();
+        assert_eq!(f.cached(&e).unwrap(), Some(path.clone()));
+        assert_eq!(f.cached(&e).unwrap(), Some(path));
     }
 
     #[test]
