@@ -174,6 +174,20 @@ fn mismatched_reference_files_are_refused() {
     ));
     assert!(line.contains("truncated or corrupt"), "{line}");
 
+    // A corrupted row (the last byte before the final checksum) is named by its checksum.
+    let mut bytes = std::fs::read(&reference).unwrap();
+    let n = bytes.len();
+    bytes[n - 9] ^= 0x55;
+    std::fs::write(&changed, &bytes).unwrap();
+    let line = the_error_line(&run(
+        dir.path(),
+        &["--kl-divergence", changed.to_str().unwrap()],
+    ));
+    assert!(
+        line.contains("(chunk 1, position 62) is corrupt: its checksum does not match"),
+        "{line}"
+    );
+
     // Not a reference file at all.
     let line = the_error_line(&run(dir.path(), &["--kl-divergence", &text]));
     assert!(

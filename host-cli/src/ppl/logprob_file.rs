@@ -6,7 +6,7 @@
 //! | offset | field | type |
 //! |---|---|---|
 //! | 0 | magic `EDGELOGP` | 8 bytes |
-//! | 8 | version (1) | u32 |
+//! | 8 | version (2) | u32 |
 //! | 12 | `n_vocab` | u32 |
 //! | 16 | `n_ctx` (tokens per chunk) | u32 |
 //! | 20 | `n_chunk` | u32 |
@@ -15,10 +15,12 @@
 //! | 60 | model name length `m` (≤ 4096) | u32 |
 //! | 64 | model name (UTF-8, informational) | m bytes |
 //! | 64+m | token ids of the evaluated text | u32 × n_chunk·n_ctx |
-//! | … | rows: per chunk, `n_ctx − 1 − first` rows | `16 + 2·n_vocab` bytes each |
+//! | … | rows: per chunk, `n_ctx − 1 − first` rows, each followed by its checksum (the first 8 bytes of the row's SHA-256) | `16 + 2·n_vocab + 8` bytes each |
 //!
 //! The file size is checked against the header before anything is compared, so a truncated
-//! file is reported as such.
+//! file is reported as such; every row's checksum is checked as it is read, so a corrupted
+//! row is named (its index, chunk and position) instead of turning into a wrong KLD.
+//! Version 1 files (no checksums) are refused with a request to regenerate them.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -31,7 +33,17 @@ use sha2::{Digest, Sha256};
 use super::logprob_row::row_bytes;
 
 const MAGIC: &[u8; 8] = b"EDGELOGP";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// Bytes of the checksum that follows each row.
+const CHECK: usize = 8;
+
+/// The checksum of one row: the first [`CHECK`] bytes of its SHA-256.
+fn checksum(row: &[u8]) -> [u8; CHECK] {
+    let d = Sha256::digest(row);
+    let mut c = [0u8; CHECK];
+    c.copy_from_slice(&d[..CHECK]);
+    c
+}
 const MAX_NAME: usize = 4096;
 
 /// What the rows were computed from.
@@ -59,7 +71,8 @@ impl Header {
 
     fn file_len(&self) -> u64 {
         self.prefix_len()
-            + (self.n_chunk * self.rows_per_chunk()) as u64 * row_bytes(self.n_vocab) as u64
+            + (self.n_chunk * self.rows_per_chunk()) as u64
+                * (row_bytes(self.n_vocab) + CHECK) as u64
     }
 }
 
@@ -144,9 +157,13 @@ impl Writer {
             "row data does not fit the header"
         );
         self.rows_left -= n;
-        self.out
-            .write_all(rows)
-            .with_context(|| self.path.display().to_string())
+        for row in rows.chunks_exact(self.row_bytes) {
+            self.out
+                .write_all(row)
+                .and_then(|()| self.out.write_all(&checksum(row)))
+                .with_context(|| self.path.display().to_string())?;
+        }
+        Ok(())
     }
 
     /// Flush and rename into place; every row the header announced must have been written.
@@ -178,6 +195,12 @@ pub struct Reader {
     pub header: Header,
     input: BufReader<File>,
     row_bytes: usize,
+    /// The file, for messages.
+    name: String,
+    /// Rows read so far.
+    rows_read: usize,
+    /// One row and its checksum.
+    scratch: Vec<u8>,
 }
 
 impl Reader {
@@ -199,7 +222,8 @@ impl Reader {
         };
         ensure!(
             u(8) == VERSION as usize,
-            "{name}: version {} of the log-probability format, this build reads {VERSION}",
+            "{name}: version {} of the log-probability format, this build reads {VERSION} \
+             (regenerate it with `edgellm perplexity --save-logits`)",
             u(8)
         );
         let (n_vocab, n_ctx, n_chunk, first, name_len) = (u(12), u(16), u(20), u(24), u(60));
@@ -244,15 +268,35 @@ impl Reader {
             header,
             input,
             row_bytes: row_bytes(n_vocab),
+            name,
+            rows_read: 0,
+            scratch: Vec::new(),
         })
     }
 
-    /// Read the rows of the next chunk into `buf`.
+    /// Read the rows of the next chunk into `buf`, checking each row's checksum.
     pub fn next_chunk(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        buf.resize(self.header.rows_per_chunk() * self.row_bytes, 0);
-        self.input
-            .read_exact(buf)
-            .context("reading reference log-probabilities")
+        let rows = self.header.rows_per_chunk();
+        buf.clear();
+        self.scratch.resize(self.row_bytes + CHECK, 0);
+        for _ in 0..rows {
+            self.input
+                .read_exact(&mut self.scratch)
+                .with_context(|| format!("{}: reading reference log-probabilities", self.name))?;
+            let (row, check) = self.scratch.split_at(self.row_bytes);
+            if checksum(row) != check {
+                let r = self.rows_read;
+                bail!(
+                    "{}: row {r} (chunk {}, position {}) is corrupt: its checksum does not match",
+                    self.name,
+                    r / rows,
+                    self.header.first + r % rows
+                );
+            }
+            buf.extend_from_slice(row);
+            self.rows_read += 1;
+        }
+        Ok(())
     }
 }
 
@@ -292,6 +336,18 @@ mod tests {
         std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
         let err = Reader::open(&path).err().unwrap().to_string();
         assert!(err.contains("truncated or corrupt"), "{err}");
+        // One flipped byte in the second chunk's first row is named.
+        let mut flipped = bytes.clone();
+        let at = h.prefix_len() as usize + 3 * (row_bytes(10) + CHECK) + 5;
+        flipped[at] ^= 1;
+        std::fs::write(&path, &flipped).unwrap();
+        let mut r = Reader::open(&path).unwrap();
+        r.next_chunk(&mut buf).unwrap();
+        let err = r.next_chunk(&mut buf).unwrap_err().to_string();
+        assert!(
+            err.ends_with("row 3 (chunk 1, position 4) is corrupt: its checksum does not match"),
+            "{err}"
+        );
         std::fs::write(
             &path,
             b"not a logprob file at all, not at all, not at all, not at all!!",
