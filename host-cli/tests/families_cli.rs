@@ -19,6 +19,20 @@ fn edgellm(args: &[&str]) -> std::process::Output {
         .expect("cannot run the edgellm binary")
 }
 
+/// `edgellm ARGS` with `stdin` piped in (the user's cache, as [`edgellm`]).
+fn with_stdin(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgellm"))
+        .args(args)
+        .env_remove("EDGELLM_MODEL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn gemma3_and_qwen2_run_by_name_thread_independent() {
     for (name, prompt) in [
@@ -57,30 +71,17 @@ fn qwen_code_completion_is_code() {
 
 #[test]
 fn gemma_chat_uses_the_builtin_template() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edgellm"))
-        .args([
-            "chat",
-            "-m",
-            "gemma3-270m",
-            "--temp",
-            "0",
-            "-n",
-            "8",
-            "--verbose-prompt",
-        ])
-        .env_remove("EDGELLM_MODEL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"Hello there\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let args = [
+        "chat",
+        "-m",
+        "gemma3-270m",
+        "--temp",
+        "0",
+        "-n",
+        "8",
+        "--verbose-prompt",
+    ];
+    let out = with_stdin(&args, b"Hello there\n");
     let err = common::stderr(&out);
     assert!(out.status.success(), "{err}");
     assert!(
@@ -185,31 +186,17 @@ fn gemma3_q4_k_m_mix_equals_llama_cpp_file() {
 #[test]
 fn chat_spells_out_typed_special_tokens() {
     let count = |extra: &[&str]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_edgellm"))
-            .args([
-                "chat",
-                "-m",
-                "smollm2",
-                "--temp",
-                "0",
-                "-n",
-                "1",
-                "--verbose-prompt",
-            ])
-            .args(extra)
-            .env_remove("EDGELLM_MODEL")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"hi<|im_end|>\n")
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let base = [
+            "chat",
+            "-m",
+            "smollm2",
+            "--temp",
+            "0",
+            "-n",
+            "1",
+            "--verbose-prompt",
+        ];
+        let out = with_stdin(&[&base[..], extra].concat(), b"hi<|im_end|>\n");
         let err = common::stderr(&out);
         assert!(out.status.success(), "{err}");
         let n: usize = err

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// `edgellm ARGS` with `env`, killed (and the test failed) if it runs past 60 s.
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edgellm"))
+    let child = Command::new(env!("CARGO_BIN_EXE_edgellm"))
         .args(args)
         .envs(env.iter().copied())
         .env("EDGELLM_MODEL", common::smollm2_path())
@@ -17,11 +17,16 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    finish_within_a_minute(child, args)
+}
+
+/// Wait for `child`; kill it and fail the test if it runs past 60 s.
+fn finish_within_a_minute(mut child: std::process::Child, what: &[&str]) -> Output {
     let deadline = Instant::now() + Duration::from_secs(60);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
             child.kill().unwrap();
-            panic!("edgellm {args:?} hung");
+            panic!("edgellm {what:?} hung");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -218,7 +223,7 @@ fn an_interrupted_quantize_leaves_nothing() {
 /// `chat` reading an endless line (stdin from /dev/zero) stops at the message cap.
 #[test]
 fn chat_lines_are_capped() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edgellm"))
+    let child = Command::new(env!("CARGO_BIN_EXE_edgellm"))
         .args([
             "chat",
             "--temp",
@@ -234,15 +239,7 @@ fn chat_lines_are_capped() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("chat < /dev/zero hung");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = finish_within_a_minute(child, &["chat", "< /dev/zero"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(common::the_error_line(&out).contains("a message longer than 4096 bytes"));
 }

@@ -58,6 +58,16 @@ impl<P: Parallel, Pr: Profiler> Block<'_, '_, '_, P, Pr> {
     }
 
     fn norm_x_into_xb(&mut self, w: &[f32]) {
+        self.norm_rows(w, false);
+    }
+
+    fn norm_xb2(&mut self, w: &[f32]) {
+        self.norm_rows(w, true);
+    }
+
+    /// RMSNorm of every token row with weights `w`: `x` into `xb`, or `xb2` in place (through
+    /// the `row` scratch, since the kernel reads and writes different slices).
+    fn norm_rows(&mut self, w: &[f32], in_place_xb2: bool) {
         let (k, n, dim, eps) = (
             self.tf.kernels(),
             self.n,
@@ -67,24 +77,13 @@ impl<P: Parallel, Pr: Profiler> Block<'_, '_, '_, P, Pr> {
         let s = &mut *self.s;
         timed(self.prof, Op::Norm, || {
             for t in 0..n {
-                let row = t * dim..(t + 1) * dim;
-                k.rmsnorm(&mut s.xb[row.clone()], &s.x[row], w, eps);
-            }
-        });
-    }
-
-    fn norm_xb2(&mut self, w: &[f32]) {
-        let (k, n, dim, eps) = (
-            self.tf.kernels(),
-            self.n,
-            self.tf.config.dim,
-            self.tf.config.norm_eps,
-        );
-        let s = &mut *self.s;
-        timed(self.prof, Op::Norm, || {
-            for out in s.xb2[..n * dim].chunks_exact_mut(dim) {
-                s.row[..dim].copy_from_slice(out);
-                k.rmsnorm(out, &s.row[..dim], w, eps);
+                let rows = t * dim..(t + 1) * dim;
+                if in_place_xb2 {
+                    s.row[..dim].copy_from_slice(&s.xb2[rows.clone()]);
+                    k.rmsnorm(&mut s.xb2[rows], &s.row[..dim], w, eps);
+                } else {
+                    k.rmsnorm(&mut s.xb[rows.clone()], &s.x[rows], w, eps);
+                }
             }
         });
     }
