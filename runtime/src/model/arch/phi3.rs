@@ -1,4 +1,4 @@
-//! `phi3`: Phi-3 / Phi-3.5 / Phi-4-mini (llama.cpp `src/models/phi3.cpp`).
+//! `phi3`: the Phi-3 family (llama.cpp `src/models/phi3.cpp`); files without LongRoPE factors.
 //!
 //! Stores the q/k/v projections as one fused `attn_qkv` and gate and up as one fused
 //! `ffn_up` (gate rows first); both are split into views at load, so the spine is a llama
