@@ -187,11 +187,13 @@ impl SynthSpec {
     }
 }
 
-/// A deterministic stream of values in [-1, 1).
-struct Lcg(u64);
+/// A deterministic stream of values in [-1, 1) (also used by the tests' tiny models).
+#[derive(Clone, Debug)]
+pub struct Lcg(pub u64);
 
 impl Lcg {
-    fn next(&mut self) -> f32 {
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> f32 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
@@ -201,7 +203,7 @@ impl Lcg {
 }
 
 /// GPT-2's printable stand-in for byte `b` (its byte-level BPE alphabet).
-fn byte_char(b: u8) -> char {
+pub fn byte_char(b: u8) -> char {
     let printable = |b: u8| (33..=126).contains(&b) || (161..=172).contains(&b) || b >= 174;
     if printable(b) {
         return char::from(b);

@@ -5,6 +5,7 @@
 use edgellm_kernels::GgmlType;
 use edgellm_kernels::reference::quantize_row_to_bytes;
 use edgellm_runtime::gguf::{GgufWriter, MetadataValue, ValueType};
+use edgellm_runtime::synth::{Lcg, byte_char};
 
 /// Shapes and types of a tiny model; every field can be changed to make a bad one.
 #[derive(Clone, Debug)]
@@ -49,28 +50,6 @@ impl Default for TinySpec {
 /// Vocabulary: the 256 byte tokens of GPT-2's byte-level BPE, then `<|im_start|>` and
 /// `<|im_end|>` as control tokens.
 pub const VOCAB: usize = 258;
-
-/// GPT-2's printable stand-in for byte `b`.
-fn byte_char(b: u8) -> char {
-    let printable = |b: u8| (33..=126).contains(&b) || (161..=172).contains(&b) || b >= 174;
-    if printable(b) {
-        return char::from(b);
-    }
-    let n = (0..b).filter(|&x| !printable(x)).count() as u32;
-    char::from_u32(256 + n).unwrap()
-}
-
-/// A deterministic stream of values in [-1, 1).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-}
 
 /// The GGUF bytes of the model `s` describes.
 pub fn tiny_model(s: &TinySpec) -> Vec<u8> {
