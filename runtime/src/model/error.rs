@@ -49,4 +49,7 @@ pub enum ModelError {
     ContextFull { needed: usize, limit: usize },
     #[error("no tokens to evaluate")]
     EmptyInput,
+    /// A row of [`super::Transformer::forward_batch`]'s batch that cannot be evaluated.
+    #[error("batch row {row}: {problem}")]
+    BadBatch { row: usize, problem: String },
 }

@@ -3,7 +3,9 @@
 //! Read top to bottom, this is the whole model: the RoPE angles of the batch, the token
 //! embedding, every layer through its architecture's spine (`arch/<name>.rs`, built from the
 //! shared blocks of `blocks/`), then the final norm and the classifier. Shapes use `n` for
-//! the tokens in this batch.
+//! the tokens in this batch; each token carries its own sequence and position
+//! ([`super::BatchToken`]), so one batch can hold a prompt chunk of one sequence and the next
+//! token of several others (continuous batching).
 
 use edgellm_kernels::rope;
 
@@ -12,36 +14,30 @@ use crate::profile::{NoProfiler, Op, Profiler, timed};
 
 use super::blocks::Block;
 use super::blocks::matmul::{act_type, matmul, matmul_op, quantize};
-use super::{ModelError, RunState, Transformer};
-
-/// Which logits a forward step produces.
-pub(super) enum Logits<'o> {
-    /// Only the last token's, into `RunState::logits`.
-    Last,
-    /// Every token's: (n, vocab_size), in this buffer.
-    All(&'o mut [f32]),
-    /// None (a prefill chunk that is not the last).
-    None,
-}
+use super::{RunState, Transformer};
 
 impl Transformer<'_> {
-    /// Evaluate `tokens` at positions `s.pos..s.pos + n` in one batch (n <= s.max_batch),
-    /// appending their keys and values to the cache.
+    /// Evaluate the tokens of `s.batch` (1..=s.max_batch rows; each row's sequence and
+    /// position given, its keys and values appended to that sequence's cache) in one batch.
+    /// The logits of the rows marked `logits` are written, in row order, into `out`
+    /// ((marked, vocab_size)), or into `RunState::logits` when `out` is `None` (then at most
+    /// one row is marked).
+    ///
+    /// The caller has checked the batch: sequences exist, positions are inside the context
+    /// and follow what each sequence has evaluated, tokens are inside the vocabulary.
     pub(super) fn step<P: Parallel, Pr: Profiler>(
         &self,
         s: &mut RunState,
-        tokens: &[u32],
         par: &P,
         prof: &Pr,
-        logits: Logits<'_>,
-    ) -> Result<(), ModelError> {
+        out: Option<&mut [f32]>,
+    ) {
         let c = &self.config;
         let k = &self.kernels;
         let w = &self.weights;
-        let n = tokens.len();
-        let pos = s.pos;
+        let n = s.batch.len();
         let dim = c.dim;
-        debug_assert!(n > 0 && n <= s.max_batch && pos + n <= s.kv.ctx());
+        debug_assert!(n > 0 && n <= s.max_batch);
 
         // RoPE angles of this batch's positions, shared by every head of every layer: the
         // global layers' table, then (for a model with local layers) the local one.
@@ -54,28 +50,22 @@ impl Transformer<'_> {
                 .enumerate()
                 .filter_map(|(i, t)| Some((i, (*t)?)))
             {
-                for t in 0..n {
+                for (t, row) in s.batch.iter().enumerate() {
                     let at = (i * s.max_batch + t) * half;
                     let (cos, sin) = (
                         &mut s.rope_cos[at..at + half],
                         &mut s.rope_sin[at..at + half],
                     );
-                    rope::rope_cache_ext(pos + t, r.theta, r.freq_scale, factors, cos, sin);
+                    rope::rope_cache_ext(row.pos, r.theta, r.freq_scale, factors, cos, sin);
                 }
             }
         });
 
         // Token embedding: x[t] = token_embd.row(tokens[t]) (· embedding_scale).
-        if let Some(&id) = tokens.iter().find(|&&t| t as usize >= c.vocab_size) {
-            return Err(ModelError::TokenOutOfRange {
-                id,
-                vocab: c.vocab_size,
-            });
-        }
         timed(prof, Op::Embedding, || {
-            for (t, &tok) in tokens.iter().enumerate() {
+            for (t, b) in s.batch.iter().enumerate() {
                 let row = &mut s.x[t * dim..(t + 1) * dim];
-                k.dequantize_row(&w.token_embd, tok as usize, row);
+                k.dequantize_row(&w.token_embd, b.token as usize, row);
                 if let Some(scale) = c.embedding_scale {
                     k.scale(row, scale);
                 }
@@ -95,19 +85,24 @@ impl Transformer<'_> {
             };
             c.arch.layer(&mut block);
         }
-        s.pos += n;
+        for b in &s.batch {
+            s.seq_len[b.seq] = b.pos + 1;
+        }
 
-        // Final rmsnorm and the classifier, for the tokens whose logits are wanted.
-        let (first, out) = match logits {
-            Logits::None => return Ok(()),
-            Logits::Last => (n - 1, &mut s.logits[..]),
-            Logits::All(out) => (0, out),
+        // Final rmsnorm and the classifier, for the tokens whose logits are wanted, packed.
+        let rows = s.batch.iter().filter(|b| b.logits).count();
+        if rows == 0 {
+            return;
+        }
+        let out = match out {
+            Some(out) => out,
+            None => &mut s.logits[..],
         };
-        let rows = n - first;
         timed(prof, Op::Norm, || {
-            for t in first..n {
+            let marked = s.batch.iter().enumerate().filter(|(_, b)| b.logits);
+            for (j, (t, _)) in marked.enumerate() {
                 let row = t * dim..(t + 1) * dim;
-                let dst = (t - first) * dim..(t - first + 1) * dim;
+                let dst = j * dim..(j + 1) * dim;
                 k.rmsnorm(&mut s.xb[dst], &s.x[row], w.output_norm, c.norm_eps);
             }
         });
@@ -137,6 +132,5 @@ impl Transformer<'_> {
                 }
             }
         });
-        Ok(())
     }
 }

@@ -10,6 +10,7 @@
 //! - `forward.rs`: the forward pass: embedding, the layers' spines, the classifier.
 
 mod arch;
+mod batch;
 mod blocks;
 mod config;
 mod error;
@@ -21,6 +22,7 @@ pub mod tensors;
 mod weights;
 
 pub use arch::Arch;
+pub use batch::BatchToken;
 pub use blocks::Glu;
 pub use config::{Config, Rope, RopeStyle, SlidingWindow};
 pub use error::ModelError;
@@ -34,7 +36,6 @@ use edgellm_kernels::KernelTable;
 use crate::gguf::Gguf;
 use crate::parallel::Parallel;
 use crate::profile::{NoProfiler, Profiler};
-use forward::Logits;
 
 /// A loaded model: configuration, borrowed weights and the kernels that run them.
 #[derive(Debug)]
@@ -81,6 +82,16 @@ impl<'a> Transformer<'a> {
     /// memory plan `edgellm memory` prints and the CLI checks against the machine's memory.
     /// Errors name the context size when it is out of range or the sizes overflow.
     pub fn state_plan(&self, ctx: usize, max_batch: usize) -> Result<StatePlan, ModelError> {
+        self.state_plan_seqs(ctx, max_batch, 1)
+    }
+
+    /// [`Transformer::state_plan`] for a cache of `n_seqs` sequences of `ctx` positions each.
+    pub fn state_plan_seqs(
+        &self,
+        ctx: usize,
+        max_batch: usize,
+        n_seqs: usize,
+    ) -> Result<StatePlan, ModelError> {
         if ctx == 0 || ctx > self.config.context_length {
             return Err(ModelError::BadContext {
                 requested: ctx,
@@ -90,7 +101,7 @@ impl<'a> Transformer<'a> {
                 ),
             });
         }
-        RunState::plan(&self.config, ctx, max_batch.clamp(1, ctx)).ok_or_else(|| {
+        RunState::plan(&self.config, ctx, max_batch.clamp(1, ctx), n_seqs).ok_or_else(|| {
             ModelError::BadContext {
                 requested: ctx,
                 problem: "its buffers would not fit in any memory (their size overflows)".into(),
@@ -102,8 +113,24 @@ impl<'a> Transformer<'a> {
     /// model's trained context), evaluating up to `max_batch` tokens per step. The sizes are
     /// planned with checked arithmetic first ([`Transformer::state_plan`]).
     pub fn new_state(&self, ctx: usize, max_batch: usize) -> Result<RunState, ModelError> {
-        self.state_plan(ctx, max_batch)?;
-        Ok(RunState::new(&self.config, ctx, max_batch.clamp(1, ctx)))
+        self.new_state_seqs(ctx, max_batch, 1)
+    }
+
+    /// [`Transformer::new_state`] with a KV cache of `n_seqs` sequences (slots) of `ctx`
+    /// positions each, for [`Transformer::forward_batch`].
+    pub fn new_state_seqs(
+        &self,
+        ctx: usize,
+        max_batch: usize,
+        n_seqs: usize,
+    ) -> Result<RunState, ModelError> {
+        self.state_plan_seqs(ctx, max_batch, n_seqs)?;
+        Ok(RunState::new(
+            &self.config,
+            ctx,
+            max_batch.clamp(1, ctx),
+            n_seqs,
+        ))
     }
 
     /// Evaluate `tokens` after the ones already in `s` (prefill in batches of `s.max_batch`
@@ -125,15 +152,11 @@ impl<'a> Transformer<'a> {
         par: &P,
         prof: &Pr,
     ) -> Result<&'s [f32], ModelError> {
-        self.check_room(s, tokens.len())?;
+        self.check_room(s, tokens)?;
         let chunks = tokens.len().div_ceil(s.max_batch);
         for (i, chunk) in tokens.chunks(s.max_batch).enumerate() {
-            let want = if i + 1 == chunks {
-                Logits::Last
-            } else {
-                Logits::None
-            };
-            self.step(s, chunk, par, prof, want)?;
+            self.fill_batch(s, chunk, i + 1 == chunks);
+            self.step(s, par, prof, None);
         }
         Ok(&s.logits)
     }
@@ -147,7 +170,7 @@ impl<'a> Transformer<'a> {
         par: &P,
         out: &mut [f32],
     ) -> Result<(), ModelError> {
-        self.check_room(s, tokens.len())?;
+        self.check_room(s, tokens)?;
         let vocab = self.config.vocab_size;
         assert_eq!(
             out.len(),
@@ -158,14 +181,44 @@ impl<'a> Transformer<'a> {
             .chunks(s.max_batch)
             .zip(out.chunks_mut(s.max_batch * vocab))
         {
-            self.step(s, chunk, par, &NoProfiler, Logits::All(out))?;
+            self.fill_batch(s, chunk, true);
+            for b in &mut s.batch {
+                b.logits = true;
+            }
+            self.step(s, par, &NoProfiler, Some(out));
         }
         Ok(())
     }
 
-    fn check_room(&self, s: &RunState, n: usize) -> Result<(), ModelError> {
+    /// The next chunk of sequence 0 at `s.pos` as the state's batch, the last row marked for
+    /// logits if `last_logits`; advances `s.pos`.
+    fn fill_batch(&self, s: &mut RunState, chunk: &[u32], last_logits: bool) {
+        s.batch.clear();
+        let n = chunk.len();
+        s.batch
+            .extend(chunk.iter().enumerate().map(|(t, &token)| BatchToken {
+                token,
+                seq: 0,
+                pos: s.pos + t,
+                logits: last_logits && t + 1 == n,
+            }));
+        s.pos += n;
+    }
+
+    /// `tokens` fit after sequence 0's `s.pos` and are inside the vocabulary.
+    fn check_room(&self, s: &RunState, tokens: &[u32]) -> Result<(), ModelError> {
+        let n = tokens.len();
         if n == 0 {
             return Err(ModelError::EmptyInput);
+        }
+        if let Some(&id) = tokens
+            .iter()
+            .find(|&&t| t as usize >= self.config.vocab_size)
+        {
+            return Err(ModelError::TokenOutOfRange {
+                id,
+                vocab: self.config.vocab_size,
+            });
         }
         if s.pos + n > s.kv.ctx() {
             return Err(ModelError::ContextFull {

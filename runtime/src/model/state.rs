@@ -9,7 +9,7 @@ use edgellm_kernels::matrix::Activations;
 use edgellm_kernels::types::{QK_K, QK8_0, QK8_1};
 use edgellm_kernels::{GgmlType, KernelTable};
 
-use super::{Config, KvCache};
+use super::{BatchToken, Config, KvCache};
 use crate::parallel::{Parallel, par_rows};
 
 /// Every buffer one forward pass over up to `max_batch` tokens touches. Rows are tokens:
@@ -17,8 +17,19 @@ use crate::parallel::{Parallel, par_rows};
 /// `n_tokens` are in use during a call.
 #[derive(Debug)]
 pub struct RunState {
-    /// Tokens evaluated so far: the position of the next token.
+    /// Tokens of sequence 0 evaluated so far by [`Transformer::forward`]: the position of
+    /// its next token.
+    ///
+    /// [`Transformer::forward`]: super::Transformer::forward
     pub pos: usize,
+    /// Per sequence of the KV cache: positions evaluated so far (`seq_len[0] == pos` after
+    /// every single-sequence call). [`Transformer::forward_batch`] keeps them.
+    ///
+    /// [`Transformer::forward_batch`]: super::Transformer::forward_batch
+    pub seq_len: Vec<usize>,
+    /// The tokens of the step being evaluated (at most `max_batch`): sequence, position and
+    /// whether its logits are wanted, row by row.
+    pub batch: Vec<BatchToken>,
     /// Largest batch one forward step evaluates; longer inputs are split into such steps.
     pub max_batch: usize,
     /// x: (batch, dim) the residual stream
@@ -67,9 +78,10 @@ impl StatePlan {
 }
 
 impl RunState {
-    /// What [`RunState::new`] would allocate for `ctx` positions and batches of `max_batch`
-    /// tokens, or `None` if a size overflows `usize` (absurd metadata or context).
-    pub fn plan(c: &Config, ctx: usize, max_batch: usize) -> Option<StatePlan> {
+    /// What [`RunState::new`] would allocate for `n_seqs` sequences of `ctx` positions and
+    /// batches of `max_batch` tokens, or `None` if a size overflows `usize` (absurd metadata
+    /// or context).
+    pub fn plan(c: &Config, ctx: usize, max_batch: usize, n_seqs: usize) -> Option<StatePlan> {
         let b = max_batch.max(1);
         let mul = |a: usize, b: usize| a.checked_mul(b);
         let widest = c.dim.max(c.q_dim()).max(c.hidden_dim);
@@ -101,7 +113,10 @@ impl RunState {
             .checked_mul(edgellm_kernels::attention::KEY_BLOCK)?
             .checked_mul(c.head_dim)?;
         let kv = mul(
-            mul(mul(c.n_layers, c.n_kv_heads)?, per_head)?,
+            mul(
+                mul(mul(n_seqs.max(1), c.n_layers)?, c.n_kv_heads)?,
+                per_head,
+            )?,
             2 * size_of::<f32>(),
         )?;
         // Keep every buffer addressable (a Vec holds at most isize::MAX bytes).
@@ -113,12 +128,15 @@ impl RunState {
             .then_some(plan)
     }
 
-    pub fn new(c: &Config, ctx: usize, max_batch: usize) -> RunState {
+    pub fn new(c: &Config, ctx: usize, max_batch: usize, n_seqs: usize) -> RunState {
         let b = max_batch.max(1);
+        let n_seqs = n_seqs.max(1);
         let widest = c.dim.max(c.q_dim()).max(c.hidden_dim);
         let tables = 1 + usize::from(c.sliding_window.is_some());
         RunState {
             pos: 0,
+            seq_len: vec![0; n_seqs],
+            batch: Vec::with_capacity(b),
             max_batch: b,
             x: vec![0.0; b * c.dim],
             xb: vec![0.0; b * c.dim.max(c.q_dim())],
@@ -133,7 +151,7 @@ impl RunState {
             rope_sin: vec![0.0; tables * b * c.rope_dim / 2],
             row: vec![0.0; c.dim.max(c.head_dim)],
             logits: vec![0.0; c.vocab_size],
-            kv: KvCache::new(c.n_layers, ctx, c.n_kv_heads, c.head_dim),
+            kv: KvCache::new(n_seqs, c.n_layers, ctx, c.n_kv_heads, c.head_dim),
             acts: ActivationBuffer::new(b * widest),
         }
     }

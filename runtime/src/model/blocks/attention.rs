@@ -94,14 +94,25 @@ impl<P: Parallel, Pr: Profiler> Block<'_, '_, '_, P, Pr> {
         });
     }
 
-    /// Store this batch's keys and values in the cache, then attend:
+    /// Store this batch's keys and values in their sequences' caches, then attend:
     /// `xb = softmax(q·kᵀ · attn_scale)·v` over the cached positions each token may see.
     pub fn attention(&mut self) {
-        let (c, n, l, pos) = (&self.tf.config, self.n, self.l, self.s.pos);
+        let (c, n, l) = (&self.tf.config, self.n, self.l);
         let kv_dim = c.kv_dim();
         let s = &mut *self.s;
         timed(self.prof, Op::KvStore, || {
-            s.kv.store(l, pos, &s.k[..n * kv_dim], &s.v[..n * kv_dim]);
+            // One store per run of rows that continue one sequence (a prompt chunk is one).
+            let mut t = 0;
+            while t < n {
+                let (seq, pos) = (s.batch[t].seq, s.batch[t].pos);
+                let mut u = t + 1;
+                while u < n && s.batch[u].seq == seq && s.batch[u].pos == pos + (u - t) {
+                    u += 1;
+                }
+                let rows = t * kv_dim..u * kv_dim;
+                s.kv.store(seq, l, pos, &s.k[rows.clone()], &s.v[rows]);
+                t = u;
+            }
         });
         timed(self.prof, Op::Attention, || self.attend());
     }
@@ -131,8 +142,9 @@ impl<P: Parallel, Pr: Profiler> Block<'_, '_, '_, P, Pr> {
         }
     }
 
-    /// Causal grouped-query attention of the `n` tokens at `s.pos..` over the cache of this
-    /// layer, written into xb: (n, q_dim). Tasks own whole query heads.
+    /// Causal grouped-query attention of the `n` tokens of the batch, each over its own
+    /// sequence's cache of this layer up to its position, written into xb: (n, q_dim). Tasks
+    /// own whole query heads.
     ///
     /// Per token and per run of the task's query heads that share one key/value head: the
     /// scores of the whole run against the cached keys `0..=p` in one call (`attn_scores`,
@@ -148,7 +160,7 @@ impl<P: Parallel, Pr: Profiler> Block<'_, '_, '_, P, Pr> {
         let (hd, q_dim) = (c.head_dim, c.q_dim());
         let s = &mut *self.s;
         let ctx = s.kv.ctx();
-        let first = s.pos; // position of the batch's first token
+        let batch = &s.batch;
         let group = c.n_heads / c.n_kv_heads; // query heads per key/value head
         let scale = c.attn_scale;
         let window = c.window(l);
@@ -171,8 +183,8 @@ impl<P: Parallel, Pr: Profiler> Block<'_, '_, '_, P, Pr> {
             let heads = out.cols().start / hd..out.cols().end / hd;
             // This task's score rows: up to (its heads, ctx), used as (run, p + 1).
             let att = att.row_mut(0);
-            for t in 0..n {
-                let len = first + t + 1; // this token attends to positions start..len
+            for (t, b) in batch.iter().enumerate() {
+                let len = b.pos + 1; // this token attends to positions start..len
                 let start = window.map_or(0, |w| len.saturating_sub(w));
                 let seen = len - start;
                 let mut h0 = heads.start;
@@ -180,7 +192,7 @@ impl<P: Parallel, Pr: Profiler> Block<'_, '_, '_, P, Pr> {
                     let kvh = h0 / group;
                     let h1 = heads.end.min((kvh + 1) * group);
                     let run = h1 - h0;
-                    let (keys, values) = kv.head(l, kvh, len);
+                    let (keys, values) = kv.head(b.seq, l, kvh, len);
                     let qs = &q[t * q_dim + h0 * hd..t * q_dim + h1 * hd];
                     k.attn_scores(qs, keys, hd, len, &mut att[..run * len]);
                     // Keep each row's visible positions, packed as (run, seen).
