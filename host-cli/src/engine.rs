@@ -69,20 +69,37 @@ pub const INTERLEAVE_ENV: &str = "EDGELLM_INTERLEAVE";
 /// physical memory: a context that cannot fit is one error line, never an allocation failure
 /// that aborts the process.
 pub fn new_state(model: &Transformer<'_>, ctx: usize, batch: usize) -> Result<RunState> {
-    let plan = model.state_plan(ctx, batch)?;
+    check_state_plan(model, ctx, batch, 1)?;
+    Ok(model.new_state(ctx, batch)?)
+}
+
+/// Check the memory plan of a run state for `n_seqs` sequences of `ctx` positions against
+/// this machine's physical memory, without allocating it.
+pub fn check_state_plan(
+    model: &Transformer<'_>,
+    ctx: usize,
+    batch: usize,
+    n_seqs: usize,
+) -> Result<()> {
+    let plan = model.state_plan_seqs(ctx, batch, n_seqs)?;
     if let Some(total) = physical_memory_bytes()
         && plan.total() as u64 > total
     {
         let mib = |b: u64| b / (1024 * 1024);
+        let seqs = if n_seqs > 1 {
+            format!(" for each of {n_seqs} sequences")
+        } else {
+            String::new()
+        };
         anyhow::bail!(
-            "a context of {ctx} tokens needs {} MiB (KV cache {} MiB) but this machine has {} MiB \
-             of memory: lower the context size (-c)",
+            "a context of {ctx} tokens{seqs} needs {} MiB (KV cache {} MiB) but this machine has \
+             {} MiB of memory: lower the context size (-c)",
             mib(plan.total() as u64),
             mib(plan.kv_cache_bytes as u64),
             mib(total)
         );
     }
-    Ok(model.new_state(ctx, batch)?)
+    Ok(())
 }
 
 /// `MemTotal` of /proc/meminfo, where there is one.

@@ -13,6 +13,7 @@ pub mod memory;
 pub mod perplexity;
 pub mod quantize;
 pub mod run;
+pub mod serve;
 pub mod tokenize;
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +60,17 @@ pub enum Command {
     /// turn evaluates only its new tokens, and says when the context is full. /clear starts
     /// over; /exit or end of input quits. Replies stream to stdout.
     Chat(chat::ChatArgs),
+    /// Serve the model over an OpenAI-compatible HTTP API, with a chat page at /
+    ///
+    /// Endpoints: POST /v1/chat/completions and /v1/completions (streaming as server-sent
+    /// events with "stream": true), GET /v1/models, /health, /metrics (Prometheus text),
+    /// POST /tokenize and /detokenize. Up to --parallel requests are generated at once, each
+    /// in its own KV-cache slot, their decode steps batched through the matrix kernels
+    /// (continuous batching); a request that continues an earlier prompt in a slot
+    /// evaluates only its new tokens. More requests wait in a bounded queue, then get 503.
+    /// Message text is tokenized literally: only the chat template inserts special tokens.
+    /// Localhost only unless --host says otherwise; --api-key requires a bearer key.
+    Serve(serve::ServeArgs),
     /// Convert a GGUF model to another quantization type or llama.cpp mix (Q4_K_M, ...)
     ///
     /// Tensor types follow llama.cpp's llama-quantize recipe (per-layer Q6_K for attn_v and
@@ -104,6 +116,7 @@ impl Command {
             Command::Run(args) => run::run(args),
             Command::Tokenize(args) => tokenize::run(args),
             Command::Chat(args) => chat::run(args),
+            Command::Serve(args) => serve::run(args),
             Command::Quantize(args) => quantize::run(args),
             Command::Perplexity(args) => perplexity::run(args),
             Command::Bench(args) => bench::run(args),
