@@ -7,6 +7,11 @@
 //! flips every repetition), so a change of machine load hits both alike; the report gives
 //! each side's mean ± standard deviation over `--reps` and the ratio of the means.
 //!
+//! With `--parallel P` (P > 1), a third test **tgN×P** decodes `--tg` tokens in each of P
+//! sequences at once, one batch of P tokens (one per sequence) per step, from an empty cache,
+//! as llama-batched-bench's generation phase and `edgellm serve`'s continuous batching do;
+//! its rate is the aggregate, P × tg tokens over the time.
+//!
 //! edgellm runs on a rayon pool of `threads` workers with the generation inside
 //! `install`, exactly as `edgellm run` (host-cli/src/pool.rs) does; llama.cpp on its own
 //! thread pool with `n_threads = n_threads_batch = threads`.
@@ -18,7 +23,7 @@ use std::time::Instant;
 use anyhow::{Context as _, Result, ensure};
 use edgellm_kernels::KernelTable;
 use edgellm_runtime::Gguf;
-use edgellm_runtime::model::{RunState, Transformer};
+use edgellm_runtime::model::{BatchToken, RunState, Transformer};
 use edgellm_runtime::parallel::{MAX_TASKS, Parallel};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
@@ -37,6 +42,8 @@ pub struct BenchArgs {
     pub pp: usize,
     pub tg: usize,
     pub reps: usize,
+    /// Sequences decoded together in the tgN×P test (1 = no such test).
+    pub parallel: usize,
     /// llama.cpp's KV cache type and attention path (global flags).
     pub options: ContextOptions,
     pub json: Option<PathBuf>,
@@ -142,6 +149,56 @@ fn llama_tg(ctx: &mut LlamaContext<'_>, ids: &[u32]) -> Result<f64> {
     Ok(t.elapsed().as_secs_f64())
 }
 
+/// llama.cpp: `ids` decoded in each of `seqs` sequences at once (a batch of `seqs` tokens
+/// per step) from an empty cache; seconds.
+fn llama_tg_seqs(
+    ctx: &mut LlamaContext<'_>,
+    ids: &[u32],
+    seqs: usize,
+    vocab: usize,
+) -> Result<f64> {
+    ctx.clear_kv_cache();
+    let mut batch = LlamaBatch::new(seqs, i32::try_from(seqs)?);
+    let t = Instant::now();
+    for (pos, &id) in ids.iter().enumerate() {
+        batch.clear();
+        for seq in 0..seqs {
+            let token = LlamaToken(((id as usize + seq) % vocab) as i32);
+            batch.add(token, i32::try_from(pos)?, &[i32::try_from(seq)?], true)?;
+        }
+        ctx.decode(&mut batch).context("llama_decode (tg x seqs)")?;
+    }
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// edgellm: as [`llama_tg_seqs`], through `forward_batch`; seconds.
+fn edge_tg_seqs(
+    m: &Transformer<'_>,
+    s: &mut RunState,
+    pool: &Pool,
+    ids: &[u32],
+    seqs: usize,
+) -> Result<f64> {
+    let vocab = m.config.vocab_size;
+    let mut out = vec![0.0; seqs * vocab];
+    let mut batch = Vec::with_capacity(seqs);
+    let t = Instant::now();
+    pool.pool.install(|| -> Result<()> {
+        for (pos, &id) in ids.iter().enumerate() {
+            batch.clear();
+            batch.extend((0..seqs).map(|seq| BatchToken {
+                token: ((id as usize + seq) % vocab) as u32,
+                seq,
+                pos,
+                logits: true,
+            }));
+            m.forward_batch(s, &batch, pool, &mut out)?;
+        }
+        Ok(())
+    })?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
 /// edgellm: `ids` as one batch from an empty cache; seconds.
 fn edge_pp(m: &Transformer<'_>, s: &mut RunState, pool: &Pool, ids: &[u32]) -> Result<f64> {
     s.pos = 0;
@@ -224,10 +281,34 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                     }
                 }
             }
-            for (test, l, e) in [
+            let mut tests = vec![
                 (format!("pp{}", a.pp), lp, ep),
                 (format!("tg{}", a.tg), lt, et),
-            ] {
+            ];
+            if a.parallel > 1 {
+                let p = a.parallel;
+                let n = NonZeroU32::new(u32::try_from(p * a.tg)?).context("empty context")?;
+                let mut ctx = oracle.bench_context_seqs(n, u32::try_from(p)?)?;
+                let mut state = edge.model.new_state_seqs(a.tg, p, p)?;
+                llama_tg_seqs(&mut ctx, &tg_ids, p, vocab)?;
+                edge_tg_seqs(&edge.model, &mut state, &pool, &tg_ids, p)?;
+                let (mut l, mut e) = (vec![], vec![]);
+                for rep in 0..a.reps {
+                    let llama_first = rep % 2 == 0;
+                    for side in [llama_first, !llama_first] {
+                        let tokens = (p * a.tg) as f64;
+                        if side {
+                            l.push(tokens / llama_tg_seqs(&mut ctx, &tg_ids, p, vocab)?);
+                        } else {
+                            e.push(
+                                tokens / edge_tg_seqs(&edge.model, &mut state, &pool, &tg_ids, p)?,
+                            );
+                        }
+                    }
+                }
+                tests.push((format!("tg{}x{p}", a.tg), l, e));
+            }
+            for (test, l, e) in tests {
                 let (lr, er) = (Rate::of(&l), Rate::of(&e));
                 let row = Row {
                     model: file_name(path),
@@ -259,7 +340,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     if let Some(out) = &a.json {
         let json = serde_json::json!({
             "description": "crosscheck bench: llama.cpp (llama-cpp-2) and edgellm alternately in one process; tokens per second",
-            "pp": a.pp, "tg": a.tg, "reps": a.reps,
+            "pp": a.pp, "tg": a.tg, "reps": a.reps, "parallel": a.parallel,
             "llama_cpp_options": a.options.describe(),
             "edgellm_kernels": edge_tier(),
             "rows": rows,

@@ -85,7 +85,13 @@ impl Oracle {
     /// A context for `bench`: `n_ctx` positions, batch = micro-batch = `n_ctx`, threads, KV
     /// type and attention path from the current [`ContextOptions`].
     pub fn bench_context(&self, n_ctx: NonZeroU32) -> Result<LlamaContext<'_>> {
-        self.context(n_ctx.get())
+        self.context_seqs(n_ctx.get(), 1)
+    }
+
+    /// A `bench` context for `n_seqs` parallel sequences sharing `n_ctx` positions (llama.cpp's
+    /// unified KV cache), as llama-batched-bench makes.
+    pub fn bench_context_seqs(&self, n_ctx: NonZeroU32, n_seqs: u32) -> Result<LlamaContext<'_>> {
+        self.context_seqs(n_ctx.get(), n_seqs)
     }
 
     /// Vocabulary size: the length of one logits row.
@@ -127,6 +133,11 @@ impl Oracle {
     /// threads from
     /// [`ContextOptions`].
     fn context(&self, n_ctx: u32) -> Result<LlamaContext<'_>> {
+        self.context_seqs(n_ctx, 1)
+    }
+
+    /// [`Oracle::context`] for up to `n_seqs` sequences.
+    fn context_seqs(&self, n_ctx: u32, n_seqs: u32) -> Result<LlamaContext<'_>> {
         let n = NonZeroU32::new(n_ctx).context("--ctx must be positive")?;
         let threads = match self.options.threads {
             Some(n) if n > 0 => n,
@@ -138,7 +149,8 @@ impl Oracle {
             .with_n_batch(n_ctx)
             .with_n_ubatch(n_ctx)
             .with_n_threads(threads)
-            .with_n_threads_batch(threads);
+            .with_n_threads_batch(threads)
+            .with_n_seq_max(n_seqs);
         let params = if self.options.no_flash_attn {
             params.with_flash_attention_policy(llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED)
         } else {

@@ -186,6 +186,10 @@ enum Command {
         /// Repetitions of each test per side.
         #[arg(short = 'r', long, default_value_t = 5)]
         reps: usize,
+        /// Also decode --tg tokens in this many sequences at once (test tgN×P: aggregate
+        /// tokens/s of batched decoding, as llama-batched-bench and `edgellm serve` do).
+        #[arg(long, default_value_t = 1)]
+        parallel: usize,
         /// Also write every sample as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -378,6 +382,7 @@ fn main() -> ExitCode {
             pp,
             tg,
             reps,
+            parallel,
             json,
         } => bench::run(&bench::BenchArgs {
             models,
@@ -385,6 +390,7 @@ fn main() -> ExitCode {
             pp,
             tg,
             reps,
+            parallel,
             options,
             json,
         }),

@@ -41,7 +41,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let max_body = shared.cfg.max_body;
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
-        .route("/health", get(|| async { axum::Json(json!({"status": "ok"})) }))
+        .route(
+            "/health",
+            get(|| async { axum::Json(json!({"status": "ok"})) }),
+        )
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
@@ -124,7 +127,10 @@ async fn models(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         shared.metrics.render(shared.cfg.parallel),
     )
         .into_response()
@@ -197,13 +203,15 @@ async fn generate(
     let prompt = prompt_tokens(&shared, &req.prompt)?;
     let ctx = shared.cfg.ctx;
     if prompt.is_empty() {
-        return Err(ApiError::invalid("the prompt is empty (no tokens to evaluate)"));
+        return Err(ApiError::invalid(
+            "the prompt is empty (no tokens to evaluate)",
+        ));
     }
     let room = ctx.saturating_sub(prompt.len());
     if room == 0 || req.max_tokens.is_some_and(|m| m > room) {
-        let asked = req.max_tokens.map_or(String::new(), |m| {
-            format!(" and {m} for the completion")
-        });
+        let asked = req
+            .max_tokens
+            .map_or(String::new(), |m| format!(" and {m} for the completion"));
         return Err(ApiError::invalid(format!(
             "this server's context is {ctx} tokens per request (-c), but the prompt has {} tokens{asked}",
             prompt.len()
@@ -279,11 +287,7 @@ async fn generate(
 /// the usage chunk if asked, then `data: [DONE]`. A task forwards the engine's events; when
 /// the client disconnects, the stream and then the task end, which closes the engine's
 /// channel and frees the slot at the next step.
-fn stream(
-    header: Header,
-    mut rx: mpsc::UnboundedReceiver<Event>,
-    include_usage: bool,
-) -> Response {
+fn stream(header: Header, mut rx: mpsc::UnboundedReceiver<Event>, include_usage: bool) -> Response {
     let (tx, out) = mpsc::channel(64);
     tokio::spawn(async move {
         let data = |v: Value| Ok(SseEvent::default().data(v.to_string()));
@@ -325,7 +329,9 @@ async fn finish(
     include_usage: bool,
 ) {
     let data = |v: Value| Ok(SseEvent::default().data(v.to_string()));
-    let _ = tx.send(data(header.chunk(false, None, Some(summary)))).await;
+    let _ = tx
+        .send(data(header.chunk(false, None, Some(summary))))
+        .await;
     if include_usage {
         let _ = tx.send(data(header.usage_chunk(summary))).await;
     }

@@ -61,7 +61,12 @@ pub struct ServeArgs {
     pub max_body: usize,
 
     /// Require `Authorization: Bearer KEY` on every endpoint except / and /health
-    #[arg(long = "api-key", value_name = "KEY", env = "EDGELLM_API_KEY", hide_env_values = true)]
+    #[arg(
+        long = "api-key",
+        value_name = "KEY",
+        env = "EDGELLM_API_KEY",
+        hide_env_values = true
+    )]
     pub api_key: Option<String>,
 
     #[command(flatten)]

@@ -9,7 +9,7 @@
 use alloc::format;
 
 use crate::parallel::Parallel;
-use crate::profile::NoProfiler;
+use crate::profile::{NoProfiler, Profiler};
 
 use super::{ModelError, RunState, Transformer};
 
@@ -37,6 +37,18 @@ impl Transformer<'_> {
         s: &mut RunState,
         batch: &[BatchToken],
         par: &P,
+        out: &mut [f32],
+    ) -> Result<(), ModelError> {
+        self.forward_batch_profiled(s, batch, par, &NoProfiler, out)
+    }
+
+    /// [`Transformer::forward_batch`], telling `prof` when each operation begins and ends.
+    pub fn forward_batch_profiled<P: Parallel, Pr: Profiler>(
+        &self,
+        s: &mut RunState,
+        batch: &[BatchToken],
+        par: &P,
+        prof: &Pr,
         out: &mut [f32],
     ) -> Result<(), ModelError> {
         if batch.is_empty() {
@@ -95,7 +107,7 @@ impl Transformer<'_> {
         }
         s.batch.clear();
         s.batch.extend_from_slice(batch);
-        self.step(s, par, &NoProfiler, Some(out));
+        self.step(s, par, prof, Some(out));
         Ok(())
     }
 }

@@ -64,8 +64,7 @@ impl Fields {
     /// `body` as a JSON object.
     pub fn parse(body: &[u8]) -> Result<Fields, ApiError> {
         let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::invalid(format!("the body is not valid JSON: {e}"))
-                .with_code("invalid_json")
+            ApiError::invalid(format!("the body is not valid JSON: {e}")).with_code("invalid_json")
         })?;
         match value {
             Value::Object(map) => Ok(Fields { map }),
@@ -369,7 +368,10 @@ fn common(f: &Fields, prompt: Prompt) -> Result<GenerationRequest, ApiError> {
             format!("stop: at most {MAX_STOP} sequences, got {}", stop.len()),
         ));
     }
-    if let Some(s) = stop.iter().find(|s| s.is_empty() || s.len() > MAX_STOP_BYTES) {
+    if let Some(s) = stop
+        .iter()
+        .find(|s| s.is_empty() || s.len() > MAX_STOP_BYTES)
+    {
         return Err(ApiError::invalid_param(
             "stop",
             format!(
@@ -390,7 +392,9 @@ fn common(f: &Fields, prompt: Prompt) -> Result<GenerationRequest, ApiError> {
     };
     f.unsupported("n", |v| v == 1)?;
     f.unsupported("logprobs", |v| v == false || v == 0)?;
-    f.unsupported("logit_bias", |v| v.as_object().is_some_and(|o| o.is_empty()))?;
+    f.unsupported("logit_bias", |v| {
+        v.as_object().is_some_and(|o| o.is_empty())
+    })?;
     f.unsupported("frequency_penalty", |v| v == 0 || v == 0.0)?;
     f.unsupported("presence_penalty", |v| v == 0 || v == 0.0)?;
     Ok(GenerationRequest {
@@ -471,18 +475,54 @@ mod tests {
             ("{}", "messages: required"),
             (r#"{"messages":[]}"#, "at least one message"),
             (r#"{"messages":"hi"}"#, "messages: expected an array"),
-            (r#"{"messages":[{"content":"x"}]}"#, "messages[0].role: required"),
-            (r#"{"messages":[{"role":"robot","content":"x"}]}"#, "not one of"),
-            (r#"{"messages":[{"role":"user","content":5}]}"#, "messages[0].content: expected a string"),
-            (r#"{"messages":[{"role":"user","content":"x"}],"max_tokens":-5}"#, "max_tokens: expected an integer from 1"),
-            (r#"{"messages":[{"role":"user","content":"x"}],"max_tokens":"9"}"#, "max_tokens: expected an integer, got a string"),
-            (r#"{"messages":[{"role":"user","content":"x"}],"max_tokens":1e30}"#, "max_tokens: expected an integer from 1"),
-            (r#"{"messages":[{"role":"user","content":"x"}],"temperature":3}"#, "temperature: expected a number from 0 to 2"),
-            (r#"{"messages":[{"role":"user","content":"x"}],"stop":["a","b","c","d","e"]}"#, "at most 4"),
-            (r#"{"messages":[{"role":"user","content":"x"}],"stop":[""]}"#, "1 to 256 bytes"),
-            (r#"{"messages":[{"role":"user","content":"x"}],"n":2}"#, "n: not supported"),
-            (r#"{"messages":[{"role":"user","content":"x"}],"stream":"yes"}"#, "stream: expected true or false"),
-            (r#"{"messages":[{"role":"user","content":"x"}],"tools":[{}]}"#, "tools: not supported"),
+            (
+                r#"{"messages":[{"content":"x"}]}"#,
+                "messages[0].role: required",
+            ),
+            (
+                r#"{"messages":[{"role":"robot","content":"x"}]}"#,
+                "not one of",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":5}]}"#,
+                "messages[0].content: expected a string",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}],"max_tokens":-5}"#,
+                "max_tokens: expected an integer from 1",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}],"max_tokens":"9"}"#,
+                "max_tokens: expected an integer, got a string",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}],"max_tokens":1e30}"#,
+                "max_tokens: expected an integer from 1",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}],"temperature":3}"#,
+                "temperature: expected a number from 0 to 2",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}],"stop":["a","b","c","d","e"]}"#,
+                "at most 4",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}],"stop":[""]}"#,
+                "1 to 256 bytes",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}],"n":2}"#,
+                "n: not supported",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}],"stream":"yes"}"#,
+                "stream: expected true or false",
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}],"tools":[{}]}"#,
+                "tools: not supported",
+            ),
         ] {
             let e = chat_err(body);
             assert_eq!(e.status, 400, "{body}");
@@ -495,10 +535,28 @@ mod tests {
         let p = |b: &str| parse_completion(b.as_bytes(), 100).map(|r| r.prompt);
         assert_eq!(p(r#"{"prompt":"a"}"#).unwrap(), Prompt::Text("a".into()));
         assert_eq!(p(r#"{"prompt":["a"]}"#).unwrap(), Prompt::Text("a".into()));
-        assert_eq!(p(r#"{"prompt":[1,2]}"#).unwrap(), Prompt::Tokens(vec![1, 2]));
+        assert_eq!(
+            p(r#"{"prompt":[1,2]}"#).unwrap(),
+            Prompt::Tokens(vec![1, 2])
+        );
         assert_eq!(p(r#"{"prompt":[[3]]}"#).unwrap(), Prompt::Tokens(vec![3]));
-        assert!(p(r#"{"prompt":[100]}"#).unwrap_err().message.contains("not a token id"));
-        assert!(p(r#"{"prompt":["a","b"]}"#).unwrap_err().message.contains("one prompt"));
-        assert!(p(r#"{"prompt":"a","echo":true}"#).unwrap_err().message.contains("echo"));
+        assert!(
+            p(r#"{"prompt":[100]}"#)
+                .unwrap_err()
+                .message
+                .contains("not a token id")
+        );
+        assert!(
+            p(r#"{"prompt":["a","b"]}"#)
+                .unwrap_err()
+                .message
+                .contains("one prompt")
+        );
+        assert!(
+            p(r#"{"prompt":"a","echo":true}"#)
+                .unwrap_err()
+                .message
+                .contains("echo")
+        );
     }
 }

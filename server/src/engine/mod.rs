@@ -363,10 +363,11 @@ fn sample(
                 prompt_ms: (first - a.joined).as_secs_f64() * 1e3,
                 generation_ms: (now - first).as_secs_f64() * 1e3,
             };
+            // Counted before the client can hear of it (and read /metrics).
+            metrics.completed.fetch_add(1, Ordering::Relaxed);
             let _ = a.job.events.send(Event::Done(summary));
             *active = None;
             slot.busy = false;
-            metrics.completed.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -32,7 +32,12 @@ impl StopFilter {
         if self.stops.is_empty() {
             return Released::Text(core::mem::take(&mut self.held));
         }
-        if let Some(at) = self.stops.iter().filter_map(|s| self.held.find(s.as_str())).min() {
+        if let Some(at) = self
+            .stops
+            .iter()
+            .filter_map(|s| self.held.find(s.as_str()))
+            .min()
+        {
             self.held.truncate(at);
             return Released::Stopped(core::mem::take(&mut self.held));
         }
