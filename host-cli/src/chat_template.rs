@@ -140,6 +140,29 @@ impl ChatTemplate {
     }
 }
 
+/// The chat template of a loaded model: the file's own (`tokenizer.chat_template`), else the
+/// architecture's built-in format; an error when there is neither (no way to know the turn
+/// format).
+pub fn for_model(loaded: &crate::engine::Loaded<'_>) -> Result<ChatTemplate> {
+    let tok = &loaded.tokenizer;
+    let arch = loaded.model.config.arch.name();
+    let source = match loaded.gguf.str("tokenizer.chat_template") {
+        Ok(s) => s,
+        Err(_) => builtin_for(arch).with_context(|| {
+            format!(
+                "{}: no chat template in the file and no built-in one for architecture {arch}; \
+                 use `edgellm run` for plain prompts",
+                loaded.file.path().display()
+            )
+        })?,
+    };
+    let piece = |id: Option<u32>| {
+        id.map(|i| tok.token_piece(i).to_string())
+            .unwrap_or_default()
+    };
+    ChatTemplate::new(source, &piece(tok.bos()), &piece(tok.eos()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,27 +235,4 @@ mod tests {
         let err = format!("{:#}", t.render(&[bad], false).unwrap_err());
         assert!(err.contains("no bad roles"), "{err}");
     }
-}
-
-/// The chat template of a loaded model: the file's own (`tokenizer.chat_template`), else the
-/// architecture's built-in format; an error when there is neither (no way to know the turn
-/// format).
-pub fn for_model(loaded: &crate::engine::Loaded<'_>) -> Result<ChatTemplate> {
-    let tok = &loaded.tokenizer;
-    let arch = loaded.model.config.arch.name();
-    let source = match loaded.gguf.str("tokenizer.chat_template") {
-        Ok(s) => s,
-        Err(_) => builtin_for(arch).with_context(|| {
-            format!(
-                "{}: no chat template in the file and no built-in one for architecture {arch}; \
-                 use `edgellm run` for plain prompts",
-                loaded.file.path().display()
-            )
-        })?,
-    };
-    let piece = |id: Option<u32>| {
-        id.map(|i| tok.token_piece(i).to_string())
-            .unwrap_or_default()
-    };
-    ChatTemplate::new(source, &piece(tok.bos()), &piece(tok.eos()))
 }

@@ -70,10 +70,10 @@ fn check_mixed_batches(model: &Transformer<'_>, what: &str) {
             } else {
                 1
             };
-            for j in next[i]..next[i] + take {
+            for (j, &token) in seqs[i].iter().enumerate().skip(next[i]).take(take) {
                 let last_of_prompt = j + 1 == prompts[i];
                 batch.push(BatchToken {
-                    token: seqs[i][j],
+                    token,
                     seq: i,
                     pos: j,
                     logits: last_of_prompt || j >= prompts[i],
@@ -127,7 +127,7 @@ fn mixed_batches_equal_each_sequence_alone_on_smollm2_q4_1() {
     for tier in KernelTable::available_tiers() {
         let kernels = KernelTable::with_tier(tier).unwrap();
         let g = Gguf::parse(&bytes).unwrap();
-        let model = Transformer::from_gguf(&g, kernels.clone()).unwrap();
+        let model = Transformer::from_gguf(&g, kernels).unwrap();
         check_mixed_batches(&model, &format!("smollm2 {tier}"));
 
         let plan = InterleavePlan::new(&g, &bytes, &kernels).unwrap();
