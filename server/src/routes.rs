@@ -200,7 +200,13 @@ async fn generate(
     {
         return Err(ApiError::unknown_model(m, &shared.id));
     }
-    let prompt = prompt_tokens(&shared, &req.prompt)?;
+    // Rendering and tokenizing up to a megabyte of text takes a while: off the I/O threads.
+    let prompt = {
+        let (shared, prompt) = (shared.clone(), req.prompt.clone());
+        tokio::task::spawn_blocking(move || prompt_tokens(&shared, &prompt))
+            .await
+            .map_err(|e| ApiError::internal(format!("tokenizing failed: {e}")))??
+    };
     let ctx = shared.cfg.ctx;
     if prompt.is_empty() {
         return Err(ApiError::invalid(
