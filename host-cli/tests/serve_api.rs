@@ -343,3 +343,22 @@ fn metrics_tokenizer_models_and_page() {
     );
     assert!(page.body.contains("edgellm"));
 }
+
+/// SIGTERM ends the server with status 0: at once when idle, and within the grace period
+/// while a stream is open.
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let mut idle = Server::start(&["-t", "1"]);
+    assert_eq!(idle.terminate(Duration::from_secs(10)), Some(0));
+
+    let mut busy = Server::start(&["-t", "1", "-p", "1"]);
+    let none: &[(&str, &str)] = &[];
+    let long = r#"{"prompt":"Once upon a time","max_tokens":1900,"stream":true}"#;
+    let mut reader = BufReader::new(busy.open("POST", "/v1/completions", none, long.as_bytes()));
+    let mut line = String::new();
+    while !line.starts_with("data:") {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+    }
+    assert_eq!(busy.terminate(Duration::from_secs(20)), Some(0));
+}

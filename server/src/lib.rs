@@ -90,7 +90,9 @@ pub(crate) struct Shared {
     pub started: u64,
 }
 
-/// Serve `served` until the process is stopped (SIGINT or SIGTERM end it gracefully).
+/// Serve `served` until the process is stopped: SIGINT or SIGTERM stop accepting
+/// connections and let open responses finish for up to 10 s (a second signal ends them at
+/// once); then it returns.
 /// `ready` is called with the bound address once the server accepts connections.
 pub fn serve<P: Pool>(
     served: ServedModel<P>,
@@ -151,11 +153,28 @@ pub fn serve<P: Pool>(
             .with_context(|| format!("cannot listen on {addr}"))?;
         ready(listener.local_addr()?);
         axum::serve(listener, routes::router(shared))
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(async {
+                shutdown_signal().await;
+                eprintln!(
+                    "edgellm serve: shutting down; open streams get {GRACE_SECS} s (a second \
+                     signal ends them now)"
+                );
+                // Streams still open after the grace period (or a second signal) are cut.
+                tokio::spawn(async {
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(GRACE_SECS)) => {}
+                        _ = shutdown_signal() => {}
+                    }
+                    std::process::exit(0);
+                });
+            })
             .await
             .context("the HTTP server failed")
     })
 }
+
+/// Seconds open responses may take to finish after SIGINT or SIGTERM.
+const GRACE_SECS: u64 = 10;
 
 /// SIGINT or SIGTERM.
 async fn shutdown_signal() {

@@ -124,11 +124,17 @@ pub fn run(args: ServeArgs) -> Result<()> {
     };
     edgellm_server::serve(served, cfg.clone(), |addr| {
         eprintln!(
-            "edgellm serve: listening on http://{addr} — model {id} ({name}), {parallel} slots × \
-             {ctx} tokens, {threads} threads, {tier} kernels, {auth}"
+            "edgellm serve: listening on http://{addr} — model {id} ({name}), {parallel} \
+             slot{} × {ctx} tokens, {threads} thread{}, {tier} kernels, {auth}",
+            plural(parallel),
+            plural(threads)
         );
         let _ = std::io::stderr().flush();
     })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// The GGUF's chat template as the server's [`ChatFormat`].
