@@ -78,6 +78,21 @@ fn a_text_file_over_the_cap_is_refused() {
         &[("EDGELLM_MAX_TEXT_BYTES", "1000")],
     );
     assert!(out.status.success(), "{}", common::stderr(&out));
+    // The flag, and the flag over the environment.
+    let out = run(&["tokenize", "-f", p, "--max-text-bytes", "10"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(common::the_error_line(&out).contains("raise it with --max-text-bytes"));
+    let out = run(
+        &["perplexity", "-f", p, "--max-text-bytes", "1000"],
+        &[("EDGELLM_MAX_TEXT_BYTES", "5")],
+    );
+    assert!(
+        !common::stderr(&out).contains("text limit"),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = run(&["run", "-f", p, "--max-text-bytes", "lots"], &[]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

@@ -53,6 +53,9 @@ pub struct CompareArgs {
     #[arg(short = 'f', long = "file", value_name = "TEXT")]
     pub file: PathBuf,
 
+    #[command(flatten)]
+    pub text_cap: crate::commands::run::TextCapArg,
+
     /// Tokens per perplexity chunk
     #[arg(
         short = 'c',
@@ -211,7 +214,11 @@ pub fn run(args: CompareArgs) -> Result<()> {
         let mut file = ModelFile::open(&source_path)?;
         let loaded = engine::load(&mut file, kernels)?;
         let (tok, model) = (&loaded.tokenizer, &loaded.model);
-        let text = crate::commands::run::read_prompt(&None, &Some(args.file.clone()))?;
+        let text = crate::commands::run::read_prompt(
+            &None,
+            &Some(args.file.clone()),
+            args.text_cap.max_text_bytes,
+        )?;
         let tokens = tok.encode(&text, true, false);
         let n_ctx = args.ctx_size;
         ensure!(n_ctx >= 4, "-c {n_ctx}: a chunk needs at least 4 tokens");

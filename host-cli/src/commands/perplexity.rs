@@ -27,6 +27,9 @@ pub struct PerplexityArgs {
     #[arg(short = 'f', long = "file", value_name = "TEXT")]
     pub file: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub text_cap: crate::commands::run::TextCapArg,
+
     /// Tokens per chunk; the second half of each chunk is scored
     #[arg(short = 'c', long = "ctx-size", value_name = "N")]
     pub ctx_size: Option<usize>,
@@ -105,7 +108,11 @@ pub fn run(args: PerplexityArgs) -> Result<()> {
 
     let text_tokens = match &args.file {
         Some(f) => {
-            let text = crate::commands::run::read_prompt(&None, &Some(f.clone()))?;
+            let text = crate::commands::run::read_prompt(
+                &None,
+                &Some(f.clone()),
+                args.text_cap.max_text_bytes,
+            )?;
             // llama.cpp: common_tokenize(text, add_special = true, parse_special = false).
             Some(tok.encode(&text, true, false))
         }

@@ -32,6 +32,9 @@ pub struct RunArgs {
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub text_cap: TextCapArg,
+
     /// Tokens to generate at most (generation also stops at an end-of-generation token)
     #[arg(
         short = 'n',
@@ -66,18 +69,22 @@ pub struct RunArgs {
     pub profile: bool,
 }
 
-/// Largest text file a command reads (`-f`): 64 MiB unless `EDGELLM_MAX_TEXT_BYTES` says
-/// otherwise (a whole book is a few MiB; the cap exists so a wrong path cannot exhaust memory).
+/// Largest text file a command reads (`-f`) unless `--max-text-bytes` says otherwise: a whole
+/// book is a few MiB; the cap exists so a wrong path cannot exhaust memory.
 pub const DEFAULT_MAX_TEXT_BYTES: u64 = 64 << 20;
 
-fn max_text_bytes() -> Result<u64> {
-    match std::env::var("EDGELLM_MAX_TEXT_BYTES") {
-        Err(_) => Ok(DEFAULT_MAX_TEXT_BYTES),
-        Ok(v) => v
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| anyhow::anyhow!("EDGELLM_MAX_TEXT_BYTES: {v:?} is not a number of bytes")),
-    }
+/// `--max-text-bytes`, shared by every command that reads a text file with `-f`.
+#[derive(Debug, Clone, Args)]
+pub struct TextCapArg {
+    /// Largest text file read with -f, in bytes; a larger one is refused [default: 64 MiB]
+    #[arg(
+        long = "max-text-bytes",
+        value_name = "BYTES",
+        env = "EDGELLM_MAX_TEXT_BYTES",
+        default_value_t = DEFAULT_MAX_TEXT_BYTES,
+        hide_default_value = true
+    )]
+    pub max_text_bytes: u64,
 }
 
 /// The sampler flags, llama.cpp's names and defaults.
@@ -144,20 +151,19 @@ impl SamplingArgs {
 pub const DEFAULT_CTX: usize = 4096;
 
 /// The prompt from `-p` or `-f`; a file must be UTF-8 (the error names the byte offset).
-pub fn read_prompt(prompt: &Option<String>, file: &Option<PathBuf>) -> Result<String> {
+pub fn read_prompt(prompt: &Option<String>, file: &Option<PathBuf>, cap: u64) -> Result<String> {
     match (prompt, file) {
         (Some(p), _) => Ok(p.clone()),
         (None, Some(f)) => {
             // A regular file (a FIFO would block, /dev/zero never end), read up to the cap.
             crate::model_file::require_regular_file(f)?;
-            let cap = max_text_bytes()?;
             let mut bytes = Vec::new();
             std::fs::File::open(f)
                 .and_then(|file| file.take(cap + 1).read_to_end(&mut bytes))
                 .with_context(|| f.display().to_string())?;
             if bytes.len() as u64 > cap {
                 bail!(
-                    "{}: larger than the text limit of {cap} bytes (set EDGELLM_MAX_TEXT_BYTES to raise it)",
+                    "{}: larger than the text limit of {cap} bytes (raise it with --max-text-bytes)",
                     f.display()
                 );
             }
@@ -174,7 +180,7 @@ pub fn read_prompt(prompt: &Option<String>, file: &Option<PathBuf>) -> Result<St
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
-    let prompt = read_prompt(&args.prompt, &args.file)?;
+    let prompt = read_prompt(&args.prompt, &args.file, args.text_cap.max_text_bytes)?;
     let sampler_cfg = args.sampling.config()?;
     let kernels = args.compute.kernel_table()?;
     let pool = args.compute.pool()?;

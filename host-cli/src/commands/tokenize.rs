@@ -29,6 +29,9 @@ pub struct TokenizeArgs {
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub text_cap: crate::commands::run::TextCapArg,
+
     /// Print only the ids, as a JSON array (otherwise one `id -> 'piece'` line per token)
     #[arg(long = "ids")]
     pub ids: bool,
@@ -43,7 +46,7 @@ pub struct TokenizeArgs {
 }
 
 pub fn run(args: TokenizeArgs) -> Result<()> {
-    let text = read_prompt(&args.prompt, &args.file)?;
+    let text = read_prompt(&args.prompt, &args.file, args.text_cap.max_text_bytes)?;
     let file = args.model.open()?;
     let name = file.path().display().to_string();
     let gguf = Gguf::parse(&file).with_context(|| name.clone())?;

@@ -113,6 +113,8 @@ pub struct Engine {
     /// Logits of the marked rows of a step: (slots, vocab).
     logits: Vec<f32>,
     batch: Vec<BatchToken>,
+    /// Forward steps run so far.
+    steps: usize,
 }
 
 impl Engine {
@@ -140,6 +142,7 @@ impl Engine {
             metrics,
             logits: vec![0.0; n_slots * vocab],
             batch: Vec::with_capacity(max_batch),
+            steps: 0,
         })
     }
 
@@ -223,9 +226,15 @@ impl Engine {
     fn step<P: Parallel>(&mut self, par: &P) {
         let max_batch = self.state.max_batch;
         self.batch.clear();
-        // Generating sequences first: one row each.
-        for (seq, a) in self.active.iter().enumerate() {
-            if let Some(token) = a.as_ref().and_then(|a| a.next) {
+        // Generating sequences first: one row each (starting at a slot that moves every
+        // step, should a context smaller than the slot count make them not all fit).
+        let n_slots = self.active.len();
+        self.steps += 1;
+        for seq in (0..n_slots).map(|i| (i + self.steps) % n_slots) {
+            if self.batch.len() == max_batch {
+                break;
+            }
+            if let Some(token) = self.active[seq].as_ref().and_then(|a| a.next) {
                 self.batch.push(BatchToken {
                     token,
                     seq,
