@@ -299,31 +299,67 @@ impl Engine {
         self.metrics
             .prompt_tokens
             .fetch_add(prompt_rows, Ordering::Relaxed);
-        // Sample the sequences whose logits came out, in row order.
+        // Sample every sequence whose logits came out, on the pool's tasks (a sampler sees
+        // only its own logits and history, so the split changes no token), then report.
         let ctx = self.state.kv.ctx();
-        let marked = self.batch.iter().filter(|b| b.logits).map(|b| b.seq);
-        for (j, seq) in marked.enumerate() {
-            let logits = &self.logits[j * vocab..(j + 1) * vocab];
+        let mut row_of = vec![None; self.active.len()];
+        for (j, b) in self.batch.iter().filter(|b| b.logits).enumerate() {
+            row_of[b.seq] = Some(j);
+        }
+        let logits = &self.logits;
+        let mut draws: Vec<Draw<'_>> = self
+            .active
+            .iter_mut()
+            .zip(&self.slots)
+            .zip(&row_of)
+            .filter_map(|((a, slot), row)| {
+                let (a, j) = (a.as_mut()?, (*row)?);
+                Some(Draw {
+                    sampler: &mut a.sampler,
+                    history: &slot.cached,
+                    logits: &logits[j * vocab..(j + 1) * vocab],
+                    id: 0,
+                })
+            })
+            .collect();
+        par.run(&mut draws, &|d| {
+            d.id = d.sampler.sample(d.logits, d.history)
+        });
+        let ids: Vec<u32> = draws.iter().map(|d| d.id).collect();
+        drop(draws);
+        let seqs = row_of
+            .iter()
+            .enumerate()
+            .filter_map(|(seq, r)| r.map(|_| seq));
+        for (seq, id) in seqs.zip(ids) {
             let (slot, active) = (&mut self.slots[seq], &mut self.active[seq]);
-            sample(active, slot, &self.tokenizer, &self.metrics, logits, ctx);
+            advance(active, slot, &self.tokenizer, &self.metrics, id, ctx);
         }
     }
 }
 
-/// Sample the next token of the sequence in `slot` and report its text; finish the request
-/// (`active` becomes `None`, the slot free) if it ends.
-fn sample(
+/// One sampling task of a step.
+struct Draw<'a> {
+    sampler: &'a mut Sampler,
+    history: &'a [u32],
+    logits: &'a [f32],
+    /// The token drawn.
+    id: u32,
+}
+
+/// Take `id`, the token sampled for the sequence in `slot`, and report its text; finish the
+/// request (`active` becomes `None`, the slot free) if it ends.
+fn advance(
     active: &mut Option<Active>,
     slot: &mut Slot,
     tok: &Tokenizer,
     metrics: &Metrics,
-    logits: &[f32],
+    id: u32,
     ctx: usize,
 ) {
     let Some(a) = active.as_mut() else {
         return;
     };
-    let id = a.sampler.sample(logits, &slot.cached);
     a.generated += 1;
     a.first_token.get_or_insert_with(Instant::now);
     metrics.generated_tokens.fetch_add(1, Ordering::Relaxed);
