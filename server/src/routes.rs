@@ -249,6 +249,7 @@ async fn generate(
         max_tokens: req.max_tokens.unwrap_or(room),
         sampler,
         stop: req.stop.clone(),
+        stream: req.stream,
         events,
     };
     if shared.jobs.send(job).is_err() {

@@ -37,6 +37,9 @@ pub struct Job {
     pub max_tokens: usize,
     pub sampler: SamplerConfig,
     pub stop: Vec<String>,
+    /// Whether the client reads the text as it comes; otherwise it is sent once, at the end
+    /// (one wake-up of the HTTP side per request instead of one per token).
+    pub stream: bool,
     /// Where the engine reports; closed by the handler when the client goes away.
     pub events: UnboundedSender<Event>,
 }
@@ -94,6 +97,8 @@ struct Active {
     sampler: Sampler,
     stream: TokenStream,
     stop: StopFilter,
+    /// Final text not sent yet (all of it, for a request that does not stream).
+    unsent: String,
     generated: usize,
     cached_tokens: usize,
     joined: Instant,
@@ -197,6 +202,7 @@ impl Engine {
                 sampler: Sampler::new(job.sampler, vocab),
                 stream: TokenStream::new(),
                 stop: StopFilter::new(job.stop.clone()),
+                unsent: String::new(),
                 generated: 0,
                 cached_tokens: reuse,
                 joined: Instant::now(),
@@ -367,11 +373,11 @@ fn advance(
     let text = if eog { "" } else { a.stream.push(tok, id) };
     let mut finish = match a.stop.push(text) {
         Released::Stopped(text) => {
-            send_text(&a.job.events, text);
+            a.emit(text);
             Some(Finish::Stop)
         }
         Released::Text(text) => {
-            send_text(&a.job.events, text);
+            a.emit(text);
             let full = slot.cached.len() + 1 >= ctx;
             if eog {
                 Some(Finish::Stop)
@@ -387,11 +393,12 @@ fn advance(
         let tail = a.stream.flush().to_string();
         match a.stop.push(&tail) {
             Released::Stopped(text) => {
-                send_text(&a.job.events, text);
+                a.emit(text);
                 finish = Some(Finish::Stop);
             }
             Released::Text(text) => {
-                send_text(&a.job.events, text + &a.stop.finish());
+                let tail = text + &a.stop.finish();
+                a.emit(tail);
             }
         }
     }
@@ -410,6 +417,7 @@ fn advance(
             };
             // Counted before the client can hear of it (and read /metrics).
             metrics.completed.fetch_add(1, Ordering::Relaxed);
+            a.flush();
             let _ = a.job.events.send(Event::Done(summary));
             *active = None;
             slot.busy = false;
@@ -417,9 +425,21 @@ fn advance(
     }
 }
 
-fn send_text(events: &UnboundedSender<Event>, text: String) {
-    if !text.is_empty() {
-        // A closed channel means the client left; the next step frees the slot.
-        let _ = events.send(Event::Text(text));
+impl Active {
+    /// Report final text: now to a streaming client, with the finish otherwise.
+    fn emit(&mut self, text: String) {
+        self.unsent.push_str(&text);
+        if self.job.stream {
+            self.flush();
+        }
+    }
+
+    /// Send the text not sent yet, if any. A closed channel means the client left; the next
+    /// step frees the slot.
+    fn flush(&mut self) {
+        if !self.unsent.is_empty() {
+            let text = core::mem::take(&mut self.unsent);
+            let _ = self.job.events.send(Event::Text(text));
+        }
     }
 }
