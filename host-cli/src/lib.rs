@@ -6,7 +6,8 @@
 //! use each other (the log-probability writer removes its temporary file on SIGINT through
 //! `output_file`, the chat command uses the template renderer), and one crate with one copy
 //! of each module is simpler than two crates sharing some. Only what outside code uses is
-//! public; the rest stays private to the crate.
+//! public: [`Command`] for the binary, and [`ppl::logprob_file`] for the fuzz targets; the
+//! rest stays private to the crate.
 
 mod bandwidth;
 mod bench_report;
@@ -23,7 +24,7 @@ mod output_file;
 mod peak_rss;
 mod pip;
 mod pool;
-mod ppl;
+pub mod ppl;
 mod profile;
 mod progress;
 mod quant_convert;
