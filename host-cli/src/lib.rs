@@ -6,12 +6,12 @@
 //! use each other (the log-probability writer removes its temporary file on SIGINT through
 //! `output_file`, the chat command uses the template renderer), and one crate with one copy
 //! of each module is simpler than two crates sharing some. Only what outside code uses is
-//! public: [`Command`] for the binary, and [`ppl::logprob_file`] for the fuzz targets; the
-//! rest stays private to the crate.
+//! public: [`Command`] for the binary, and [`chat_template`] and [`ppl::logprob_file`] for
+//! the fuzz targets; the rest stays private to the crate.
 
 mod bandwidth;
 mod bench_report;
-mod chat_template;
+pub mod chat_template;
 mod commands;
 mod engine;
 mod fetch;
