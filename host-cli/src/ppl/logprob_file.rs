@@ -1,5 +1,5 @@
 //! The reference file of `perplexity --save-logits` / `--kl-divergence`: which model and
-//! tokens it was made from, and one [`super::logprob_row`] per scored position.
+//! tokens it was made from, and one `super::logprob_row` per scored position.
 //!
 //! Layout (little-endian):
 //!
