@@ -1,35 +1,13 @@
 //! `edgellm`: the command-line front end.
 //!
-//! Each subcommand lives in one file under `commands/`; this file only parses arguments,
-//! dispatches, and turns an error into one `error: ...` line on stderr with exit code 1
-//! (clap exits with 2 on usage errors).
-
-mod bandwidth;
-mod bench_report;
-mod chat_template;
-mod commands;
-mod engine;
-mod fetch;
-mod format;
-mod home;
-mod metadata_view;
-mod model_arg;
-mod model_file;
-mod output_file;
-mod peak_rss;
-mod pip;
-mod pool;
-mod ppl;
-mod profile;
-mod progress;
-mod quant_convert;
-mod quant_recipe;
-mod registry;
-mod report;
+//! The commands live in the `edgellm_cli` library (`src/lib.rs`, one file per subcommand
+//! under `commands/`); this file only parses arguments, dispatches, and turns an error into
+//! one `error: ...` line on stderr with exit code 1 (clap exits with 2 on usage errors).
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use edgellm_cli::Command;
 
 /// Run GGUF language models on your own hardware and measure what each quantization costs.
 ///
@@ -51,7 +29,7 @@ use clap::Parser;
 )]
 struct Cli {
     #[command(subcommand)]
-    command: commands::Command,
+    command: Command,
 }
 
 fn main() -> ExitCode {
