@@ -17,22 +17,11 @@ const CHAT: &str = r#"{"messages":[{"role":"user","content":"Name three colors."
 #[test]
 fn the_openai_python_client_works_against_the_server() {
     let server = Server::start(&["--api-key", "test-key", "-p", "4", "-t", "2"]);
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../server/tests/clients/openai_client.py"
+    server.run_client(
+        "server/tests/clients/openai_client.py",
+        &[&server.url(), "test-key"],
+        "checks passed",
     );
-    let out = Command::new("python3")
-        .arg(script)
-        .args([server.url().as_str(), "test-key"])
-        .output()
-        .expect("cannot run python3");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "openai client checks failed:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains("checks passed"), "{text}");
 }
 
 /// curl sees server-sent events: `data: {json}` lines, then `data: [DONE]`.

@@ -5,27 +5,25 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::server::Server;
 
 #[test]
 fn eight_clients_for_twenty_seconds_lose_nothing() {
     let server = Server::start(&["-t", "2", "-p", "4", "--queue", "2"]);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/serve-load.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(server.url())
-        .args(["--clients", "8", "--seconds", "20", "--max-tokens", "32"])
-        .output()
-        .expect("cannot run python3");
-    let text = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{text}");
-    assert!(
-        out.status.success(),
-        "load test failed:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = server.run_client(
+        "scripts/serve-load.py",
+        &[
+            &server.url(),
+            "--clients",
+            "8",
+            "--seconds",
+            "20",
+            "--max-tokens",
+            "32",
+        ],
+        "load test passed",
     );
+    eprintln!("{text}");
     let summary: serde_json::Value =
         serde_json::from_str(text.split("\nload test passed").next().unwrap()).unwrap();
     assert!(summary["completed"].as_u64().unwrap() >= 8, "{summary}");

@@ -55,6 +55,24 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
+    /// Run the Python client `script` (a path from the repository root) with `args`; fails
+    /// the test with its output unless it exits 0 and prints `done`. Its stdout.
+    pub fn run_client(&self, script: &str, args: &[&str], done: &str) -> String {
+        let path = format!("{}/../{script}", env!("CARGO_MANIFEST_DIR"));
+        let out = Command::new("python3")
+            .arg(&path)
+            .args(args)
+            .output()
+            .expect("cannot run python3");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success() && text.contains(done),
+            "{script} failed:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    }
+
     /// Send SIGTERM and wait (up to `limit`) for the process to exit; its exit code.
     pub fn terminate(&mut self, limit: Duration) -> Option<i32> {
         let pid = self.child.id().to_string();
