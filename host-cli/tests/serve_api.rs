@@ -309,6 +309,7 @@ fn metrics_tokenizer_models_and_page() {
         usage["prompt_tokens"].as_f64().unwrap()
     );
     assert_eq!(server.metric("edgellm_requests_completed_total"), 1.0);
+    assert_eq!(server.metric("edgellm_active_sequences"), 0.0);
     assert!(server.metric("edgellm_generated_tokens_per_second") > 0.0);
 
     let ids = server

@@ -169,6 +169,7 @@ impl Engine {
     /// Move waiting jobs into free slots; block for one when nothing is active. `false` once
     /// the channel is closed and nothing is left to do.
     fn admit(&mut self) -> bool {
+        self.count_active(); // before blocking: an idle engine reports 0
         while self.slots.iter().any(|s| !s.busy) {
             let idle = self.active.iter().all(Option::is_none);
             let job = if idle {
@@ -210,11 +211,14 @@ impl Engine {
                 job,
             });
         }
-        self.metrics.active.store(
-            self.active.iter().flatten().count() as u64,
-            Ordering::Relaxed,
-        );
+        self.count_active();
         true
+    }
+
+    /// The active-sequences gauge.
+    fn count_active(&self) {
+        let n = self.active.iter().flatten().count();
+        self.metrics.active.store(n as u64, Ordering::Relaxed);
     }
 
     /// Free the slots of requests whose clients went away.
@@ -417,6 +421,7 @@ fn advance(
             };
             // Counted before the client can hear of it (and read /metrics).
             metrics.completed.fetch_add(1, Ordering::Relaxed);
+            metrics.active.fetch_sub(1, Ordering::Relaxed);
             a.flush();
             let _ = a.job.events.send(Event::Done(summary));
             *active = None;
