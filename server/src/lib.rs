@@ -147,23 +147,26 @@ pub fn serve<P: Pool>(
         .build()
         .context("cannot start the HTTP runtime")?;
     runtime.block_on(async move {
+        // Listening for the signals before saying we listen: a signal sent as soon as the
+        // address is printed must not meet the default action (death by signal).
+        let mut signals = Signals::new()?;
         let addr = format!("{}:{}", cfg.host, cfg.port);
         let listener = tokio::net::TcpListener::bind(&addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         ready(listener.local_addr()?);
         axum::serve(listener, routes::router(shared))
-            .with_graceful_shutdown(async {
-                shutdown_signal().await;
+            .with_graceful_shutdown(async move {
+                signals.recv().await;
                 eprintln!(
                     "edgellm serve: shutting down; open streams get {GRACE_SECS} s (a second \
                      signal ends them now)"
                 );
                 // Streams still open after the grace period (or a second signal) are cut.
-                tokio::spawn(async {
+                tokio::spawn(async move {
                     tokio::select! {
                         _ = tokio::time::sleep(std::time::Duration::from_secs(GRACE_SECS)) => {}
-                        _ = shutdown_signal() => {}
+                        _ = signals.recv() => {}
                     }
                     std::process::exit(0);
                 });
@@ -176,21 +179,36 @@ pub fn serve<P: Pool>(
 /// Seconds open responses may take to finish after SIGINT or SIGTERM.
 const GRACE_SECS: u64 = 10;
 
-/// SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGINT and SIGTERM, caught from creation on.
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return ctrl_c.await.unwrap_or(()),
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                int: signal(SignalKind::interrupt()).context("cannot catch SIGINT")?,
+                term: signal(SignalKind::terminate()).context("cannot catch SIGTERM")?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    #[cfg(not(unix))]
-    ctrl_c.await.unwrap_or(());
+
+    /// The next SIGINT or SIGTERM.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
