@@ -49,7 +49,9 @@ mod tests {
             slot(&[], false),
         ];
         assert_eq!(choose(&slots, &[1, 2, 3, 9]), Some((2, 3)));
-        assert_eq!(choose(&slots, &[1, 2, 3]), Some((2, 2)));
+        // Slots 0 and 2 both save 2 tokens: the first wins, which also keeps slot 2's
+        // longer cache for a prompt that needs it.
+        assert_eq!(choose(&slots, &[1, 2, 3]), Some((0, 2)));
         assert_eq!(choose(&slots, &[7]), Some((0, 0)));
         let all_busy = [slot(&[], true)];
         assert_eq!(choose(&all_busy, &[1]), None);
