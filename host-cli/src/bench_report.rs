@@ -49,16 +49,20 @@ pub struct BandwidthInfo {
 /// One row: a test (`pp128` or `tg64`) at one thread count.
 #[derive(Debug, Serialize)]
 pub struct TestResult {
-    /// `pp{n_prompt}` or `tg{n_gen}`.
+    /// `pp{n_prompt}`, `tg{n_gen}`, or `tg{n_gen}x{n_seqs}` for sequences decoded together.
     pub test: String,
     pub n_prompt: usize,
+    /// Tokens generated in each sequence.
     pub n_gen: usize,
+    /// Sequences evaluated together, one token of each per step (llama-batched-bench's npl).
+    pub n_seqs: usize,
     pub n_threads: usize,
-    /// KV cache positions (n_prompt + n_gen, as llama-bench's n_ctx).
+    /// KV cache positions per sequence (n_prompt + n_gen, as llama-bench's n_ctx).
     pub n_ctx: usize,
     pub avg_ns: f64,
     pub stddev_ns: f64,
-    /// Tokens per second: mean and sample standard deviation over the repetitions.
+    /// Tokens per second (all sequences' tokens): mean and sample standard deviation over the
+    /// repetitions.
     pub avg_ts: f64,
     pub stddev_ts: f64,
     pub samples_ns: Vec<u64>,
@@ -72,14 +76,29 @@ pub struct TestResult {
 }
 
 impl TestResult {
-    /// A row from timed repetitions of `n_tokens` tokens each.
+    /// A row from timed repetitions of one sequence of `n_prompt + n_gen` tokens each.
     pub fn new(
         test: String,
         (n_prompt, n_gen, n_threads): (usize, usize, usize),
         samples_ns: Vec<u64>,
         peak_rss_bytes: Option<u64>,
     ) -> TestResult {
-        let n_tokens = (n_prompt + n_gen) as f64;
+        TestResult::new_seqs(
+            test,
+            (n_prompt, n_gen, 1, n_threads),
+            samples_ns,
+            peak_rss_bytes,
+        )
+    }
+
+    /// A row from timed repetitions of `n_seqs` sequences of `n_prompt + n_gen` tokens each.
+    pub fn new_seqs(
+        test: String,
+        (n_prompt, n_gen, n_seqs, n_threads): (usize, usize, usize, usize),
+        samples_ns: Vec<u64>,
+        peak_rss_bytes: Option<u64>,
+    ) -> TestResult {
+        let n_tokens = ((n_prompt + n_gen) * n_seqs) as f64;
         let ns: Vec<f64> = samples_ns.iter().map(|&n| n.max(1) as f64).collect();
         let ts: Vec<f64> = ns.iter().map(|&n| n_tokens * 1e9 / n).collect();
         let (avg_ns, stddev_ns) = mean_sd(&ns);
@@ -88,6 +107,7 @@ impl TestResult {
             test,
             n_prompt,
             n_gen,
+            n_seqs,
             n_threads,
             n_ctx: n_prompt + n_gen,
             avg_ns,
@@ -219,6 +239,9 @@ mod tests {
         assert_eq!(t.samples_ts, vec![8.0, 16.0]);
         assert_eq!(t.avg_ts, 12.0);
         assert_eq!(t.n_ctx, 8);
+        // Four sequences of 8 tokens: 32 tokens per repetition, 8 positions each.
+        let t = TestResult::new_seqs("tg8x4".into(), (0, 8, 4, 2), vec![1_000_000_000], None);
+        assert_eq!((t.avg_ts, t.n_ctx, t.n_seqs), (32.0, 8, 4));
     }
 
     #[test]

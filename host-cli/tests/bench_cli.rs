@@ -86,6 +86,67 @@ fn json_has_every_row_and_field_and_the_bandwidth_is_cached() {
     assert!(text.contains(", cached); achieved "), "{text}");
 }
 
+/// `--parallel 1,3` adds a tgNx3 row counting all three sequences' tokens (no memory limit:
+/// a batch reads the weights once for all), and `--profile` tells where each row's time went.
+#[test]
+fn parallel_rows_and_profile() {
+    let model = smollm2_path();
+    let home = tempfile::tempdir().unwrap();
+    let m = model.to_str().unwrap();
+    let args = [
+        "bench",
+        "-m",
+        m,
+        "-p",
+        "0",
+        "-n",
+        "3",
+        "-r",
+        "2",
+        "-t",
+        "2",
+        "--parallel",
+        "1,3",
+        "--profile",
+        "--json",
+    ];
+    let o = edgellm(home.path(), None, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let rows = v["results"].as_array().unwrap();
+    let tests: Vec<&str> = rows.iter().map(|r| r["test"].as_str().unwrap()).collect();
+    assert_eq!(tests, ["tg3", "tg3x3"]);
+    assert_eq!(
+        (&rows[0]["n_seqs"], &rows[1]["n_seqs"]),
+        (&1.into(), &3.into())
+    );
+    let r = &rows[1];
+    assert_eq!((&r["n_gen"], &r["n_ctx"]), (&3.into(), &3.into()));
+    assert!(r["mem_limit_ts"].is_null(), "{r}");
+    // t/s counts 3 sequences × 3 tokens per repetition.
+    for (ns, ts) in r["samples_ns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(r["samples_ts"].as_array().unwrap())
+    {
+        let want = 9.0 * 1e9 / ns.as_f64().unwrap();
+        assert!((ts.as_f64().unwrap() - want).abs() <= 1e-9 * want, "{r}");
+    }
+    let err = stderr(&o);
+    for want in [
+        "tg3 @ 2 threads:",
+        "tg3x3 @ 2 threads:",
+        "profile: generation: 18 tokens",
+    ] {
+        assert!(err.contains(want), "no {want:?} in:\n{err}");
+    }
+    assert!(
+        err.contains("attention") && err.contains("matmul 576x1536 Q4_1"),
+        "{err}"
+    );
+}
+
 #[test]
 fn bad_arguments_are_clear_errors() {
     let home = tempfile::tempdir().unwrap();
@@ -100,6 +161,14 @@ fn bad_arguments_are_clear_errors() {
         (vec!["-r", "0"], "at least one repetition"),
         (vec!["--kernels", "sse9"], "--kernels sse9"),
         (vec!["-p", "100000"], "does not fit the model's context"),
+        (
+            vec!["--parallel", "0"],
+            "--parallel 0: 0 is below the minimum 1",
+        ),
+        (
+            vec!["--parallel", "4,1000"],
+            "1000 sequences is more than the maximum 64",
+        ),
     ] {
         let mut all = vec!["bench", "-m", m];
         all.extend(&args);

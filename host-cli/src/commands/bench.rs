@@ -1,7 +1,10 @@
 //! `edgellm bench`: prompt-processing and generation speed, like llama-bench.
 //!
 //! Each (test, thread count) pair is one row. A `ppP` test evaluates P tokens in one batch
-//! from an empty cache; a `tgN` test generates N tokens one at a time from an empty cache.
+//! from an empty cache; a `tgN` test generates N tokens one at a time from an empty cache; a
+//! `tgNxS` test (`--parallel S`) generates N tokens in each of S sequences at once, one
+//! batch of S tokens per step ([`Transformer::forward_batch`], as `edgellm serve` decodes
+//! concurrent requests, and llama-batched-bench's generation phase), and counts all S × N.
 //! Tokens are fixed pseudo-random ids (BOS first when the model adds one), prepared before
 //! the clock starts: tokenization and sampling are excluded. Each test runs once to warm up
 //! (a tg test with one token, as llama-bench does), then `-r` timed repetitions. The KV cache
@@ -9,12 +12,13 @@
 //! comparable with its numbers.
 
 use std::io::Write;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use edgellm_runtime::model::Transformer;
+use edgellm_runtime::model::{BatchToken, RunState, Transformer};
 use edgellm_runtime::parallel::MAX_TASKS;
+use edgellm_runtime::profile::{NoProfiler, Profiler};
 use edgellm_runtime::{Gguf, Value};
 
 use crate::bandwidth;
@@ -25,6 +29,7 @@ use crate::metadata_view::file_type_name;
 use crate::model_arg::ModelArg;
 use crate::peak_rss;
 use crate::pool::{ThreadPool, default_threads};
+use crate::profile::{OpProfiler, Phase};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -62,6 +67,17 @@ pub struct BenchArgs {
     )]
     pub repetitions: usize,
 
+    /// Sequences decoded together, comma-separated: each S > 1 adds a test tgNxS per -n that
+    /// generates N tokens in each of S sequences, one batch of S tokens per step (how `edgellm
+    /// serve` decodes S concurrent requests); 1 is the plain tgN test
+    #[arg(long = "parallel", value_name = "S[,S...]", default_value = "1")]
+    pub parallel: String,
+
+    /// After each row, print to stderr where its timed repetitions spent their time, per
+    /// operation (the clock reads add a little to the row's time)
+    #[arg(long = "profile")]
+    pub profile: bool,
+
     /// Kernel tier: auto (the best this CPU runs), or force scalar, avx2, avxvnni, avx512vnni, neon,
     /// dotprod (must be supported by the CPU)
     #[arg(long = "kernels", value_name = "TIER", default_value = "auto")]
@@ -80,14 +96,19 @@ pub struct BenchArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Test {
     Prompt(usize),
-    Gen(usize),
+    /// `n` tokens generated in each of `seqs` sequences.
+    Gen {
+        n: usize,
+        seqs: usize,
+    },
 }
 
 impl Test {
     fn name(self) -> String {
         match self {
             Test::Prompt(p) => format!("pp{p}"),
-            Test::Gen(n) => format!("tg{n}"),
+            Test::Gen { n, seqs: 1 } => format!("tg{n}"),
+            Test::Gen { n, seqs } => format!("tg{n}x{seqs}"),
         }
     }
 }
@@ -126,6 +147,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let prompts = parse_list("-p", &args.n_prompt, 0)?;
     let gens = parse_list("-n", &args.n_gen, 0)?;
     let threads = parse_threads(args.threads.as_deref())?;
+    let parallel = parse_list("--parallel", &args.parallel, 1)?;
+    if let Some(&bad) = parallel.iter().find(|&&s| s > MAX_SEQS) {
+        bail!(
+            "--parallel {}: {bad} sequences is more than the maximum {MAX_SEQS}",
+            args.parallel
+        );
+    }
     if args.repetitions == 0 {
         bail!("-r 0: at least one repetition is needed");
     }
@@ -133,7 +161,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .iter()
         .filter(|&&p| p > 0)
         .map(|&p| Test::Prompt(p))
-        .chain(gens.iter().filter(|&&n| n > 0).map(|&n| Test::Gen(n)))
+        .chain(
+            gens.iter()
+                .filter(|&&n| n > 0)
+                .flat_map(|&n| parallel.iter().map(move |&seqs| Test::Gen { n, seqs })),
+        )
         .collect();
     if tests.is_empty() {
         bail!("nothing to measure: -p and -n are both 0");
@@ -146,7 +178,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let ctx_needed = tests
         .iter()
         .map(|&t| match t {
-            Test::Prompt(n) | Test::Gen(n) => n,
+            Test::Prompt(n) | Test::Gen { n, .. } => n,
         })
         .max()
         .unwrap_or(0);
@@ -169,7 +201,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
     // Bandwidth first, so its 256 MiB buffer is gone before the peaks are taken.
     let mut bw = Vec::new();
-    if tests.iter().any(|t| matches!(t, Test::Gen(_))) {
+    if tests.iter().any(|t| matches!(t, Test::Gen { .. })) {
         let home = crate::home::edgellm_home()?;
         for &t in &threads {
             let b = bandwidth::cached_or_measure(&home, t, args.remeasure_bandwidth)
@@ -196,13 +228,41 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let pool = ThreadPool::new(t)?;
         for &test in &tests {
             reset_ok &= peak_rss::reset();
-            let samples = pool.install(|| time_test(model, test, bos, &pool, args.repetitions))?;
-            let (p, n) = match test {
-                Test::Prompt(p) => (p, 0),
-                Test::Gen(n) => (0, n),
+            let phase = match test {
+                Test::Prompt(_) => Phase::Prompt,
+                Test::Gen { .. } => Phase::Generation,
             };
-            let mut row = TestResult::new(test.name(), (p, n, t), samples, peak_rss::peak_bytes());
-            if let (Test::Gen(_), Some(b)) = (test, bw.iter().find(|b| b.threads == t)) {
+            let profiler = args.profile.then(|| {
+                let p = OpProfiler::new();
+                p.set_phase(phase);
+                p
+            });
+            let samples = pool.install(|| {
+                time_test(model, test, bos, &pool, args.repetitions, profiler.as_ref())
+            })?;
+            let (p, n, seqs) = match test {
+                Test::Prompt(p) => (p, 0, 1),
+                Test::Gen { n, seqs } => (0, n, seqs),
+            };
+            let mut row = TestResult::new_seqs(
+                test.name(),
+                (p, n, seqs, t),
+                samples,
+                peak_rss::peak_bytes(),
+            );
+            if let Some(prof) = &profiler {
+                let wall = Duration::from_nanos(row.samples_ns.iter().sum());
+                let tokens = (p + n) * seqs * args.repetitions;
+                eprintln!(
+                    "{} @ {t} thread{}:",
+                    test.name(),
+                    if t == 1 { "" } else { "s" }
+                );
+                eprint!("{}", prof.report(&[(phase, wall, tokens)]));
+            }
+            // The memory limit is that of one sequence: a batch of S reads the weights once.
+            if let (Test::Gen { seqs: 1, .. }, Some(b)) = (test, bw.iter().find(|b| b.threads == t))
+            {
                 let limit = b.read_bytes_per_s / info.bytes_per_token.max(1) as f64;
                 row.mem_limit_ts = Some(limit);
                 row.mem_limit_fraction = Some(row.avg_ts / limit);
@@ -238,42 +298,102 @@ pub fn run(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// The most sequences `--parallel` takes (each one is a KV cache).
+const MAX_SEQS: usize = 64;
+
 /// Run `test` once to warm up, then `reps` times, each from an empty cache; the wall time of
-/// each repetition in nanoseconds.
+/// each repetition in nanoseconds. The timed repetitions report to `profiler` if given.
 fn time_test(
     model: &Transformer<'_>,
     test: Test,
     bos: Option<u32>,
     pool: &ThreadPool,
     reps: usize,
+    profiler: Option<&OpProfiler>,
 ) -> Result<Vec<u64>> {
-    let (n_tokens, batch) = match test {
-        Test::Prompt(p) => (p, p),
-        Test::Gen(n) => (n, 1),
+    let (n_tokens, batch, seqs) = match test {
+        Test::Prompt(p) => (p, p, 1),
+        Test::Gen { n, seqs } => (n, seqs, seqs),
     };
-    let tokens = bench_tokens(n_tokens, model.config.vocab_size, bos);
-    let mut state = crate::engine::new_state(model, n_tokens, batch)?;
-    let mut pass = |tokens: &[u32]| -> Result<u64> {
-        state.pos = 0; // empty cache
+    // Sequence j decodes its own ids (each starting with BOS when the model adds one).
+    let tokens: Vec<Vec<u32>> = (0..seqs)
+        .map(|j| {
+            let ids = bench_tokens(n_tokens + j, model.config.vocab_size, bos);
+            let mut ids = ids[j..].to_vec();
+            if let (Some(first), Some(b)) = (ids.first_mut(), bos) {
+                *first = b;
+            }
+            ids
+        })
+        .collect();
+    crate::engine::check_state_plan(model, n_tokens, batch, seqs)?;
+    let mut state = model.new_state_seqs(n_tokens, batch, seqs)?;
+    let mut logits = vec![0.0; seqs * model.config.vocab_size];
+    let mut pass = |n: usize, prof: Option<&OpProfiler>| -> Result<u64> {
         let start = Instant::now();
-        match test {
-            Test::Prompt(_) => {
-                model.forward(&mut state, tokens, pool)?;
-            }
-            Test::Gen(_) => {
-                for &tok in tokens {
-                    model.forward(&mut state, &[tok], pool)?;
-                }
-            }
-        }
+        let mut run = |state: &mut RunState| match prof {
+            Some(p) => decode(model, state, test, &tokens, n, pool, p, &mut logits),
+            None => decode(
+                model,
+                state,
+                test,
+                &tokens,
+                n,
+                pool,
+                &NoProfiler,
+                &mut logits,
+            ),
+        };
+        run(&mut state)?;
         Ok(start.elapsed().as_nanos() as u64)
     };
     // Warm-up: the whole prompt, or one generated token (llama-bench's choices).
     match test {
-        Test::Prompt(_) => pass(&tokens)?,
-        Test::Gen(_) => pass(&tokens[..1])?,
+        Test::Prompt(_) => pass(n_tokens, None)?,
+        Test::Gen { .. } => pass(1, None)?,
     };
-    (0..reps).map(|_| pass(&tokens)).collect()
+    (0..reps).map(|_| pass(n_tokens, profiler)).collect()
+}
+
+/// Evaluate the first `n` tokens of the test from an empty cache: a prompt in one batch, one
+/// token at a time, or one token of each sequence per step.
+#[allow(clippy::too_many_arguments)]
+fn decode<Pr: Profiler>(
+    model: &Transformer<'_>,
+    state: &mut RunState,
+    test: Test,
+    tokens: &[Vec<u32>],
+    n: usize,
+    pool: &ThreadPool,
+    prof: &Pr,
+    logits: &mut [f32],
+) -> Result<()> {
+    state.pos = 0; // empty cache
+    match test {
+        Test::Prompt(_) => {
+            model.forward_profiled(state, &tokens[0][..n], pool, prof)?;
+        }
+        Test::Gen { seqs: 1, .. } => {
+            for &tok in &tokens[0][..n] {
+                model.forward_profiled(state, &[tok], pool, prof)?;
+            }
+        }
+        Test::Gen { .. } => {
+            // Position 0 again drops what each sequence held.
+            let mut batch = Vec::with_capacity(tokens.len());
+            for pos in 0..n {
+                batch.clear();
+                batch.extend(tokens.iter().enumerate().map(|(seq, ids)| BatchToken {
+                    token: ids[pos],
+                    seq,
+                    pos,
+                    logits: true,
+                }));
+                model.forward_batch_profiled(state, &batch, pool, prof, logits)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `n` token ids from a fixed-seed generator (xorshift64*), the first one BOS if given:
