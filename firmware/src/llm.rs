@@ -22,7 +22,6 @@ use edgellm_runtime::parallel::Sequential;
 use edgellm_runtime::sampler::{Sampler, SamplerConfig};
 use edgellm_runtime::tokenizer::Tokenizer;
 
-use crate::arch::cpu::IsaFeatures;
 use crate::console::{self, Show};
 use crate::memory::{heap_usage, mib};
 use crate::time::{Stopwatch, rate};
@@ -83,7 +82,7 @@ fn ids_line(ids: &[u32]) -> String {
 }
 
 /// Parse, load and generate. Returns the status to exit with.
-pub fn run(image: &'static [u8], isa: IsaFeatures) -> ExitCode {
+pub fn run(image: &'static [u8], features: CpuFeatures) -> ExitCode {
     let sw = Stopwatch::start();
     let gguf = match Gguf::parse(image) {
         Ok(g) => g,
@@ -107,18 +106,13 @@ pub fn run(image: &'static [u8], isa: IsaFeatures) -> ExitCode {
         sw.elapsed_micros() / 1000
     );
 
-    let features = CpuFeatures {
-        neon: isa.neon,
-        dotprod: isa.dotprod,
-        ..CpuFeatures::default()
-    };
-    // SAFETY: `features` was decoded from this CPU's ID_AA64PFR0_EL1 / ID_AA64ISAR0_EL1, and
-    // the kernels run on this same core.
+    // SAFETY: `features` was read from this CPU's ID registers
+    // (`CpuFeatures::from_id_registers`), and the kernels run on this same core.
     let kernels = unsafe { KernelTable::from_features(features) };
     say!(
         "kernels: {} tier (dotprod {})",
         kernels.tier().name(),
-        isa.dotprod
+        features.dotprod
     );
 
     let sw = Stopwatch::start();

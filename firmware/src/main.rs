@@ -60,7 +60,7 @@ pub const EMULATED: bool = cfg!(feature = "qemu");
 /// Called by the boot code on the boot core at EL1 with the MMU and caches on.
 pub fn kernel_main(dtb_addr: usize, entry_el: u8) -> ! {
     bsp::init();
-    let features = arch::cpu::isa_features();
+    let features = edgellm_kernels::CpuFeatures::from_id_registers();
     say!(
         "edgellm firmware {} on {}: {} (MIDR {:#x}), entered at EL{}, running at EL{}, MMU {}, timer {} Hz",
         env!("CARGO_PKG_VERSION"),
@@ -73,11 +73,10 @@ pub fn kernel_main(dtb_addr: usize, entry_el: u8) -> ! {
         arch::timer::frequency()
     );
     say!(
-        "CPU features: neon={} dotprod={} i8mm={} (ID_AA64ISAR0_EL1 {:#x})",
+        "CPU features: neon={} dotprod={} i8mm={}",
         features.neon,
         features.dotprod,
-        features.i8mm,
-        arch::cpu::id_aa64isar0()
+        features.i8mm
     );
 
     // Timer self-check: a 10 ms embedded-hal delay measured on the same counter.

@@ -144,6 +144,9 @@ pub struct CpuFeatures {
     pub neon: bool,
     /// aarch64 FEAT_DotProd (`sdot`/`udot`).
     pub dotprod: bool,
+    /// aarch64 FEAT_I8MM (`smmla`/`ummla`; Cortex-A510/A710/X2 and later, Neoverse N2). No
+    /// tier uses it yet: reported so boards can say what they have.
+    pub i8mm: bool,
 }
 
 impl CpuFeatures {
@@ -167,6 +170,7 @@ impl CpuFeatures {
         {
             f.neon = std::arch::is_aarch64_feature_detected!("neon");
             f.dotprod = std::arch::is_aarch64_feature_detected!("dotprod");
+            f.i8mm = std::arch::is_aarch64_feature_detected!("i8mm");
         }
         f
     }
@@ -189,15 +193,20 @@ impl CpuFeatures {
 }
 
 impl CpuFeatures {
-    /// The aarch64 tier features from the ID registers, for bare metal where there is no
-    /// `is_aarch64_feature_detected!` (read them with `mrs` at EL1 or above):
+    /// The aarch64 tier features from the ID registers' values, as an OS decodes them:
     /// - AdvSIMD: `ID_AA64PFR0_EL1` bits \[23:20\], `0b1111` = not implemented;
-    /// - DotProd: `ID_AA64ISAR0_EL1.DP` bits \[47:44\], `>= 1` = `sdot`/`udot` implemented.
+    /// - DotProd: `ID_AA64ISAR0_EL1.DP` bits \[47:44\], `>= 1` = `sdot`/`udot` implemented;
+    /// - I8MM: `ID_AA64ISAR1_EL1.I8MM` bits \[55:52\], `>= 1` = `smmla`/`ummla` implemented.
     ///
     /// Cortex-A53/A72 (Pi 3/4) give NEON only; Cortex-A76 (Pi 5) gives NEON + dotprod.
-    pub const fn from_aarch64_id_regs(id_aa64pfr0: u64, id_aa64isar0: u64) -> CpuFeatures {
+    pub const fn from_aarch64_id_regs(
+        id_aa64pfr0: u64,
+        id_aa64isar0: u64,
+        id_aa64isar1: u64,
+    ) -> CpuFeatures {
         let neon = (id_aa64pfr0 >> 20) & 0xf != 0xf;
         let dotprod = neon && (id_aa64isar0 >> 44) & 0xf >= 1;
+        let i8mm = neon && (id_aa64isar1 >> 52) & 0xf >= 1;
         CpuFeatures {
             avx2: false,
             fma: false,
@@ -209,7 +218,17 @@ impl CpuFeatures {
             avxvnni: false,
             neon,
             dotprod,
+            i8mm,
         }
+    }
+
+    /// The running aarch64 CPU's features, read from its ID registers: for bare metal (call
+    /// at EL1 or above), where there is no `is_aarch64_feature_detected!`. Under Linux the
+    /// kernel emulates these reads at EL0, so it gives the same answer as [`CpuFeatures::detect`].
+    #[cfg(target_arch = "aarch64")]
+    pub fn from_id_registers() -> CpuFeatures {
+        let (pfr0, isar0, isar1) = crate::arch::aarch64::id_regs::read();
+        CpuFeatures::from_aarch64_id_regs(pfr0, isar0, isar1)
     }
 }
 

@@ -32,50 +32,6 @@ pub fn core_name() -> &'static str {
     }
 }
 
-/// ID_AA64ISAR0_EL1: instruction-set attribute register 0.
-pub fn id_aa64isar0() -> u64 {
-    let v: u64;
-    // SAFETY: reading ID_AA64ISAR0_EL1 at EL1 has no side effects.
-    unsafe { asm!("mrs {}, id_aa64isar0_el1", out(reg) v, options(nomem, nostack)) };
-    v
-}
-
-/// ID_AA64ISAR1_EL1 (I8MM is bits [55:52]).
-pub fn id_aa64isar1() -> u64 {
-    let v: u64;
-    // SAFETY: reading ID_AA64ISAR1_EL1 at EL1 has no side effects.
-    unsafe { asm!("mrs {}, id_aa64isar1_el1", out(reg) v, options(nomem, nostack)) };
-    v
-}
-
-/// ID_AA64PFR0_EL1 (AdvSIMD is bits [23:20]: 0b0000 present, 0b1111 absent).
-pub fn id_aa64pfr0() -> u64 {
-    let v: u64;
-    // SAFETY: reading ID_AA64PFR0_EL1 at EL1 has no side effects.
-    unsafe { asm!("mrs {}, id_aa64pfr0_el1", out(reg) v, options(nomem, nostack)) };
-    v
-}
-
-/// What the kernels care about, decoded from the ID registers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IsaFeatures {
-    /// Advanced SIMD (NEON): ID_AA64PFR0_EL1.AdvSIMD != 0b1111.
-    pub neon: bool,
-    /// SDOT/UDOT: ID_AA64ISAR0_EL1.DP (bits [47:44]) >= 1.
-    pub dotprod: bool,
-    /// SMMLA: ID_AA64ISAR1_EL1.I8MM (bits [55:52]) >= 1.
-    pub i8mm: bool,
-}
-
-/// Read the feature registers.
-pub fn isa_features() -> IsaFeatures {
-    IsaFeatures {
-        neon: (id_aa64pfr0() >> 20) & 0xf != 0xf,
-        dotprod: (id_aa64isar0() >> 44) & 0xf >= 1,
-        i8mm: (id_aa64isar1() >> 52) & 0xf >= 1,
-    }
-}
-
 /// Stop this core for good (low power, wakes only to sleep again).
 pub fn park() -> ! {
     loop {

@@ -19,6 +19,7 @@
 //! and agree within the tolerance of [`crate::ops`] (see `float_ops.rs`).
 
 pub(crate) mod dotprod;
+pub(crate) mod id_regs;
 pub(crate) mod neon;
 
 mod attention;

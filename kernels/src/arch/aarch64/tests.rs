@@ -439,25 +439,23 @@ fn dotprod_offered_iff_detected() {
 #[test]
 fn id_register_detection() {
     use crate::dispatch::CpuFeatures;
-    // Values read under qemu-aarch64 -cpu cortex-a53 and -cpu cortex-a76.
-    let a53 = CpuFeatures::from_aarch64_id_regs(0x11, 0x0001_1120);
-    assert!(a53.neon && !a53.dotprod);
-    let a76 = CpuFeatures::from_aarch64_id_regs(0x11_0011, 0x0000_1000_1021_1120);
-    assert!(a76.neon && a76.dotprod);
-    let no_simd = CpuFeatures::from_aarch64_id_regs(0xf0_0000, 0x0000_1000_0000_0000);
-    assert!(!no_simd.neon && !no_simd.dotprod);
+    // PFR0 and ISAR0 as read under qemu-aarch64 -cpu cortex-a53 and -cpu cortex-a76, with an
+    // ISAR1 without I8MM, and one with I8MM = 1 (bits 55:52) as on -cpu max or neoverse-n2.
+    let a53 = CpuFeatures::from_aarch64_id_regs(0x11, 0x0001_1120, 0);
+    assert!(a53.neon && !a53.dotprod && !a53.i8mm);
+    let a76 = CpuFeatures::from_aarch64_id_regs(0x11_0011, 0x0000_1000_1021_1120, 0x0010_0001);
+    assert!(a76.neon && a76.dotprod && !a76.i8mm);
+    let n2 = CpuFeatures::from_aarch64_id_regs(0x11_0011, 0x0000_1000_1021_1120, 1 << 52);
+    assert!(n2.neon && n2.dotprod && n2.i8mm);
+    let no_simd = CpuFeatures::from_aarch64_id_regs(0xf0_0000, 0x0000_1000_0000_0000, 1 << 52);
+    assert!(!no_simd.neon && !no_simd.dotprod && !no_simd.i8mm);
 
-    let (pfr0, isar0): (u64, u64);
-    // SAFETY: reading ID registers has no side effects; at EL0 Linux (and qemu-user)
-    // emulate the access and return the sanitised system-wide values.
-    unsafe {
-        core::arch::asm!("mrs {}, ID_AA64PFR0_EL1", out(reg) pfr0, options(nomem, nostack));
-        core::arch::asm!("mrs {}, ID_AA64ISAR0_EL1", out(reg) isar0, options(nomem, nostack));
-    }
-    let live = CpuFeatures::from_aarch64_id_regs(pfr0, isar0);
+    // The live registers (Linux and qemu-user emulate the reads at EL0) say what the OS says.
+    let live = CpuFeatures::from_id_registers();
+    let os = CpuFeatures::detect();
     assert_eq!(
-        live.dotprod,
-        std::arch::is_aarch64_feature_detected!("dotprod")
+        (live.neon, live.dotprod, live.i8mm),
+        (os.neon, os.dotprod, os.i8mm)
     );
     assert!(live.neon);
     // SAFETY: the features were read from this CPU.
