@@ -132,8 +132,7 @@ enum Command {
         /// tier (edgellm's own rounding-noise floor; slow).
         #[arg(long)]
         self_noise: bool,
-        /// edgellm kernel tier: scalar, avx2, avxvnni, avx512vnni, neon, dotprod (default: best).
-        #[arg(long, value_parser = parse_tier)]
+        #[arg(long, value_parser = parse_tier, help = tier_help())]
         tier: Option<edgellm_kernels::Tier>,
     },
     /// Golden files for runtime/tests/llamacpp_logits.rs (llama.cpp's precise path).
@@ -245,6 +244,15 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// `--tier`'s help: the tiers from `Tier::ALL`, the one list of them.
+fn tier_help() -> String {
+    let names: Vec<&str> = edgellm_kernels::Tier::ALL
+        .iter()
+        .map(|t| t.name())
+        .collect();
+    format!("edgellm kernel tier: {} (default: best)", names.join(", "))
 }
 
 fn parse_tier(s: &str) -> Result<edgellm_kernels::Tier, String> {

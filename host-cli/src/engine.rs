@@ -18,10 +18,20 @@ pub struct ComputeArgs {
     #[arg(short = 't', long = "threads", value_name = "N")]
     pub threads: Option<usize>,
 
-    /// Kernel tier: auto (the best this CPU runs), or force scalar, avx2, avxvnni, avx512vnni, neon,
-    /// dotprod (must be supported by the CPU)
-    #[arg(long = "kernels", value_name = "TIER", default_value = "auto")]
+    #[arg(long = "kernels", value_name = "TIER", default_value = "auto", help = kernels_help())]
     pub kernels: String,
+}
+
+/// `--kernels`' help, listing the tiers from [`Tier::ALL`] (the one list of tiers) and the
+/// ones this binary and CPU run.
+pub fn kernels_help() -> String {
+    let all: Vec<&str> = Tier::ALL.iter().map(|t| t.name()).collect();
+    let here: Vec<&str> = KernelTable::available_tiers().map(|t| t.name()).collect();
+    format!(
+        "Kernel tier: auto (the best this CPU runs), or force one of {} (this CPU runs: {})",
+        all.join(", "),
+        here.join(", ")
+    )
 }
 
 impl ComputeArgs {

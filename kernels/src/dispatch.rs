@@ -5,16 +5,20 @@
 //! [`KernelTable::from_features`] (the caller vouches for the features). Its construction is
 //! therefore the proof that every kernel it holds may run on this CPU, and the pointers it
 //! stores are safe `fn`s: wrappers around the tier's `#[target_feature] unsafe fn`s made
-//! in [`kernels_for`] after that check.
+//! by each tier's `table()`, which `kernels_for` calls after that check.
 //!
 //! # Adding a tier
-//! A tier module (e.g. `arch/x86_64/avx2.rs`) defines kernels with the same names and
-//! signatures as [`Kernels`]' fields (as `#[target_feature] unsafe fn`). Register it in
-//! [`kernels_for`] with [`simd_tier!`] if it provides its architecture's whole list (re-export
-//! what it shares with another tier), or with one [`override_kernels!`] call listing the
-//! kernels it provides (the rest stay scalar). Add its CPU requirement to
-//! [`CpuFeatures::supports`]. The test harness (`tests/tiers.rs`) then checks every kernel of
-//! the tier against the scalar table.
+//! A tier is one module (e.g. `arch/x86_64/avx2.rs`). It defines kernels with the same names
+//! and signatures as [`Kernels`]' fields (as `#[target_feature] unsafe fn`), and builds its
+//! complete table in `pub(crate) unsafe fn table() -> Kernels`. It starts from
+//! `Kernels::TIER_BASE`. `simd_tier!` registers the architecture's whole list (a tier
+//! re-exports what it shares with another), and `override_kernels!` adds the tier's own
+//! extras (GEMM tiles, interleaved-layout GEMMs). Outside the module, the tier needs:
+//! - a [`Tier`] variant, its name and its CPU requirement in [`CpuFeatures::supports`];
+//! - one arm in `kernels_for`.
+//!
+//! The test harness (`tests/tiers.rs`) then checks every kernel of the tier against the
+//! scalar table.
 
 use core::fmt;
 use core::str::FromStr;
@@ -394,7 +398,7 @@ impl Kernels {
 
     /// The scalar kernels with the vectorisable GEMM fallback: tiers that provide a
     /// `vec_dot` but no GEMM tile get "loop the tier's `vec_dot`" rather than the scalar tile.
-    const TIER_BASE: Kernels = Kernels {
+    pub(crate) const TIER_BASE: Kernels = Kernels {
         gemm_q4_0_q8_0: None,
         gemm_q4_1_q8_1: None,
         gemm_q5_0_q8_0: None,
@@ -410,8 +414,8 @@ impl Kernels {
 ///
 /// `override_kernels!(k, path::to::tier { vec_dot_q4_0_q8_0(x, y), rmsnorm(o, x, w, e) })`
 /// for plain kernels, and `gemm { gemm_q4_0_q8_0(w, x, nb, out) }` for GEMM tiles (and any
-/// other optional kernel, stored as `Some`). Only for
-/// use inside [`kernels_for`], whose caller has checked the tier's CPU features.
+/// other optional kernel, stored as `Some`). Only for use inside a tier's `table()`, whose
+/// caller has checked the tier's CPU features (its `# Safety` contract).
 macro_rules! override_kernels {
     ($k:ident, $($m:ident)::+ {
         $($name:ident($($arg:ident),*)),* $(,)?
@@ -419,9 +423,9 @@ macro_rules! override_kernels {
         use $($m)::+ as tier;
         $(
             $k.$name = |$($arg),*| {
-                // SAFETY: `kernels_for` is only reached after `CpuFeatures::supports` accepted
-                // this tier for the running CPU (or the caller of `from_features` promised
-                // it), which is the `# Safety` contract of every kernel of the tier.
+                // SAFETY: a tier's `table()` is only called after `CpuFeatures::supports`
+                // accepted the tier for the running CPU (or the caller of `from_features`
+                // promised it), which is the `# Safety` contract of every kernel of the tier.
                 unsafe { tier::$name($($arg),*) }
             };
         )*
@@ -434,6 +438,7 @@ macro_rules! override_kernels {
         )*)?
     }};
 }
+pub(crate) use override_kernels;
 
 /// Register one SIMD tier module: `simd_tier!(k, x86_64::avx2)`. Every tier of an
 /// architecture provides the same kernels (the tiers share what they do not change by
@@ -442,13 +447,13 @@ macro_rules! override_kernels {
 /// quantized formats, the f32 ops and RoPE; plus the float GEMM tiles on x86-64.
 macro_rules! simd_tier {
     ($k:ident, x86_64::$tier:ident) => {
-        simd_tier!(@list $k, crate::arch::x86_64::$tier, gemm_f32, gemm_f16_f32, gemm_bf16_f32)
+        $crate::dispatch::simd_tier!(@list $k, crate::arch::x86_64::$tier, gemm_f32, gemm_f16_f32, gemm_bf16_f32)
     };
     ($k:ident, aarch64::$tier:ident) => {
-        simd_tier!(@list $k, crate::arch::aarch64::$tier)
+        $crate::dispatch::simd_tier!(@list $k, crate::arch::aarch64::$tier)
     };
     (@list $k:ident, $($m:ident)::+ $(, $extra:ident)*) => {
-        override_kernels!($k, $($m)::+ {
+        $crate::dispatch::override_kernels!($k, $($m)::+ {
             quantize_row_q8_0(x, y), quantize_row_q8_1(x, y), quantize_row_q8_k(x, y),
             vec_dot_q4_0_q8_0(x, y), vec_dot_q4_1_q8_1(x, y), vec_dot_q5_0_q8_0(x, y),
             vec_dot_q8_0_q8_0(x, y), vec_dot_q4_k_q8_k(x, y), vec_dot_q5_k_q8_k(x, y),
@@ -464,84 +469,68 @@ macro_rules! simd_tier {
         })
     };
 }
+pub(crate) use simd_tier;
 
 /// Register a `vpdpbusd` tier's rows8 GEMMs (Q4_0, Q4_1, Q5_0 and Q8_0) from a module path
 /// (AVX-512 VNNI: its 512-bit `rows16` kernels).
 #[cfg(target_arch = "x86_64")]
 macro_rules! rows8_vnni {
     ($k:ident, x86_64::$($tier:ident)::+) => {
-        override_kernels!($k, crate::arch::x86_64::$($tier)::+ {} gemm {
+        $crate::dispatch::override_kernels!($k, crate::arch::x86_64::$($tier)::+ {} gemm {
             gemm_q4_0x8_q8_0(w, x, nb, out), gemm_q4_1x8_q8_1(w, x, nb, out),
             gemm_q5_0x8_q8_0(w, x, nb, out), gemm_q8_0x8_q8_0(w, x, nb, out),
         })
     };
 }
+#[cfg(target_arch = "x86_64")]
+pub(crate) use rows8_vnni;
 
 /// Register the AVX2 K-quant rows8 GEMMs (Q4_K, Q6_K; `vpmaddubsw`, 8 rows per register),
 /// which the AVX2 and AVX-VNNI tiers share.
 #[cfg(target_arch = "x86_64")]
 macro_rules! rows8_k_avx2 {
     ($k:ident) => {
-        override_kernels!($k, crate::arch::x86_64::avx2::rows8_k {} gemm {
+        $crate::dispatch::override_kernels!($k, crate::arch::x86_64::avx2::rows8_k {} gemm {
             gemm_q4_kx8_q8_k(w, x, nb, out), gemm_q6_kx8_q8_k(w, x, nb, out),
         })
     };
 }
+#[cfg(target_arch = "x86_64")]
+pub(crate) use rows8_k_avx2;
 
 /// The kernels of `tier`, or `None` if this binary has no such tier (other architecture).
+/// Each tier's module builds its own complete table (`table()`): adding a tier is its module,
+/// a [`Tier`] variant with its CPU requirement in [`CpuFeatures::supports`], and one arm here.
 ///
 /// # Safety
 /// The CPU must support `tier` ([`CpuFeatures::supports`]): the returned safe `fn`s execute
 /// its instructions without further checks.
-#[allow(unused_mut, unused_variables)]
 unsafe fn kernels_for(tier: Tier) -> Option<Kernels> {
-    let mut k = Kernels::TIER_BASE;
-    match tier {
-        Tier::Scalar => return Some(Kernels::SCALAR),
+    #[cfg(target_arch = "aarch64")]
+    use crate::arch::aarch64;
+    #[cfg(target_arch = "x86_64")]
+    use crate::arch::x86_64;
+    let k = match tier {
+        Tier::Scalar => Kernels::SCALAR,
         #[cfg(target_arch = "x86_64")]
-        Tier::Avx2 => {
-            simd_tier!(k, x86_64::avx2);
-            // No Q8_0 rows8 kernel: `vpmaddubsw` would saturate on biased 8-bit weights.
-            override_kernels!(k, crate::arch::x86_64::avx2 {} gemm {
-                gemm_q4_0x8_q8_0(w, x, nb, out), gemm_q4_1x8_q8_1(w, x, nb, out),
-                gemm_q5_0x8_q8_0(w, x, nb, out),
-            });
-            rows8_k_avx2!(k);
-        }
+        // SAFETY: the caller vouches for the tier's CPU features (`table()`'s contract).
+        Tier::Avx2 => unsafe { x86_64::avx2::table() },
         #[cfg(target_arch = "x86_64")]
-        Tier::AvxVnni => {
-            simd_tier!(k, x86_64::avxvnni);
-            rows8_vnni!(k, x86_64::avxvnni);
-            rows8_k_avx2!(k);
-        }
+        // SAFETY: as above.
+        Tier::AvxVnni => unsafe { x86_64::avxvnni::table() },
         #[cfg(target_arch = "x86_64")]
-        Tier::Avx512Vnni => {
-            simd_tier!(k, x86_64::avx512vnni);
-            rows8_vnni!(k, x86_64::avx512vnni::rows16);
-            // K-quant rows8 with 16 rows per 512-bit register (the ARM tiers keep Q4_K / Q6_K
-            // in the file's layout: `interleaves` says no for them).
-            override_kernels!(k, crate::arch::x86_64::avx512vnni::rows16_k {} gemm {
-                gemm_q4_kx8_q8_k(w, x, nb, out), gemm_q6_kx8_q8_k(w, x, nb, out),
-            });
-            // 16-lane activations and weighted sums (the AVX2 kernels' bits) and softmax.
-            override_kernels!(k, crate::arch::x86_64::float_ops512 {
-                silu_mul(g, u), gelu_mul(g, u), weighted_sum(o, a, v), softmax(x),
-            } gemm {
-                weighted_sums(o, a, v, d),
-            });
-            // 16-block activation quantizers (the reference's bits).
-            override_kernels!(k, crate::arch::x86_64::quant512 {
-                quantize_row_q8_0(x, y), quantize_row_q8_1(x, y),
-            });
-        }
+        // SAFETY: as above.
+        Tier::Avx512Vnni => unsafe { x86_64::avx512vnni::table() },
         #[cfg(target_arch = "aarch64")]
-        Tier::Neon => simd_tier!(k, aarch64::neon),
+        // SAFETY: as above.
+        Tier::Neon => unsafe { aarch64::neon::table() },
         #[cfg(target_arch = "aarch64")]
-        Tier::Dotprod => simd_tier!(k, aarch64::dotprod),
+        // SAFETY: as above.
+        Tier::Dotprod => unsafe { aarch64::dotprod::table() },
         // Tiers of other architectures are not in this binary.
+        #[allow(unreachable_patterns)]
         _ => return None,
-    }
-    #[allow(unreachable_code)]
+    };
     Some(k)
 }
 

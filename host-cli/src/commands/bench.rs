@@ -78,9 +78,7 @@ pub struct BenchArgs {
     #[arg(long = "profile")]
     pub profile: bool,
 
-    /// Kernel tier: auto (the best this CPU runs), or force scalar, avx2, avxvnni, avx512vnni, neon,
-    /// dotprod (must be supported by the CPU)
-    #[arg(long = "kernels", value_name = "TIER", default_value = "auto")]
+    #[arg(long = "kernels", value_name = "TIER", default_value = "auto", help = engine::kernels_help())]
     pub kernels: String,
 
     /// Print the results as JSON on stdout (the bandwidth lines go to stderr)

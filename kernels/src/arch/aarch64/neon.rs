@@ -101,3 +101,15 @@ pub unsafe fn quantize_row_q8_k(x: &[f32], y: &mut [BlockQ8K]) {
     // SAFETY: NEON is the caller's promise.
     unsafe { super::quant::quantize_row_q8_k(x, y) }
 }
+
+/// This tier's complete kernel table.
+///
+/// # Safety
+/// The CPU must support the tier ([`crate::dispatch::CpuFeatures::supports`]): the table's
+/// safe `fn`s run its instructions unchecked.
+pub(crate) unsafe fn table() -> crate::dispatch::Kernels {
+    use crate::dispatch::{Kernels, simd_tier};
+    let mut k = Kernels::TIER_BASE;
+    simd_tier!(k, aarch64::neon);
+    k
+}

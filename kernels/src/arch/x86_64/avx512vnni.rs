@@ -31,3 +31,32 @@ pub(crate) mod rows16_k;
 fn high5_bits(bits: u32) -> __m256i {
     _mm256_maskz_mov_epi8(bits, _mm256_set1_epi8(0x10))
 }
+
+/// This tier's complete kernel table.
+///
+/// # Safety
+/// The CPU must support the tier ([`crate::dispatch::CpuFeatures::supports`]): the table's
+/// safe `fn`s run its instructions unchecked.
+pub(crate) unsafe fn table() -> crate::dispatch::Kernels {
+    use crate::dispatch::{Kernels, override_kernels, simd_tier};
+    let mut k = Kernels::TIER_BASE;
+    use crate::dispatch::rows8_vnni;
+    simd_tier!(k, x86_64::avx512vnni);
+    rows8_vnni!(k, x86_64::avx512vnni::rows16);
+    // K-quant rows8 with 16 rows per 512-bit register (the ARM tiers keep Q4_K / Q6_K in the
+    // file's layout: `interleaves` says no for them).
+    override_kernels!(k, crate::arch::x86_64::avx512vnni::rows16_k {} gemm {
+        gemm_q4_kx8_q8_k(w, x, nb, out), gemm_q6_kx8_q8_k(w, x, nb, out),
+    });
+    // 16-lane activations and weighted sums (the AVX2 kernels' bits) and softmax.
+    override_kernels!(k, crate::arch::x86_64::float_ops512 {
+        silu_mul(g, u), gelu_mul(g, u), weighted_sum(o, a, v), softmax(x),
+    } gemm {
+        weighted_sums(o, a, v, d),
+    });
+    // 16-block activation quantizers (the reference's bits).
+    override_kernels!(k, crate::arch::x86_64::quant512 {
+        quantize_row_q8_0(x, y), quantize_row_q8_1(x, y),
+    });
+    k
+}

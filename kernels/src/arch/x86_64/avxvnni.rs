@@ -10,3 +10,18 @@ super::vnni::vnni_tier!(
     dpbusd = _mm256_dpbusd_avx_epi32,
     high5 = crate::arch::x86_64::avx2::high5_bits
 );
+
+/// This tier's complete kernel table.
+///
+/// # Safety
+/// The CPU must support the tier ([`crate::dispatch::CpuFeatures::supports`]): the table's
+/// safe `fn`s run its instructions unchecked.
+pub(crate) unsafe fn table() -> crate::dispatch::Kernels {
+    use crate::dispatch::{Kernels, simd_tier};
+    let mut k = Kernels::TIER_BASE;
+    use crate::dispatch::{rows8_k_avx2, rows8_vnni};
+    simd_tier!(k, x86_64::avxvnni);
+    rows8_vnni!(k, x86_64::avxvnni);
+    rows8_k_avx2!(k);
+    k
+}
