@@ -122,9 +122,9 @@ fn physical_memory_bytes() -> Option<u64> {
 
 /// Parse `file` and build its tokenizer and transformer. Errors name the file.
 ///
-/// Matrices the kernel tier multiplies faster interleaved (`InterleavePlan`: Q4_0, Q4_1, Q5_0
-/// and, on the VNNI tiers, Q8_0 on x86-64) are first rewritten in place in the file's private
-/// mapping, unless `EDGELLM_INTERLEAVE=0`.
+/// Matrices the kernel tier multiplies faster interleaved (`InterleavePlan`, from the tier's
+/// rows8 kernels: `KernelTable::interleaves`) are first rewritten in place in the file's
+/// private mapping, unless `EDGELLM_INTERLEAVE=0`.
 pub fn load<'f>(file: &'f mut ModelFile, kernels: KernelTable) -> Result<Loaded<'f>> {
     let name = file.path().display().to_string();
     let plan = if std::env::var_os(INTERLEAVE_ENV).is_some_and(|v| v == "0") {

@@ -485,6 +485,20 @@ macro_rules! rows8_vnni {
 #[cfg(target_arch = "x86_64")]
 pub(crate) use rows8_vnni;
 
+/// Register an aarch64 tier's rows8 GEMMs (Q4_0, Q4_1 and Q8_0; by-element `sdot` or
+/// broadcast `smlal`, see `arch::aarch64::rows8`).
+#[cfg(target_arch = "aarch64")]
+macro_rules! rows8_lanes {
+    ($k:ident, aarch64::$tier:ident) => {
+        $crate::dispatch::override_kernels!($k, crate::arch::aarch64::$tier {} gemm {
+            gemm_q4_0x8_q8_0(w, x, nb, out), gemm_q4_1x8_q8_1(w, x, nb, out),
+            gemm_q8_0x8_q8_0(w, x, nb, out),
+        })
+    };
+}
+#[cfg(target_arch = "aarch64")]
+pub(crate) use rows8_lanes;
+
 /// Register the AVX2 K-quant rows8 GEMMs (Q4_K, Q6_K; `vpmaddubsw`, 8 rows per register),
 /// which the AVX2 and AVX-VNNI tiers share.
 #[cfg(target_arch = "x86_64")]

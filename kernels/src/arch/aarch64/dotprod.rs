@@ -23,14 +23,17 @@ super::tier_kernels! {
     vec_dot_q6_k_q8_k, gemm_q6_k_q8_k: BlockQ6K, BlockQ8K;
 }
 
+super::rows8::tier_rows8!(features = "neon,dotprod", dot = super::rows8::SdotLane);
+
 /// This tier's complete kernel table.
 ///
 /// # Safety
 /// The CPU must support the tier ([`crate::dispatch::CpuFeatures::supports`]): the table's
 /// safe `fn`s run its instructions unchecked.
 pub(crate) unsafe fn table() -> crate::dispatch::Kernels {
-    use crate::dispatch::{Kernels, simd_tier};
+    use crate::dispatch::{Kernels, rows8_lanes, simd_tier};
     let mut k = Kernels::TIER_BASE;
     simd_tier!(k, aarch64::dotprod);
+    rows8_lanes!(k, aarch64::dotprod);
     k
 }

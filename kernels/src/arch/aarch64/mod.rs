@@ -27,6 +27,7 @@ mod float;
 mod float_ops;
 mod formats;
 mod quant;
+mod rows8;
 mod simd;
 #[cfg(test)]
 mod tests;

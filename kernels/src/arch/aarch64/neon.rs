@@ -102,14 +102,17 @@ pub unsafe fn quantize_row_q8_k(x: &[f32], y: &mut [BlockQ8K]) {
     unsafe { super::quant::quantize_row_q8_k(x, y) }
 }
 
+super::rows8::tier_rows8!(features = "neon", dot = super::rows8::SmullLane);
+
 /// This tier's complete kernel table.
 ///
 /// # Safety
 /// The CPU must support the tier ([`crate::dispatch::CpuFeatures::supports`]): the table's
 /// safe `fn`s run its instructions unchecked.
 pub(crate) unsafe fn table() -> crate::dispatch::Kernels {
-    use crate::dispatch::{Kernels, simd_tier};
+    use crate::dispatch::{Kernels, rows8_lanes, simd_tier};
     let mut k = Kernels::TIER_BASE;
     simd_tier!(k, aarch64::neon);
+    rows8_lanes!(k, aarch64::neon);
     k
 }

@@ -180,6 +180,25 @@ pub(super) unsafe fn f16x4_to_f32(h: uint16x4_t) -> float32x4_t {
     out
 }
 
+/// The upper four of eight halves (as bits) to four f32 with `fcvtl2`, exact.
+///
+/// # Safety
+/// The CPU must support NEON.
+#[inline(always)]
+pub(super) unsafe fn f16x8_high_to_f32(h: uint16x8_t) -> float32x4_t {
+    let out: float32x4_t;
+    // SAFETY: register-only conversion instruction available with NEON.
+    unsafe {
+        core::arch::asm!(
+            "fcvtl2 {o:v}.4s, {i:v}.8h",
+            o = lateout(vreg) out,
+            i = in(vreg) h,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    out
+}
+
 /// Four lane-vectors reduced at once: lane `t` of the result is the sum of `p[t]`'s lanes
 /// (two rounds of pairwise adds instead of four `addv`).
 ///
