@@ -7,6 +7,7 @@
 
 pub mod attention;
 pub mod bytes;
+pub mod exp;
 pub mod float;
 pub mod gemm;
 pub mod k_quants;

@@ -1,10 +1,13 @@
 //! f32 vector operations of the forward pass: the scalar specification.
 //!
 //! Reductions use [`super::vec_dot::F32_LANES`] interleaved partial sums (so the compiler
-//! vectorises them and tiers can match the order); transcendental functions come from `libm`
-//! (`expf`, `tanhf`, `sqrtf`), so results are the same on every target, with or without `std`.
+//! vectorises them and tiers can match the order); `e^x` is [`super::exp::exp`], the
+//! polynomial every SIMD tier evaluates step for step, and `sqrt` is `libm::sqrtf` (correctly
+//! rounded, like the instruction). So every tier can give these functions' exact bits, with or
+//! without `std`.
 
-use super::vec_dot::vec_dot_f32;
+use super::exp::exp;
+use super::vec_dot::{F32_LANES, vec_dot_f32};
 
 /// `out = x / sqrt(mean(x²) + eps) * weight` (llama.cpp `rms_norm` followed by the weight
 /// multiply: `(x * scale) * weight`).
@@ -28,7 +31,8 @@ pub fn rmsnorm(out: &mut [f32], x: &[f32], weight: &[f32], eps: f32) {
 
 /// In-place softmax: `x = exp(x - max) / Σ exp(x - max)`. `-inf` entries become 0 (masked
 /// attention scores); if every entry is `-inf` all become 0; an empty slice is left alone.
-/// The sum is accumulated in order in f32.
+/// The sum is in f32 in the order of [`vec_dot_f32`]: [`F32_LANES`] interleaved partial sums
+/// over the whole chunks, the lanes added in order, then the tail in order.
 pub fn softmax(x: &mut [f32]) {
     if x.is_empty() {
         return;
@@ -41,9 +45,21 @@ pub fn softmax(x: &mut [f32]) {
         x.fill(0.0);
         return;
     }
+    let full = x.len() - x.len() % F32_LANES;
+    let (chunks, tail) = x.split_at_mut(full);
+    let mut acc = [0.0f32; F32_LANES];
+    for c in chunks.chunks_exact_mut(F32_LANES) {
+        for (v, a) in c.iter_mut().zip(&mut acc) {
+            *v = exp(*v - max);
+            *a += *v;
+        }
+    }
     let mut sum = 0.0f32;
-    for v in x.iter_mut() {
-        *v = libm::expf(*v - max);
+    for a in acc {
+        sum += a;
+    }
+    for v in tail.iter_mut() {
+        *v = exp(*v - max);
         sum += *v;
     }
     let inv = 1.0 / sum;
@@ -55,7 +71,7 @@ pub fn softmax(x: &mut [f32]) {
 /// SiLU: `x * sigmoid(x) = x / (1 + exp(-x))`.
 #[inline(always)]
 pub fn silu(x: f32) -> f32 {
-    x / (1.0 + libm::expf(-x))
+    x / (1.0 + exp(-x))
 }
 
 /// `gate = silu(gate) * up` (the SwiGLU feed-forward of llama).
@@ -70,12 +86,17 @@ pub fn silu_mul(gate: &mut [f32], up: &[f32]) {
 }
 
 /// GELU, tanh approximation (ggml `gelu`, gemma's `gelu_pytorch_tanh`):
-/// `0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³)))`.
+/// `0.5 x (1 + tanh(u))` with `u = sqrt(2/π) (x + 0.044715 x³)`, evaluated as the equal
+/// `x / (1 + e^(-2u))`, which has no cancellation in `1 + tanh u` for negative `x`. `-2u` is
+/// `(x · -2 sqrt(2/π)) · (1 + (0.044715 x) x)`: scaling by -2 is exact, so this is `-2` times
+/// the rounded `(sqrt(2/π) x) (1 + 0.044715 x²)`. Large `|x|` gives `x` or `±0`; NaN stays NaN.
 #[inline(always)]
 pub fn gelu_tanh(x: f32) -> f32 {
     const SQRT_2_OVER_PI: f32 = 0.797_884_6;
     const GELU_COEF_A: f32 = 0.044_715;
-    0.5 * x * (1.0 + libm::tanhf(SQRT_2_OVER_PI * x * (1.0 + GELU_COEF_A * x * x)))
+    let inner = 1.0 + (x * GELU_COEF_A) * x;
+    let m2u = (x * (-2.0 * SQRT_2_OVER_PI)) * inner;
+    x / (1.0 + exp(m2u))
 }
 
 /// `gate = gelu_tanh(gate) * up` (the GeGLU feed-forward of gemma).

@@ -6,13 +6,10 @@
 //!   (no FMA, same order), so bit-exact.
 //! - `rmsnorm`: the sum of squares with the NEON `vec_dot_f32`, which is bit-identical to the
 //!   reference's, then `(x * scale) * w` as the reference does: bit-exact too.
-//! - `softmax`, `silu_mul`, `gelu_mul`: `exp` by [`exp_ps`], the same Cephes polynomial with
-//!   the same fused steps as the AVX2 `exp_ps` (so both give the same bits), within 2 ulp of
-//!   `libm::expf` on normal results; `gelu_tanh(x) = x / (1 + e^(-2u))` with the reference's
-//!   `u`, which is `0.5 x (1 + tanh u)` without the cancellation of `1 + tanh u` for negative
-//!   `x`. Results within the tolerance of [`crate::ops`]. Tails (`len % 4` elements) go
-//!   through the same vector code, padded (with 0, or `-inf` for `softmax`), so an element's
-//!   activation does not depend on its position or on the slice length.
+//! - `softmax`, `silu_mul`, `gelu_mul`: `exp` by [`exp_ps`], the reference's
+//!   [`crate::reference::exp::exp`] step for step, and the reference's operations and sum
+//!   order around it: bit-exact too. Tails (`len % 4` elements) of `silu_mul` / `gelu_mul` go
+//!   through the same vector code, zero-padded.
 
 use core::arch::aarch64::*;
 
@@ -34,26 +31,13 @@ fn store4(s: &mut [f32; 4], v: float32x4_t) {
     unsafe { vst1q_f32(s.as_mut_ptr(), v) }
 }
 
-/// `e^x` lane-wise, the AVX2 `exp_ps` step for step. Arguments below -87.33 give 0 (`libm`
-/// gives subnormals there), above 88.72 give `+inf` (as `libm`), arguments in between are
-/// clamped to 88.3 first (only reached by SiLU's `e^-x` for `x ~ -88`, whose result is ~1e-37
-/// either way); NaN stays NaN.
+/// `e^x` lane-wise: [`crate::reference::exp::exp`] step for step (the AVX2 `exp_ps` too).
 #[inline]
 #[target_feature(enable = "neon")]
 fn exp_ps(x: float32x4_t) -> float32x4_t {
-    const LOG2E: f32 = core::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    const C: [f32; 6] = [
-        1.987_569_2e-4,
-        1.398_199_9e-3,
-        8.333_452e-3,
-        4.166_579_6e-2,
-        1.666_666_5e-1,
-        0.5,
-    ];
-    let lo = vdupq_n_f32(-87.33);
-    let xc = vminq_f32(vmaxq_f32(x, lo), vdupq_n_f32(88.3));
+    use crate::reference::exp::{C, HI, LN2_HI, LN2_LO, LO, LOG2E, OVERFLOW};
+    let lo = vdupq_n_f32(LO);
+    let xc = vminq_f32(vmaxq_f32(x, lo), vdupq_n_f32(HI));
     // x = n ln2 + r, |r| <= ln2 / 2 (`frintn`: ties to even, as `_mm256_round_ps`).
     let n = vrndnq_f32(vmulq_f32(xc, vdupq_n_f32(LOG2E)));
     let r = vfmsq_f32(xc, n, vdupq_n_f32(LN2_HI));
@@ -72,7 +56,7 @@ fn exp_ps(x: float32x4_t) -> float32x4_t {
     let e = vmulq_f32(p, pow2);
     let e = vbslq_f32(vcltq_f32(x, lo), vdupq_n_f32(0.0), e);
     let e = vbslq_f32(
-        vcgtq_f32(x, vdupq_n_f32(88.722_84)),
+        vcgtq_f32(x, vdupq_n_f32(OVERFLOW)),
         vdupq_n_f32(f32::INFINITY),
         e,
     );
@@ -244,23 +228,31 @@ pub unsafe fn softmax(x: &mut [f32]) {
         x.fill(0.0);
         return;
     }
+    // The reference's sum order: 8 interleaved lanes (two registers) over the whole chunks of
+    // 8, the lanes added in order, then the tail in order.
     let maxv = vdupq_n_f32(max);
-    let mut sumv = vdupq_n_f32(0.0);
-    for x in xs.iter_mut() {
-        let e = exp_ps(vsubq_f32(load4(x), maxv));
-        sumv = vaddq_f32(sumv, e);
-        store4(x, e);
+    let (x8, tail) = x.as_chunks_mut::<8>();
+    let mut sum8 = [vdupq_n_f32(0.0); 2];
+    for c in x8.iter_mut() {
+        let (h, _) = c.as_chunks_mut::<4>();
+        for (s, h) in sum8.iter_mut().zip(h) {
+            let e = exp_ps(vsubq_f32(load4(h), maxv));
+            *s = vaddq_f32(*s, e);
+            store4(h, e);
+        }
     }
-    if !xt.is_empty() {
-        // Padded with -inf, whose exponential (0) adds nothing to the sum.
-        let mut t = [f32::NEG_INFINITY; 4];
-        t[..xt.len()].copy_from_slice(xt);
-        let e = exp_ps(vsubq_f32(load4(&t), maxv));
-        sumv = vaddq_f32(sumv, e);
-        store4(&mut t, e);
-        xt.copy_from_slice(&t[..xt.len()]);
+    let mut lanes = [0f32; 8];
+    let (l, _) = lanes.as_chunks_mut::<4>();
+    store4(&mut l[0], sum8[0]);
+    store4(&mut l[1], sum8[1]);
+    let mut sum = 0.0f32;
+    for v in lanes {
+        sum += v;
     }
-    let sum = vaddvq_f32(sumv);
+    for v in tail.iter_mut() {
+        *v = crate::reference::exp::exp(*v - max);
+        sum += *v;
+    }
     // SAFETY: NEON is this function's own requirement.
     unsafe { scale(x, 1.0 / sum) };
 }
@@ -404,12 +396,12 @@ pub unsafe fn rope_neox(x: &mut [f32], cos: &[f32], sin: &[f32]) {
 mod tests {
     use super::*;
 
-    /// `exp_ps` against `libm::expf` over the range the forward pass uses, ends included.
+    /// `exp_ps` gives the reference `exp`'s bits over the range the forward pass uses, ends
+    /// included (which is within 2 ulp of `libm::expf`: the reference's own test).
     #[test]
-    fn exp_matches_libm() {
-        let mut worst = 0f32;
-        let mut x = -87.0f32;
-        while x < 88.0 {
+    fn exp_is_the_reference() {
+        let mut x = -90.0f32;
+        while x < 90.0 {
             for xs in [
                 [x, x + 0.001, x + 0.01, x + 0.1],
                 [-x, x * 0.5, x * 0.01, 0.0],
@@ -418,15 +410,16 @@ mod tests {
                 // SAFETY: NEON is part of the aarch64 baseline this test runs on.
                 unsafe { store4(&mut got, exp_ps(load4(&xs))) };
                 for (&x, &g) in xs.iter().zip(&got) {
-                    let want = libm::expf(x);
-                    if want.is_finite() && want > f32::MIN_POSITIVE {
-                        worst = worst.max((g - want).abs() / want);
-                    }
+                    let want = crate::reference::exp::exp(x);
+                    assert_eq!(
+                        g.to_bits(),
+                        want.to_bits(),
+                        "exp({x}): {g} != reference {want}"
+                    );
                 }
             }
             x += 0.37;
         }
-        assert!(worst < 2.5e-7, "relative error {worst}");
         let special = [
             [f32::NEG_INFINITY, -200.0, 100.0, f32::INFINITY],
             [f32::NAN, 1.0, -1.0, 2.0],

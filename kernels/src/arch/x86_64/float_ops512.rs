@@ -283,9 +283,8 @@ fn load_tail(x: &[f32], n16: usize, fill: f32) -> __m512 {
 
 /// In-place, max-subtracted softmax on 16 lanes (the reference's semantics: `-inf` entries
 /// become 0, all `-inf` gives all 0, empty is left alone). The tail is padded with `-inf`,
-/// whose `exp` is 0, so it goes through the same vector code (the AVX2 kernel's scalar
-/// `expf` tail cost ~1 % of a prompt). Each `exp` is the AVX2 polynomial's; the sum is
-/// reduced in another order, so results differ from the AVX2 kernel's in the last bits.
+/// whose `exp` is 0, so it goes through the same vector code. Each `exp` is the reference's
+/// polynomial and the sum is in the reference's order: the reference's bits.
 ///
 /// # Safety
 /// The CPU must support AVX-512 F.
@@ -304,22 +303,40 @@ pub unsafe fn softmax(x: &mut [f32]) {
         x.fill(0.0);
         return;
     }
+    // The reference's sum order: 8 interleaved lanes over the whole chunks of 8 (each
+    // 16-lane exponential adds its low then its high half), the lanes in order, the tail.
     let maxv = _mm512_set1_ps(max);
-    let mut sumv = _mm512_setzero_ps();
+    let high8 = |v: __m512| _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
+    let mut sum8 = _mm256_setzero_ps();
     for i in (0..n16).step_by(16) {
         let e = exp16(_mm512_sub_ps(load16(&x[i..]), maxv));
-        sumv = _mm512_add_ps(sumv, e);
+        sum8 = _mm256_add_ps(sum8, _mm512_castps512_ps256(e));
+        sum8 = _mm256_add_ps(sum8, high8(e));
         store16(&mut x[i..], e);
     }
     let e = exp16(_mm512_sub_ps(load_tail(x, n16, f32::NEG_INFINITY), maxv));
-    sumv = _mm512_add_ps(sumv, e);
-    let inv = _mm512_set1_ps(1.0 / _mm512_reduce_add_ps(sumv));
+    let rest = x.len() - n16;
+    if rest >= 8 {
+        sum8 = _mm256_add_ps(sum8, _mm512_castps512_ps256(e));
+    }
+    let mut t = [0f32; 16];
+    store16(&mut t, e);
+    let mut lanes = [0f32; 16];
+    store16(&mut lanes, _mm512_castps256_ps512(sum8));
+    let mut sum = 0.0f32;
+    for v in &lanes[..8] {
+        sum += v;
+    }
+    for v in &t[rest / 8 * 8..rest] {
+        sum += v;
+    }
+    x[n16..].copy_from_slice(&t[..rest]);
+    let inv = _mm512_set1_ps(1.0 / sum);
     for i in (0..n16).step_by(16) {
         let v = _mm512_mul_ps(load16(&x[i..]), inv);
         store16(&mut x[i..], v);
     }
-    let mut t = [0f32; 16];
-    store16(&mut t, _mm512_mul_ps(e, inv));
-    let rest = x.len() - n16;
+    let v = _mm512_mul_ps(load_tail(x, n16, 0.0), inv);
+    store16(&mut t, v);
     x[n16..].copy_from_slice(&t[..rest]);
 }
