@@ -21,6 +21,7 @@
 //! groups per call or the thread split — like every other aarch64 kernel.
 
 use core::arch::aarch64::*;
+use core::mem::MaybeUninit;
 
 use half::f16;
 
@@ -217,7 +218,7 @@ impl LaneDot for SmullLane {
 /// What a tile needs of one activation block besides its quants, computed once per GEMM
 /// call, token and block for all groups: its scale `d`, Q8_1's `s`, and the integer sums'
 /// start value in every lane (Q4_0: `-8 Σ y`; one `ldr q` each, no broadcast).
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub(super) struct Prep {
     start: [i32; 4],
     d: f32,
@@ -268,6 +269,23 @@ unsafe fn nibbles(qs: &[u8; 128]) -> [int8x16_t; 16] {
             }
         }
         w
+    }
+}
+
+/// Store one group's 8 outputs (rows 0–3, 4–7) at the start of `o`.
+///
+/// # Safety
+/// NEON.
+///
+/// # Panics
+/// If `o` is shorter than 8.
+#[inline(always)]
+unsafe fn store8(o: &mut [f32], v: &[float32x4_t; 2]) {
+    let (o, _) = o[..ROWS8].as_chunks_mut::<4>();
+    // SAFETY: each chunk is 4 writable f32s; NEON is the caller's promise.
+    unsafe {
+        vst1q_f32(o[0].as_mut_ptr(), v[0]);
+        vst1q_f32(o[1].as_mut_ptr(), v[1]);
     }
 }
 
@@ -496,6 +514,37 @@ unsafe fn tile<D: LaneDot, W: Rows8Block, const T: usize>(
     *acc = a4;
 }
 
+/// One token against two groups' spans `w0`, `w1` (decode): the activation block, its
+/// [`Prep`] and the loop's own instructions serve 16 rows instead of 8.
+///
+/// # Safety
+/// NEON and `D`'s features.
+#[inline(always)]
+unsafe fn tile_pair<D: LaneDot, W: Rows8Block>(
+    w0: &[W],
+    w1: &[W],
+    x: &[W::Act],
+    p: &[Prep],
+    acc0: &mut [float32x4_t; 2],
+    acc1: &mut [float32x4_t; 2],
+) {
+    let n = w0.len();
+    let (w1, x, p) = (&w1[..n], &x[..n], &p[..n]);
+    let (mut a0, mut a1) = (*acc0, *acc1);
+    for b in 0..n {
+        // SAFETY: forwarded contract.
+        unsafe {
+            let a = act(W::act_qs(&x[b]));
+            let (q, sc) = w0[b].unpack();
+            a0 = W::add_term::<D>(a0, &q, &sc, a, &p[b]);
+            let (q, sc) = w1[b].unpack();
+            a1 = W::add_term::<D>(a1, &q, &sc, a, &p[b]);
+        }
+    }
+    *acc0 = a0;
+    *acc1 = a1;
+}
+
 /// The rows8 GEMM (contract of `crate::dispatch::Rows8GemmFn`): tokens in chunks of up to 4,
 /// each chunk walking every group once; outputs add their blocks' terms in block order.
 ///
@@ -512,14 +561,26 @@ pub(super) unsafe fn gemm<D: LaneDot, W: Rows8Block>(
     out: &mut ColumnsMut<'_>,
 ) {
     let (groups, nt, _) = gemm_geometry(w.len(), x.len(), nb, out);
-    let mut prep = [[Prep::default(); PREP_BLOCKS]; 4];
+    // Not zeroed first: 6 KiB of stores per call would cost ~2 % of a decoded token. A row's
+    // first `b1 - b0` entries are written below before anything reads them.
+    let mut prep = [[MaybeUninit::<Prep>::uninit(); PREP_BLOCKS]; 4];
     let mut t0 = 0;
     while t0 < nt {
         let tt = (nt - t0).min(4);
-        for g in 0..groups {
+        let mut g = 0;
+        while g < groups {
+            // One token: groups in pairs ([`tile_pair`]).
+            let pair = tt == 1 && g + 1 < groups;
             let wg = &w[g * nb..(g + 1) * nb];
+            let wg2 = if pair {
+                &w[(g + 1) * nb..(g + 2) * nb]
+            } else {
+                wg
+            };
             // SAFETY: NEON is the caller's promise.
-            let mut acc = [[unsafe { vdupq_n_f32(0.0) }; 2]; 4];
+            let zero = unsafe { vdupq_n_f32(0.0) };
+            let mut acc = [[zero; 2]; 4];
+            let mut acc2 = [zero; 2];
             let mut b0 = 0;
             while b0 < nb {
                 let b1 = (b0 + PREP_BLOCKS).min(nb);
@@ -528,15 +589,24 @@ pub(super) unsafe fn gemm<D: LaneDot, W: Rows8Block>(
                     for (t, row) in prep.iter_mut().enumerate().take(tt) {
                         for (p, y) in row.iter_mut().zip(xs(t)) {
                             // SAFETY: forwarded contract.
-                            *p = unsafe { W::prep(y) };
+                            p.write(unsafe { W::prep(y) });
                         }
                     }
                 }
                 let ws = &wg[b0..b1];
-                let ps = |t: usize| &prep[t][..b1 - b0];
+                // SAFETY: rows `t < tt` hold `b1 - b0` written entries: filled just above
+                // (first group, or every span of a long row), or at the first group of this
+                // token chunk with the same span (a short row is one span, `0..nb`).
+                let ps = |t: usize| unsafe {
+                    core::slice::from_raw_parts(prep[t].as_ptr().cast::<Prep>(), b1 - b0)
+                };
                 // SAFETY: forwarded contract.
                 unsafe {
                     match tt {
+                        1 if pair => {
+                            let [a, ..] = &mut acc;
+                            tile_pair::<D, W>(ws, &wg2[b0..b1], xs(0), ps(0), a, &mut acc2);
+                        }
                         1 => tile::<D, W, 1>(ws, [xs(0)], [ps(0)], &mut acc),
                         2 => tile::<D, W, 2>(ws, [xs(0), xs(1)], [ps(0), ps(1)], &mut acc),
                         3 => tile::<D, W, 3>(
@@ -555,15 +625,16 @@ pub(super) unsafe fn gemm<D: LaneDot, W: Rows8Block>(
                 }
                 b0 = b1;
             }
-            for (t, v) in acc.iter().enumerate().take(tt) {
-                let o = &mut out.row_mut(t0 + t)[g * ROWS8..][..ROWS8];
-                let (o, _) = o.as_chunks_mut::<4>();
-                // SAFETY: each chunk is 4 writable f32s; NEON is the caller's promise.
-                unsafe {
-                    vst1q_f32(o[0].as_mut_ptr(), v[0]);
-                    vst1q_f32(o[1].as_mut_ptr(), v[1]);
+            // SAFETY: NEON is the caller's promise.
+            unsafe {
+                for (t, v) in acc.iter().enumerate().take(tt) {
+                    store8(&mut out.row_mut(t0 + t)[g * ROWS8..], v);
+                }
+                if pair {
+                    store8(&mut out.row_mut(t0)[(g + 1) * ROWS8..], &acc2);
                 }
             }
+            g += if pair { 2 } else { 1 };
         }
         t0 += tt;
     }
