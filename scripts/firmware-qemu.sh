@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Build the bare-metal firmware, boot it in QEMU with SmolLM2-135M (and, on virt, Gemma 3 270M
 # and Qwen2.5-Coder-0.5B) in RAM, and check that it generates the same greedy token ids as the
-# host runtime. Also boots corrupt / missing model images and expects a clear error and a
-# non-zero exit. See docs/firmware.md.
+# host runtime. Every boot runs the firmware on four cores (-smp 4; the raspi machines always
+# have four); the `cores` step checks that one core and four give identical results. Also
+# boots corrupt / missing model images, a machine with fewer cores than the firmware is set
+# up for and an image for the wrong board, and expects a clear error and a non-zero exit.
+# See docs/firmware.md.
 #
 # usage: scripts/firmware-qemu.sh [STEP...]
 #   steps: raspi3b   Pi 3 machine, kernel8.img (enters at EL2), NEON tier
@@ -11,12 +14,19 @@
 #          virt-qwen2   the same with Qwen2.5-Coder-0.5B-Instruct (Q4_K_M)
 #          raspi4b   Pi 4 machine, kernel8.img, NEON tier
 #          virt-dtb  virt -cpu cortex-a53, arm64 Image + -initrd: model found via the device tree
-#          virt-el3  virt,secure=on -cpu cortex-a72 ELF: entered at EL3, dropped to EL1
+#          virt-el3  virt,secure=on -cpu cortex-a72 ELF: entered at EL3, dropped to EL1 (a
+#                    1-core image: at EL3 no PSCI can start the others)
+#          cores     virt -cpu cortex-a76, arm64 Image + -initrd, SmolLM2: one core
+#                    (-smp 1, edgellm.cores=1 on the command line) and four (-smp 4) must give
+#                    the same TOKENS, TEXT_HEX and LOGITS_FNV lines (and the host's ids)
+#          fewer-cores  the 4-core virt ELF on -smp 2: must refuse with exit status 5
+#          wrong-board  the raspi3b kernel8.img on -M raspi4b: must refuse with exit status 5
 #          fault     virt and raspi3b built with feature fault-test: a data abort must be
 #                    reported (EC, ESR, ELR, FAR) with exit status 4
 #          corrupt   bad images (flipped magic, truncated, missing, larger than RAM) on virt
 #                    and a flipped magic on raspi3b: each must print ERROR and exit non-zero
-#   default: raspi3b virt virt-gemma3 virt-qwen2 corrupt          `all`: every step
+#   default: raspi3b virt virt-gemma3 virt-qwen2 cores fewer-cores wrong-board corrupt
+#   `all`: every step
 #
 # environment:
 #   EDGELLM_MODEL           model of every step except virt-gemma3 / virt-qwen2 (default
@@ -61,23 +71,27 @@ VIRT_MODEL_ADDR=0x48000000
 # and must end below 0x8000_0000 (896 MiB at most; Qwen2.5-0.5B's 469 MiB leaves a 427 MiB
 # heap), so every virt step runs with 1 GiB.
 VIRT_RAM=1G
-# The raspi machines always have four vCPUs; the three parked ones spin in `wfe` loops (QEMU
-# treats `wfe` as a yield). One TCG thread round-robins them instead of giving each a host
-# thread: about 3x faster on a 2-core host.
+# Every machine runs four vCPUs, which is what the firmware is built for (EDGELLM_FW_CORES,
+# default 4; the raspi machines always have four). One TCG thread round-robins them: idle
+# cores wait in `wfe`, which single-threaded TCG turns into a switch to the next vCPU, so a
+# boot costs about what one core costs. With one host thread per vCPU (thread=multi) idle
+# cores spin instead, which on a shared 2-core host made boots 2-3x slower; the speed-up
+# of real parallel emulation is measured separately (docs/firmware.md).
+SMP="-smp 4 -accel tcg,thread=single"
 RASPI_ACCEL="-accel tcg,thread=single"
 RASPI_MODEL_ADDR=0x10000000
 
 STEPS=("$@")
-[ ${#STEPS[@]} -eq 0 ] && STEPS=(raspi3b virt virt-gemma3 virt-qwen2 corrupt)
-[ "${STEPS[0]}" = all ] && STEPS=(raspi3b virt virt-gemma3 virt-qwen2 raspi4b virt-dtb virt-el3 corrupt fault)
+[ ${#STEPS[@]} -eq 0 ] && STEPS=(raspi3b virt virt-gemma3 virt-qwen2 cores fewer-cores wrong-board corrupt)
+[ "${STEPS[0]}" = all ] && STEPS=(raspi3b virt virt-gemma3 virt-qwen2 raspi4b virt-dtb virt-el3 cores fewer-cores wrong-board corrupt fault)
 
 # model_key STEP: the MODELS entry whose file STEP loads ("" for none).
 model_key() {
     case $1 in
-    raspi3b|raspi4b|virt|virt-dtb|virt-el3|corrupt) echo default;;
+    raspi3b|raspi4b|virt|virt-dtb|virt-el3|cores|corrupt) echo default;;
     virt-gemma3) echo gemma3;;
     virt-qwen2) echo qwen2;;
-    fault) echo "";;
+    fault|fewer-cores|wrong-board) echo "";;
     *) echo "unknown step: $1" >&2; exit 2;;
     esac
 }
@@ -193,13 +207,15 @@ if [ ${#RUN_KEYS[@]} -gt 0 ] && [ "${FW_NO_CLI:-0}" != 1 ]; then
 fi
 
 # ---------------------------------------------------------------- build
-build() { # board [extra features] -> prints ELF path
-    local board=$1 extra=${2:-} elf
-    local t0 log=$OUT/build-$board$extra.log
+build() { # board [extra features] [cores] -> prints ELF path
+    local board=$1 extra=${2:-} cores=${3:-} elf
+    local t0 log=$OUT/build-$board$extra${cores:+-cores$cores}.log
     t0=$(date +%s)
     # rustc warns that `-strict-align` is unstable (see firmware/.cargo/config.toml): keep
     # the log and show it only when the build fails.
-    if ! (cd "$FW" && CARGO_TARGET_DIR=$TARGET cargo build --release --no-default-features --features "$board,qemu$extra") >"$log" 2>&1; then
+    # `cores` (EDGELLM_FW_CORES) changes the build: cargo rebuilds the firmware crate.
+    if ! (cd "$FW" && CARGO_TARGET_DIR=$TARGET env ${cores:+EDGELLM_FW_CORES=$cores} \
+        cargo build --release --no-default-features --features "$board,qemu$extra") >"$log" 2>&1; then
         cat "$log" >&2
         echo "error: firmware build for $board$extra failed" >&2
         exit 2
@@ -276,45 +292,81 @@ for step in "${STEPS[@]}"; do
     virt)
         elf=$(build virt)
         # shellcheck disable=SC2046
-        boot virt-cortex-a76 0 "^TOKENS:" -M virt -cpu cortex-a76 -m $VIRT_RAM -nic none -kernel "$elf" \
+        boot virt-cortex-a76 0 "^TOKENS:" -M virt -cpu cortex-a76 -m $VIRT_RAM $SMP -nic none -kernel "$elf" \
             $(loader_args $VIRT_MODEL_ADDR "$MODEL_SIZE" "$MODEL") && check_tokens virt-cortex-a76 || true
         ;;
     virt-gemma3|virt-qwen2)
         key=${step#virt-}
         elf=$(build virt)
         # shellcheck disable=SC2046
-        boot "virt-cortex-a76-$key" 0 "^TOKENS:" -M virt -cpu cortex-a76 -m $VIRT_RAM -nic none -kernel "$elf" \
+        boot "virt-cortex-a76-$key" 0 "^TOKENS:" -M virt -cpu cortex-a76 -m $VIRT_RAM $SMP -nic none -kernel "$elf" \
             $(loader_args $VIRT_MODEL_ADDR "$(stat -c %s "${MODELS[$key]}")" "${MODELS[$key]}") \
             && check_tokens "virt-cortex-a76-$key" "$key" || true
         ;;
     virt-el3)
-        elf=$(build virt)
+        # Entered at EL3 nothing below the firmware implements PSCI (QEMU turns its own off
+        # and keeps the other cores powered off), so this step runs a one-core image.
+        elf=$(build virt "" 1)
         # shellcheck disable=SC2046
-        boot virt-el3-cortex-a72 0 "entered at EL3" -M virt,secure=on -cpu cortex-a72 -m $VIRT_RAM -nic none -kernel "$elf" \
+        boot virt-el3-cortex-a72 0 "entered at EL3" -M virt,secure=on -cpu cortex-a72 -m $VIRT_RAM $SMP -nic none -kernel "$elf" \
             $(loader_args $VIRT_MODEL_ADDR "$MODEL_SIZE" "$MODEL") && check_tokens virt-el3-cortex-a72 || true
         ;;
     virt-dtb)
         build virt >/dev/null
-        boot virt-dtb-cortex-a53 0 "from device tree" -M virt -cpu cortex-a53 -m $VIRT_RAM -nic none \
+        # shellcheck disable=SC2086
+        boot virt-dtb-cortex-a53 0 "from device tree" -M virt -cpu cortex-a53 -m $VIRT_RAM $SMP -nic none \
             -kernel "$OUT/kernel8-virt.img" -initrd "$MODEL" && check_tokens virt-dtb-cortex-a53 || true
+        ;;
+    cores)
+        # The same image on one core and on four: work is split by output rows, so every
+        # bit must agree (the last step's logits too, LOGITS_FNV). The Image boot passes a
+        # device tree, whose command line sets the core count.
+        build virt >/dev/null
+        ok=1
+        for n in 1 4; do
+            # shellcheck disable=SC2086
+            boot "cores-$n-virt" 0 "^TOKENS:" -M virt -cpu cortex-a76 -m $VIRT_RAM -smp $n -accel tcg,thread=single -nic none \
+                -kernel "$OUT/kernel8-virt.img" -initrd "$MODEL" -append "edgellm.cores=$n" \
+                && check_tokens "cores-$n-virt" || ok=0
+        done
+        if [ $ok = 1 ]; then
+            lines() { grep -E '^(TOKENS|TEXT_HEX|LOGITS_FNV):' "$OUT/$1.log" | tr -d '\r'; }
+            if [ "$(lines cores-1-virt)" = "$(lines cores-4-virt)" ] && grep -q "^cores: 4 running" "$OUT/cores-4-virt.log"; then
+                record cores-1-vs-4 PASS "1 and 4 cores: same ids, text and logits ($(lines cores-4-virt | sed -n 's/^LOGITS_FNV: //p'))"
+            else
+                record cores-1-vs-4 FAIL "1 and 4 cores differ: see $OUT/cores-1-virt.log and cores-4-virt.log"
+            fi
+        fi
+        ;;
+    fewer-cores)
+        elf=$(build virt)
+        boot fewer-cores-virt 5 "set to run on 4 cores but the board has only 2" -M virt -cpu cortex-a76 -m $VIRT_RAM -smp 2 -nic none -kernel "$elf" \
+            && record fewer-cores-virt PASS "4-core image on 2 cores: exit 5 with the core-count error" || true
+        ;;
+    wrong-board)
+        build raspi3b >/dev/null
+        # shellcheck disable=SC2086
+        boot wrong-board-raspi4b 5 "is for a Raspberry Pi 3 (raspi3b) but runs on a Raspberry Pi 4" -M raspi4b $RASPI_ACCEL \
+            -kernel "$OUT/kernel8-raspi3b.img" \
+            && record wrong-board-raspi4b PASS "exit 5 with the wrong-board error" || true
         ;;
     corrupt)
         elf=$(build virt)
         bad=$OUT/bad-magic.gguf
         cp "$MODEL" "$bad" && printf 'GGUX' | dd of="$bad" bs=1 seek=0 conv=notrunc status=none
         # shellcheck disable=SC2046
-        boot corrupt-magic-virt 1 "does not start with the GGUF magic" -M virt -cpu cortex-a53 -m $VIRT_RAM -nic none -kernel "$elf" \
+        boot corrupt-magic-virt 1 "does not start with the GGUF magic" -M virt -cpu cortex-a53 -m $VIRT_RAM $SMP -nic none -kernel "$elf" \
             $(loader_args $VIRT_MODEL_ADDR "$MODEL_SIZE" "$bad") && record corrupt-magic-virt PASS "exit 1 with the magic error" || true
         trunc=$OUT/truncated.gguf
         head -c 4000000 "$MODEL" > "$trunc"
         # shellcheck disable=SC2046
-        boot corrupt-truncated-virt 2 "not a valid GGUF file" -M virt -cpu cortex-a53 -m $VIRT_RAM -nic none -kernel "$elf" \
+        boot corrupt-truncated-virt 2 "not a valid GGUF file" -M virt -cpu cortex-a53 -m $VIRT_RAM $SMP -nic none -kernel "$elf" \
             $(loader_args $VIRT_MODEL_ADDR 4000000 "$trunc") && record corrupt-truncated-virt PASS "exit 2 with the GGUF parse error" || true
-        boot missing-image-virt 1 "no model image" -M virt -cpu cortex-a53 -m $VIRT_RAM -nic none -kernel "$elf" \
+        boot missing-image-virt 1 "no model image" -M virt -cpu cortex-a53 -m $VIRT_RAM $SMP -nic none -kernel "$elf" \
             && record missing-image-virt PASS "exit 1 with the missing-image error" || true
         # A descriptor claiming more bytes than fit in RAM (what a dropped blob looks like).
         # shellcheck disable=SC2046
-        boot oversize-image-virt 1 "does not fit in RAM" -M virt -cpu cortex-a53 -m $VIRT_RAM -nic none -kernel "$elf" \
+        boot oversize-image-virt 1 "does not fit in RAM" -M virt -cpu cortex-a53 -m $VIRT_RAM $SMP -nic none -kernel "$elf" \
             $(loader_args $VIRT_MODEL_ADDR 2000000000 "$trunc") && record oversize-image-virt PASS "exit 1 with the RAM-bounds error" || true
         build raspi3b >/dev/null
         # shellcheck disable=SC2046
@@ -324,7 +376,7 @@ for step in "${STEPS[@]}"; do
         ;;
     fault)
         elf=$(build virt ,fault-test)
-        boot fault-virt 4 "FATAL: synchronous exception .*data abort.*FAR=0xa0000000" -M virt -cpu cortex-a53 -m $VIRT_RAM -nic none -kernel "$elf" \
+        boot fault-virt 4 "FATAL: synchronous exception .*data abort.*FAR=0xa0000000" -M virt -cpu cortex-a53 -m $VIRT_RAM $SMP -nic none -kernel "$elf" \
             && record fault-virt PASS "data abort reported, exit 4" || true
         build raspi3b ,fault-test >/dev/null
         boot fault-raspi3b 4 "FATAL: synchronous exception .*data abort.*FAR=0xa0000000" -M raspi3b $RASPI_ACCEL -kernel "$OUT/kernel8-raspi3b.img" \

@@ -103,10 +103,11 @@ impl fmt::Display for ImageError {
     }
 }
 
-/// A located, header-checked model image.
+/// A located, header-checked model image. Writable: the loader rewrites the matrices the
+/// kernel tier multiplies faster interleaved in place (`llm::run`).
 #[derive(Debug)]
 pub struct ModelImage {
-    pub bytes: &'static [u8],
+    pub bytes: &'static mut [u8],
     pub source: Source,
 }
 
@@ -154,10 +155,11 @@ pub fn locate(
     if start < firmware.end && firmware.start < start + len {
         return Err(ImageError::OverlapsFirmware { start, len });
     }
-    // SAFETY: start..start+len was just checked to lie in RAM (mapped Normal memory), clear
-    // of the firmware image; nothing writes it for the rest of the program (the heap is
-    // placed outside it).
-    let bytes: &'static [u8] = unsafe { core::slice::from_raw_parts(start as *const u8, len) };
+    // SAFETY: start..start+len was just checked to lie in RAM (mapped Normal memory, read
+    // and write), clear of the firmware image; this is the only reference to it for the rest
+    // of the program (the heap is placed outside it, `locate` runs once).
+    let bytes: &'static mut [u8] =
+        unsafe { core::slice::from_raw_parts_mut(start as *mut u8, len) };
     check_header(bytes)?;
     Ok(ModelImage { bytes, source })
 }

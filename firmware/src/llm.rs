@@ -1,12 +1,14 @@
 //! The model run: parse the GGUF image, load the transformer and tokenizer, and generate
 //! greedily from the prompt, all through the same `edgellm-runtime` code the host CLI uses
 //! (`Gguf::parse`, `Transformer::from_gguf`, `Tokenizer::from_gguf`, `Sampler`,
-//! `generate`, on one core with `parallel::Sequential`).
+//! `generate`, on every configured core through [`Cores`], the firmware's `Parallel`).
 //!
 //! Machine-readable lines (what `scripts/firmware-qemu.sh` checks):
 //! - `PROMPT_TOKENS: 1 2 3` — the prompt's ids;
 //! - `TOKENS: 4 5 6` — the generated ids (greedy, at most `MAX_NEW_TOKENS`);
 //! - `TEXT_HEX: 20506172...` — the generated text's UTF-8 bytes in hex (without the prompt);
+//! - `LOGITS_FNV: 0123abcd...` — FNV-1a (64-bit) of the last step's logits (f32 bits): equal
+//!   on every core count, since no result depends on how the work was split;
 //! - `SPEED: ...` — prefill and decode speed from the generic timer, `(emulated)` under QEMU.
 
 use alloc::string::String;
@@ -17,12 +19,12 @@ use core::ops::ControlFlow;
 use edgellm_kernels::{CpuFeatures, KernelTable};
 use edgellm_runtime::Gguf;
 use edgellm_runtime::generate::{Event, generate};
-use edgellm_runtime::model::Transformer;
-use edgellm_runtime::parallel::Sequential;
+use edgellm_runtime::model::{InterleavePlan, Transformer};
 use edgellm_runtime::sampler::{Sampler, SamplerConfig};
 use edgellm_runtime::tokenizer::Tokenizer;
 
 use crate::console::{self, Show};
+use crate::cores::Cores;
 use crate::memory::{heap_usage, mib};
 use crate::time::{Stopwatch, rate};
 use crate::{EMULATED, ExitCode, say};
@@ -73,6 +75,17 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// FNV-1a (64-bit) over the little-endian bytes of `values`' bit patterns.
+fn fnv1a(values: &[f32]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for v in values {
+        for b in v.to_bits().to_le_bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
 fn ids_line(ids: &[u32]) -> String {
     let mut s = String::with_capacity(ids.len() * 6);
     for (i, id) in ids.iter().enumerate() {
@@ -82,8 +95,34 @@ fn ids_line(ids: &[u32]) -> String {
 }
 
 /// Parse, load and generate. Returns the status to exit with.
-pub fn run(image: &'static [u8], features: CpuFeatures) -> ExitCode {
+///
+/// Like the host CLI, the loader first rewrites the matrices the kernel tier multiplies
+/// faster interleaved (rows8: Q4_0 / Q4_1 / Q8_0 on NEON and dotprod) in place, in RAM, then
+/// views them in that layout; the results are the same bits either way.
+pub fn run(image: &'static mut [u8], features: CpuFeatures, cores: &Cores) -> ExitCode {
+    // SAFETY: `features` was read from this CPU's ID registers
+    // (`CpuFeatures::from_id_registers`), and the kernels run on this core and on the
+    // secondary cores, each of which reported the same features (`Cores::start` checks).
+    let kernels = unsafe { KernelTable::from_features(features) };
     let sw = Stopwatch::start();
+    let plan = match Gguf::parse(image) {
+        Ok(g) => InterleavePlan::new(&g, image, &kernels),
+        Err(e) => {
+            say!(
+                "ERROR: the model image is not a valid GGUF file: {}",
+                Show(&e)
+            );
+            return ExitCode::Model;
+        }
+    };
+    let plan = match plan.and_then(|p| p.apply(image).map(|()| p)) {
+        Ok(p) => p,
+        Err(e) => {
+            say!("ERROR: cannot load the model: {}", Show(&e));
+            return ExitCode::Model;
+        }
+    };
+    let image: &'static [u8] = image;
     let gguf = match Gguf::parse(image) {
         Ok(g) => g,
         Err(e) => {
@@ -96,19 +135,16 @@ pub fn run(image: &'static [u8], features: CpuFeatures) -> ExitCode {
     };
     let data_end = gguf.data_offset() + gguf.data().len();
     say!(
-        "GGUF v{}: {} tensors, {} metadata keys, tensor data {:#x}..{:#x} of {} bytes (parsed in {} ms)",
+        "GGUF v{}: {} tensors, {} metadata keys, tensor data {:#x}..{:#x} of {} bytes, {} MiB interleaved (parsed and interleaved in {} ms)",
         gguf.version(),
         gguf.tensors().len(),
         gguf.metadata().len(),
         gguf.data_offset(),
         data_end,
         image.len(),
+        plan.bytes() >> 20,
         sw.elapsed_micros() / 1000
     );
-
-    // SAFETY: `features` was read from this CPU's ID registers
-    // (`CpuFeatures::from_id_registers`), and the kernels run on this same core.
-    let kernels = unsafe { KernelTable::from_features(features) };
     say!(
         "kernels: {} tier (dotprod {})",
         kernels.tier().name(),
@@ -116,7 +152,7 @@ pub fn run(image: &'static [u8], features: CpuFeatures) -> ExitCode {
     );
 
     let sw = Stopwatch::start();
-    let model = match Transformer::from_gguf(&gguf, kernels) {
+    let model = match Transformer::from_gguf_interleaved(&gguf, kernels, &plan) {
         Ok(m) => m,
         Err(e) => {
             say!("ERROR: cannot load the model: {}", Show(&e));
@@ -241,6 +277,7 @@ pub fn run(image: &'static [u8], features: CpuFeatures) -> ExitCode {
     let mut text = String::new();
     let total = Stopwatch::start();
     let mut prefill_us = 0;
+    let mut prefill_parallel_us = 0;
     console::print_text("OUTPUT: ");
     console::print_text(prompt_text.as_str());
     let result = generate(
@@ -251,10 +288,13 @@ pub fn run(image: &'static [u8], features: CpuFeatures) -> ExitCode {
         &mut history,
         &prompt,
         MAX_NEW_TOKENS,
-        &Sequential,
+        cores,
         |ev| {
             match ev {
-                Event::PromptDone => prefill_us = total.elapsed_micros(),
+                Event::PromptDone => {
+                    prefill_us = total.elapsed_micros();
+                    prefill_parallel_us = cores.parallel_micros();
+                }
                 Event::Token { id, text: piece } => {
                     ids.push(id);
                     text.push_str(piece);
@@ -280,6 +320,7 @@ pub fn run(image: &'static [u8], features: CpuFeatures) -> ExitCode {
     say!("TOKENS: {}", ids_line(&ids).as_str());
     // The generated text exactly (UTF-8 bytes in hex), to compare with `edgellm run`'s stdout.
     say!("TEXT_HEX: {}", hex(text.as_bytes()).as_str());
+    say!("LOGITS_FNV: {:#x}", fnv1a(&state.logits));
     // The first sampled token comes from the prefill logits; the others each took one
     // decode step.
     let decode_steps = ids.len().saturating_sub(1) as u64;
@@ -300,10 +341,31 @@ pub fn run(image: &'static [u8], features: CpuFeatures) -> ExitCode {
         df % 10,
         emulated()
     );
+    let mut split = String::new();
+    for (core, n) in cores.tasks_run().enumerate() {
+        let _ = write!(
+            split,
+            "{}core {core}: {n}",
+            if core == 0 { "" } else { ", " }
+        );
+    }
+    say!("tasks run: {}", split.as_str());
+    // Under `-icount shift=0` these are instruction counts (1 ns each) of all cores: the
+    // parallel fraction bounds the speed-up more cores can give (Amdahl).
+    let parallel_us = cores.parallel_micros() - prefill_parallel_us;
+    let permille = parallel_us * 1000 / decode_us.max(1);
     say!(
-        "stop: {} after {} tokens",
+        "parallel: decode spent {} of {} ms in parallel steps ({}.{} %)",
+        parallel_us / 1000,
+        decode_us / 1000,
+        permille / 10,
+        permille % 10
+    );
+    say!(
+        "stop: {} after {} tokens on {} cores",
         Show(alloc::format!("{:?}", generated.stop)),
-        generated.n_generated
+        generated.n_generated,
+        cores.count()
     );
     ExitCode::Success
 }

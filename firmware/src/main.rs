@@ -19,6 +19,7 @@ extern crate alloc;
 mod arch;
 mod bsp;
 mod console;
+mod cores;
 #[cfg(feature = "defmt")]
 mod defmt_logger;
 mod drivers;
@@ -42,6 +43,9 @@ pub enum ExitCode {
     Panic = 3,
     /// An unexpected CPU exception (reported with ESR/ELR/FAR).
     Exception = 4,
+    /// The board does not match the image: fewer cores than configured (or a core that did
+    /// not start, or has other CPU features), or an image built for another board.
+    Board = 5,
 }
 
 /// Stop: under QEMU exit with `code` through semihosting; on a board, park the core.
@@ -59,7 +63,13 @@ pub const EMULATED: bool = cfg!(feature = "qemu");
 
 /// Called by the boot code on the boot core at EL1 with the MMU and caches on.
 pub fn kernel_main(dtb_addr: usize, entry_el: u8) -> ! {
+    // Before anything is printed: on the wrong board the console moves to that board's UART.
+    let board = bsp::check_board();
     bsp::init();
+    if let Err(e) = board {
+        say!("ERROR: {}", e);
+        exit(ExitCode::Board)
+    }
     let features = edgellm_kernels::CpuFeatures::from_id_registers();
     say!(
         "edgellm firmware {} on {}: {} (MIDR {:#x}), entered at EL{}, running at EL{}, MMU {}, timer {} Hz",
@@ -99,7 +109,7 @@ pub fn kernel_main(dtb_addr: usize, entry_el: u8) -> ! {
     let ram = bsp::RAM;
     let firmware = memory::firmware_range();
     // The device tree is only read here: it may lie where the heap goes later.
-    let model = {
+    let (model, cores) = {
         // Only look for a tree inside RAM (QEMU may pass 0 or nothing useful).
         let in_ram = ram.contains(&dtb_addr) && dtb_addr + 40 <= ram.end;
         let fdt = if in_ram && !firmware.contains(&dtb_addr) {
@@ -118,13 +128,16 @@ pub fn kernel_main(dtb_addr: usize, entry_el: u8) -> ! {
                 "none (image located by descriptor)"
             }
         );
-        match image::locate(fdt.as_ref(), bsp::MODEL_ADDR, &ram, &firmware) {
+        // The board first (exit 5 if it has fewer cores than configured), then the image.
+        let cores = start_cores(fdt.as_ref(), entry_el, &features);
+        let image = match image::locate(fdt.as_ref(), bsp::MODEL_ADDR, &ram, &firmware) {
             Ok(m) => m,
             Err(e) => {
                 say!("ERROR: {}", Show(&e));
                 exit(ExitCode::BadImage)
             }
-        }
+        };
+        (image, cores)
     };
     let mr = model.range();
     say!(
@@ -153,8 +166,43 @@ pub fn kernel_main(dtb_addr: usize, entry_el: u8) -> ! {
         h_t
     );
 
-    let code = llm::run(model.bytes, features);
+    let code = llm::run(model.bytes, features, &cores);
     exit(code)
+}
+
+/// Wake the configured number of cores (see [`cores`]); on failure print why and exit 5.
+fn start_cores(
+    fdt: Option<&dtb::Fdt<'_>>,
+    entry_el: u8,
+    features: &edgellm_kernels::CpuFeatures,
+) -> cores::Cores {
+    let (n, setting) = match cores::from_bootargs(fdt) {
+        Some(Ok(n)) => (n, "edgellm.cores in the kernel command line"),
+        Some(Err(e)) => {
+            say!("ERROR: {}", Show(&e));
+            exit(ExitCode::Board)
+        }
+        None => (cores::CONFIGURED, "EDGELLM_FW_CORES at build time"),
+    };
+    let method = bsp::wake_method(fdt, entry_el);
+    let sw = time::Stopwatch::start();
+    match cores::Cores::start(n, method, arch::smp::feature_bits(features)) {
+        Ok(c) => {
+            say!(
+                "cores: {} running ({} from {}), woken by {} in {} us",
+                c.count(),
+                n,
+                setting,
+                Show(method),
+                sw.elapsed_micros()
+            );
+            c
+        }
+        Err(e) => {
+            say!("ERROR: {}", Show(&e));
+            exit(ExitCode::Board)
+        }
+    }
 }
 
 #[panic_handler]

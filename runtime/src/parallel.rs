@@ -1,7 +1,8 @@
 //! How the runtime asks for work to run in parallel, without knowing about threads.
 //!
-//! The host CLI implements [`Parallel`] with a pool of persistent worker threads; the
-//! firmware runs everything on one core with [`Sequential`]. Work is always split into
+//! The host CLI implements [`Parallel`] with a pool of persistent worker threads, the
+//! firmware with every core of the board (`firmware/src/cores.rs`); [`Sequential`] runs
+//! everything on the calling thread. Work is always split into
 //! tasks by output rows (see [`edgellm_kernels::parts`]), never by a shared floating-point
 //! reduction, so results do not depend on how many threads ran them.
 

@@ -1,11 +1,27 @@
-// Entry point of the firmware image. Runs with the MMU off at EL3, EL2 or EL1, on every core
-// that the loader started (QEMU's raspi machines start all four at _start when booting an
-// ELF; the Pi firmware holds the secondaries in its spin stub).
+// Entry points of the firmware image. Both run with the MMU off at EL3, EL2 or EL1.
 //
-// Order: keep the DTB pointer, park secondary cores, leave EL3/EL2 for EL1 with FP/SIMD
-// traps cleared, enable FP/SIMD at EL1, set the stack, zero .bss, build the page tables
-// and turn the MMU and caches on (Rust `mmu_init`, which only does aligned 8-byte
-// stores), then call `kernel_init`. No Rust code runs before FP/SIMD is enabled.
+// `_start`: where the loader enters. The boot core (MPIDR Aff0 = 0) brings the firmware up;
+// any other core that arrives here (QEMU's raspi machines start all four at _start when
+// booting an ELF) waits like the Pi firmware's spin stub does: `wfe` until its 64-bit
+// release slot at {spin_table} + 8 * core is non-zero, then jumps there (boards without a
+// spin table, {spin_table} = 0, park such cores for good).
+//
+// `_secondary_start`: where a secondary core is released to (PSCI CPU_ON on virt, the
+// spin table on a Pi), once the boot core's page tables exist.
+//
+// Order on every core: leave EL3/EL2 for EL1 with FP/SIMD traps cleared, enable FP/SIMD at
+// EL1, set this core's stack, then (boot core only) zero .bss and build the page tables
+// (Rust `build_tables`, aligned 8-byte stores only), then turn this core's MMU and caches on
+// with the shared tables (Rust `enable`) and call `kernel_init` (boot core) or
+// `secondary_init`. No Rust code runs before FP/SIMD is enabled.
+
+// Sizes shared with link.ld, which reserves the stacks.
+.global __fw_max_cores
+.set __fw_max_cores, {max_cores}
+.global __fw_secondary_stack_size
+.set __fw_secondary_stack_size, {secondary_stack}
+.global __fw_exception_stack_size
+.set __fw_exception_stack_size, {exception_stack}
 
 .section .text.boot, "ax"
 .global _start
@@ -22,11 +38,29 @@ _start:
     .word   0                           // res5
 .Lentry:
     mov     x19, x0                     // DTB address from the Pi firmware / Linux boot protocol (or 0)
+    mrs     x21, mpidr_el1
+    and     x21, x21, #0xff             // Aff0: core number within the cluster
+    cbz     x21, .Lcommon
 
-    mrs     x1, mpidr_el1
-    and     x1, x1, #0xff               // Aff0: core number within the cluster
-    cbnz    x1, .Lpark
+    // A secondary core entered at _start: wait for a release address like the Pi stub.
+    mov     x5, #{spin_table}
+    cbz     x5, .Lpark
+.Lspin:
+    wfe
+    ldr     x4, [x5, x21, lsl #3]
+    cbz     x4, .Lspin
+    br      x4
 
+.global _secondary_start
+_secondary_start:
+    mov     x19, xzr                    // no device tree on secondary cores
+    mrs     x21, mpidr_el1
+    and     x21, x21, #0xff
+    cmp     x21, #{max_cores}
+    b.hs    .Lpark                      // no stack reserved for it
+
+.Lcommon:
+    // x19 = DTB (boot core) or 0, x21 = core number; x20 = entry exception level.
     mrs     x1, CurrentEL
     lsr     x1, x1, #2
     mov     x20, x1                     // entry exception level, reported by kernel_init
@@ -71,6 +105,7 @@ _start:
     mov     x1, #(3 << 20)              // CPACR_EL1.FPEN = 0b11: no FP/SIMD traps at EL1/EL0
     msr     cpacr_el1, x1
     isb
+    cbnz    x21, .Lsecondary_el1
 
     adrp    x1, __stack_top
     add     x1, x1, :lo12:__stack_top
@@ -85,10 +120,23 @@ _start:
     stp     xzr, xzr, [x1], #16
     b       1b
 2:
-    bl      {mmu_init}                  // identity map, caches on; returns with the MMU enabled
+    bl      {build_tables}              // identity map in .bss (MMU still off)
+    bl      {mmu_enable}                // returns with the MMU and caches on
     mov     x0, x19
     mov     x1, x20
     bl      {kernel_init}               // never returns
+
+.Lsecondary_el1:
+    // Core k (1..max) uses the k-th secondary stack: top = bottom + k * size.
+    adrp    x1, __secondary_stacks_bottom
+    add     x1, x1, :lo12:__secondary_stacks_bottom
+    ldr     x2, ={secondary_stack}
+    madd    x1, x2, x21, x1
+    mov     sp, x1
+    bl      {mmu_enable}                // the boot core's tables, this core's MMU and caches
+    mov     x0, x21
+    mov     x1, x20
+    bl      {secondary_init}            // never returns
 
 .Lpark:
     wfe

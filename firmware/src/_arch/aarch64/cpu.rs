@@ -39,3 +39,38 @@ pub fn park() -> ! {
         unsafe { asm!("wfe", options(nomem, nostack)) };
     }
 }
+
+/// This core's number within its cluster (MPIDR_EL1 Aff0): 0 is the boot core.
+pub fn core_index() -> usize {
+    let v: u64;
+    // SAFETY: reading MPIDR_EL1 at EL1 has no side effects.
+    unsafe { asm!("mrs {}, mpidr_el1", out(reg) v, options(nomem, nostack)) };
+    (v & 0xff) as usize
+}
+
+/// Wake every core waiting in `wfe` (and make the next `wfe` of any core return at once).
+pub fn sev() {
+    // SAFETY: `dsb ish` completes this core's earlier stores before the event is sent;
+    // `sev` only signals an event.
+    unsafe { asm!("dsb ish", "sev", options(nostack, preserves_flags)) };
+}
+
+/// Wait for an event (`sev` from another core, or any other wake-up event).
+pub fn wfe() {
+    // SAFETY: `wfe` only waits for an event.
+    unsafe { asm!("wfe", options(nomem, nostack, preserves_flags)) };
+}
+
+/// A spin-wait hint (`yield`): lets QEMU's single-threaded TCG run another vCPU.
+pub fn relax() {
+    // SAFETY: `yield` is a hint without architectural effect.
+    unsafe { asm!("yield", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Clean the data-cache line holding `addr` to the point of coherency, so a core running
+/// with its MMU and caches off (a secondary in the Pi's spin stub) reads what was stored.
+pub fn clean_to_poc(addr: usize) {
+    // SAFETY: `dc cvac` on a mapped address writes the line back and has no other effect;
+    // `dsb sy` waits for it to complete.
+    unsafe { asm!("dc cvac, {}", "dsb sy", in(reg) addr, options(nostack, preserves_flags)) };
+}

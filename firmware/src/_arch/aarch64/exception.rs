@@ -2,13 +2,17 @@
 
 use core::arch::asm;
 
-core::arch::global_asm!(include_str!("vectors.s"), handler = sym on_exception);
+core::arch::global_asm!(
+    include_str!("vectors.s"),
+    handler = sym on_exception,
+    exception_stack = const super::smp::EXCEPTION_STACK_SIZE,
+);
 
 unsafe extern "C" {
     static __exception_vectors: u8;
 }
 
-/// Point VBAR_EL1 at the vector table.
+/// Point this core's VBAR_EL1 at the vector table.
 pub fn install() {
     let base = &raw const __exception_vectors as u64;
     // SAFETY: the table is 2 KiB aligned (`.balign 2048`) and every entry is valid code.
@@ -47,8 +51,9 @@ pub fn class_name(ec: u64) -> &'static str {
 extern "C" fn on_exception(kind: u64, esr: u64, elr: u64, far: u64, spsr: u64) -> ! {
     let ec = (esr >> 26) & 0x3f;
     crate::say!(
-        "FATAL: {} exception from {}: EC={:#x} ({}) ESR={:#x} ELR={:#x} FAR={:#x} SPSR={:#x}",
+        "FATAL: {} exception on core {} from {}: EC={:#x} ({}) ESR={:#x} ELR={:#x} FAR={:#x} SPSR={:#x}",
         KINDS[(kind & 3) as usize],
+        super::cpu::core_index(),
         ORIGINS[((kind >> 2) & 3) as usize],
         ec,
         class_name(ec),

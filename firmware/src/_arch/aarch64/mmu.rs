@@ -1,4 +1,5 @@
-//! Identity map of the low 4 GiB with 2 MiB blocks, and turning the MMU and caches on.
+//! Identity map of the low 4 GiB with 2 MiB blocks (built once, by the boot core), and
+//! turning the MMU and caches on (on every core, with the same tables).
 //!
 //! Translation: 4 KiB granule, 32-bit virtual addresses (TCR_EL1.T0SZ = 32), so the walk
 //! starts at level 1: one level-1 table with 4 entries (1 GiB each), each pointing to a
@@ -23,7 +24,7 @@ struct Tables {
     l2: [[u64; ENTRIES]; GIB],
 }
 
-/// In `.bss`, so zero (all entries invalid) until [`mmu_init`] fills them.
+/// In `.bss`, so zero (all entries invalid) until [`build_tables`] fills them.
 static mut TABLES: Tables = Tables {
     l1: [0; ENTRIES],
     l2: [[0; ENTRIES]; GIB],
@@ -66,19 +67,20 @@ fn block_descriptor(addr: u64, kind: MemoryKind) -> u64 {
     }
 }
 
-/// Build the identity map and enable the MMU, data and instruction caches at EL1.
+/// Build the identity map in `TABLES`, on the boot core, before any core enables its MMU.
 ///
 /// Called from `boot.s` with the MMU off (all data accesses are Device memory, so this
-/// code makes only aligned 8-byte stores to the 4 KiB-aligned tables) and before any
-/// other Rust code.
-pub(super) extern "C" fn mmu_init() {
+/// code makes only aligned 8-byte stores to the 4 KiB-aligned tables, which go straight to
+/// memory where every core's table walker will find them) and before any other Rust code.
+pub(super) extern "C" fn build_tables() {
     let tables = &raw mut TABLES;
     for gib in 0..GIB {
         for i in 0..ENTRIES {
             let addr = (gib * ENTRIES + i) as u64 * BLOCK_SIZE;
             let desc = block_descriptor(addr, bsp::memory_kind(addr));
-            // SAFETY: single-threaded boot, nothing else references TABLES yet; the index is
-            // in bounds and the store is an aligned u64.
+            // SAFETY: single-threaded boot (the other cores wait until the boot core
+            // releases them), nothing else references TABLES yet; the index is in bounds
+            // and the store is an aligned u64.
             unsafe { (*tables).l2[gib][i] = desc };
         }
         // SAFETY: as above.
@@ -86,7 +88,16 @@ pub(super) extern "C" fn mmu_init() {
         // SAFETY: as above.
         unsafe { (*tables).l1[gib] = l2 | DESC_VALID | DESC_TABLE };
     }
-    let ttbr0 = tables as u64;
+}
+
+/// Enable the MMU, data and instruction caches at EL1 on the calling core, with the tables
+/// [`build_tables`] made (read-only from then on, shared by every core).
+///
+/// Called from `boot.s` with this core's MMU off: the boot core right after
+/// [`build_tables`], each secondary core when it starts. Touches no memory but its own
+/// stack (the tables are found through TTBR0_EL1).
+pub(super) extern "C" fn enable() {
+    let ttbr0 = &raw const TABLES as u64;
     // SAFETY: the tables identity-map the running code, its stack and the UART, so
     // execution continues at the next instruction after SCTLR_EL1.M is set. The barriers
     // make the table stores visible to the walker and the new context synchronised.
