@@ -643,53 +643,28 @@ pub(super) unsafe fn gemm<D: LaneDot, W: Rows8Block>(
 /// Stamps out a tier's rows8 GEMM entry points (Q4_0, Q4_1, Q8_0) with its [`LaneDot`].
 macro_rules! tier_rows8 {
     (features = $features:literal, dot = $dot:ty) => {
-        /// Rows8 Q4_0 × Q8_0 GEMM (contract of [`crate::rows8::gemm_q4_0x8_q8_0`]; the
-        /// reference's bits).
-        ///
-        /// # Safety
-        #[doc = concat!("The CPU must support ", $features, ".")]
-        #[target_feature(enable = $features)]
-        pub unsafe fn gemm_q4_0x8_q8_0(
-            w: &[crate::rows8::BlockQ4_0x8],
-            x: &[crate::blocks::BlockQ8_0],
-            nb: usize,
-            out: &mut crate::parts::ColumnsMut<'_>,
-        ) {
-            // SAFETY: this function's features are the caller's promise.
-            unsafe { super::rows8::gemm::<$dot, _>(w, x, nb, out) }
-        }
-
-        /// Rows8 Q4_1 × Q8_1 GEMM (contract of [`crate::rows8::gemm_q4_1x8_q8_1`]; the
-        /// reference's bits).
-        ///
-        /// # Safety
-        #[doc = concat!("The CPU must support ", $features, ".")]
-        #[target_feature(enable = $features)]
-        pub unsafe fn gemm_q4_1x8_q8_1(
-            w: &[crate::rows8::BlockQ4_1x8],
-            x: &[crate::blocks::BlockQ8_1],
-            nb: usize,
-            out: &mut crate::parts::ColumnsMut<'_>,
-        ) {
-            // SAFETY: this function's features are the caller's promise.
-            unsafe { super::rows8::gemm::<$dot, _>(w, x, nb, out) }
-        }
-
-        /// Rows8 Q8_0 × Q8_0 GEMM (contract of [`crate::rows8::gemm_q8_0x8_q8_0`]; the
-        /// reference's bits).
-        ///
-        /// # Safety
-        #[doc = concat!("The CPU must support ", $features, ".")]
-        #[target_feature(enable = $features)]
-        pub unsafe fn gemm_q8_0x8_q8_0(
-            w: &[crate::rows8::BlockQ8_0x8],
-            x: &[crate::blocks::BlockQ8_0],
-            nb: usize,
-            out: &mut crate::parts::ColumnsMut<'_>,
-        ) {
-            // SAFETY: this function's features are the caller's promise.
-            unsafe { super::rows8::gemm::<$dot, _>(w, x, nb, out) }
-        }
+        super::rows8::tier_rows8!(@each $features, $dot;
+            gemm_q4_0x8_q8_0: BlockQ4_0x8, BlockQ8_0;
+            gemm_q4_1x8_q8_1: BlockQ4_1x8, BlockQ8_1;
+            gemm_q8_0x8_q8_0: BlockQ8_0x8, BlockQ8_0;
+        );
     };
+    (@each $features:literal, $dot:ty; $($name:ident: $W:ident, $A:ident;)*) => {$(
+        #[doc = concat!("Rows8 GEMM (contract of [`crate::rows8::", stringify!($name),
+            "`]; the reference's bits).")]
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $features, ".")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn $name(
+            w: &[crate::rows8::$W],
+            x: &[crate::blocks::$A],
+            nb: usize,
+            out: &mut crate::parts::ColumnsMut<'_>,
+        ) {
+            // SAFETY: this function's features are the caller's promise.
+            unsafe { super::rows8::gemm::<$dot, _>(w, x, nb, out) }
+        }
+    )*};
 }
 pub(super) use tier_rows8;
