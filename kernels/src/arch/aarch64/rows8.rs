@@ -124,8 +124,9 @@ impl LaneDot for SdotLane {
 #[derive(Debug)]
 pub(super) struct SmullLane;
 
-/// `(lo, hi)` 16-bit products of 4 rows: lanes `0..4` of `lo` are row 0's 4 products, `4..8`
-/// row 1's; `hi` rows 2 and 3.
+/// Activation bytes `4L..4L+4` repeated in every 32-bit lane (`dup v.4s, a.s[L]`). Times a
+/// weight register with `smull`/`smull2`, lanes `0..4` of the low product are row 0's 4
+/// products and `4..8` row 1's; the high product holds rows 2 and 3.
 ///
 /// # Safety
 /// NEON.
