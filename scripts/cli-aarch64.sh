@@ -10,11 +10,12 @@
 #      the scalar reference is the same Rust code on both architectures (run on cortex-a53
 #      only; the scalar path does not depend on the CPU model).
 #   3. The CPU's own tier (auto, the interleaved rows8 layout included) gives the x86-64
-#      scalar reference's logits bit for bit: `perplexity --kl-divergence` against the
-#      log-probabilities the x86-64 scalar build saved prints exactly the x86-64 scalar
-#      build's own figure, with the same top-1 token everywhere, and `run --temp 0 -n $N_SAME` prints the x86-64 scalar text byte for byte,
-#      for each of $PROMPTS_SAME prompts. (The x86-64 SIMD tiers do not give these bits yet:
-#      their distance from scalar is printed for comparison.)
+#      build's logits bit for bit: `perplexity --kl-divergence` against the log-probabilities
+#      the x86-64 scalar build saved prints exactly the x86-64 scalar build's own figure, with
+#      the same top-1 token everywhere, and `run --temp 0 -n $N_SAME` prints the text of the
+#      x86-64 build's own tier (AVX2 / AVX-512 here) byte for byte, with the same
+#      `logits fnv` (the last step's logits), for each of $PROMPTS_SAME prompts. Before that,
+#      once: the x86-64 build's own tier must give the scalar figure too.
 #   4. `run --temp 0` on the CPU's tier generates text and names that tier.
 #   5. A forced tier the CPU lacks (`--kernels dotprod` on cortex-a53) is one clear error.
 #
@@ -124,20 +125,24 @@ kl_line() {
 r = json.loads(sys.argv[1]); k = r["kl_divergence"]
 print(r["kernels"], k["kld_mean"], 100 * k["same_top"])' "$1"
 }
-floor=$(kl_line "$(x86 perplexity -m "$MODEL" "${PPL_ARGS[@]}" --kl-divergence "$work/ref.logits" --json 2>/dev/null)") ||
-    { echo "error: x86-64 perplexity --kl-divergence failed" >&2; exit 1; }
-read -r floor_tier floor_kl floor_top1 <<<"$floor"
-echo "== x86-64 $floor_tier against x86-64 scalar: mean KL $floor_kl, same top-1 $floor_top1 %"
 # The scalar build against its own saved log-probabilities: not exactly 0 (the saved file is
 # compared in another precision), and the value any bit-identical tier must print.
 self=$(kl_line "$(x86 perplexity -m "$MODEL" "${PPL_ARGS[@]}" --kernels scalar --kl-divergence "$work/ref.logits" --json 2>/dev/null)") ||
     { echo "error: x86-64 perplexity --kl-divergence failed" >&2; exit 1; }
 read -r _ self_kl _ <<<"$self"
 
-# The x86-64 scalar texts of SAME_PROMPTS, made once.
+x86_tier_gives_scalar_logits() {
+    local tier kl top1
+    read -r tier kl top1 <<<"$(kl_line "$(x86 perplexity -m "$MODEL" "${PPL_ARGS[@]}" --kl-divergence "$work/ref.logits" --json 2>/dev/null)")"
+    echo "  x86-64 $tier against x86-64 scalar: mean KL $kl (scalar itself: $self_kl), same top-1 $top1 %"
+    [ "$kl" = "$self_kl" ] && python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) == 100 else 1)' "$top1"
+}
+check "x86-64: its own tier gives scalar's logits (perplexity)" x86_tier_gives_scalar_logits
+
+# The x86-64 texts (its own tier) of SAME_PROMPTS and their last logits' FNV, made once.
 for i in "${!SAME_PROMPTS[@]}"; do
-    x86 run -m "$MODEL" -p "${SAME_PROMPTS[$i]}" --temp 0 -n "$N_SAME" -t 1 --kernels scalar \
-        >"$work/scalar.$i.txt" 2>/dev/null || { echo "error: x86-64 scalar run failed" >&2; exit 1; }
+    x86 run -m "$MODEL" -p "${SAME_PROMPTS[$i]}" --temp 0 -n "$N_SAME" -t 1 \
+        >"$work/scalar.$i.txt" 2>"$work/scalar.$i.err" || { echo "error: x86-64 run failed" >&2; exit 1; }
 done
 
 same_logits_as_x86_scalar() {
@@ -149,14 +154,20 @@ same_logits_as_x86_scalar() {
     [ "$kl" = "$self_kl" ] && python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) == 100 else 1)' "$top1"
 }
 
-same_text_as_x86_scalar() {
+same_text_as_x86() {
     local i
     for i in "${!SAME_PROMPTS[@]}"; do
-        a64 run -m "$MODEL" -p "${SAME_PROMPTS[$i]}" --temp 0 -n "$N_SAME" -t 1 >"$work/a64.$i.txt" 2>/dev/null ||
+        a64 run -m "$MODEL" -p "${SAME_PROMPTS[$i]}" --temp 0 -n "$N_SAME" -t 1 >"$work/a64.$i.txt" 2>"$work/a64.$i.err" ||
             return 1
         if ! cmp -s "$work/scalar.$i.txt" "$work/a64.$i.txt"; then
             printf 'prompt %q: the texts differ at %s\n' "${SAME_PROMPTS[$i]}" \
                 "$(cmp "$work/scalar.$i.txt" "$work/a64.$i.txt" | sed 's/.*differ: //')"
+            return 1
+        fi
+        fnv() { sed -n 's/.*| logits fnv //p' "$1"; }
+        if [ "$(fnv "$work/scalar.$i.err")" != "$(fnv "$work/a64.$i.err")" ] || [ -z "$(fnv "$work/a64.$i.err")" ]; then
+            printf 'prompt %q: same text, other last logits: x86-64 %s, aarch64 %s\n' "${SAME_PROMPTS[$i]}" \
+                "$(fnv "$work/scalar.$i.err")" "$(fnv "$work/a64.$i.err")"
             return 1
         fi
     done
@@ -187,7 +198,7 @@ for cpu in $CPUS; do
         check "$cpu: scalar greedy text equals x86-64's ($N_GEN tokens)" scalar_text_equal
     fi
     check "$cpu: $tier gives x86-64 scalar's logits (perplexity)" same_logits_as_x86_scalar
-    check "$cpu: $tier prints x86-64 scalar's text ($N_SAME tokens, $PROMPTS_SAME prompts)" same_text_as_x86_scalar
+    check "$cpu: $tier prints x86-64's text and last logits ($N_SAME tokens, $PROMPTS_SAME prompts)" same_text_as_x86
     check "$cpu: run --temp 0 on $tier" run_names_tier "$tier"
     if [ "$tier" = neon ]; then
         check "$cpu: --kernels dotprod is a clear error" missing_tier_is_an_error

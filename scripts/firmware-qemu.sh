@@ -37,7 +37,8 @@
 #                           $EDGELLM_HOME/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf)
 #   EDGELLM_FW_PROMPT       prompt (default "The capital of France is")
 #   EDGELLM_FW_MAX_TOKENS   tokens to generate (default 16, at least 16 for the check)
-#   EDGELLM_FW_HOST_TIER    kernel tier of the host reference and `edgellm run` (default scalar)
+#   EDGELLM_FW_HOST_TIER    kernel tier of the host reference and `edgellm run` (default auto:
+#                           the host's best; every tier gives the firmware's bits)
 #   EDGELLM_BIN             a built `edgellm` to compare text with (default: built from host-cli/)
 #   FW_NO_CLI=1             skip the `edgellm run` comparison
 #   FW_TIMEOUT              seconds per boot (default 300)
@@ -133,7 +134,7 @@ fi
 # ---------------------------------------------------------------- expected ids (host side)
 # For each model a step runs: the ids of the host reference (EXPECTED) and the bytes of
 # `edgellm run`'s text (CLI_HEX).
-declare -A EXPECTED=() CLI_HEX=()
+declare -A EXPECTED=() EXPECTED_FNV=() CLI_HEX=()
 HOST_BIN=""
 host_reference() { # key
     local key=$1 model=${MODELS[$1]} sfx="" t0 n golden slug
@@ -146,10 +147,11 @@ host_reference() { # key
         (cd "$FW/host-ref" && CARGO_TARGET_DIR=$TARGET/host-ref cargo build --release --quiet --target "$triple")
         HOST_BIN=$TARGET/host-ref/$triple/release/edgellm-firmware-host-ref
     fi
-    # The scalar kernels are the reference: the firmware's NEON / dotprod tiers reproduce
-    # them exactly, while the host's own SIMD tier may round differently.
-    "$HOST_BIN" "$model" "$EDGELLM_FW_PROMPT" "$EDGELLM_FW_MAX_TOKENS" "${EDGELLM_FW_HOST_TIER:-scalar}" | tee "$OUT/host-ref$sfx.txt"
+    # Every kernel tier of both architectures computes the scalar reference's bits, so the
+    # host's best tier (AVX2 / AVX-512 here) must give the firmware's NEON / dotprod logits.
+    "$HOST_BIN" "$model" "$EDGELLM_FW_PROMPT" "$EDGELLM_FW_MAX_TOKENS" "${EDGELLM_FW_HOST_TIER:-auto}" | tee "$OUT/host-ref$sfx.txt"
     EXPECTED[$key]=$(sed -n 's/^TOKENS: //p' "$OUT/host-ref$sfx.txt")
+    EXPECTED_FNV[$key]=$(sed -n 's/^LOGITS_FNV: //p' "$OUT/host-ref$sfx.txt")
     echo "host reference took $(( $(date +%s) - t0 )) s (build included)"
     n=$(wc -w <<<"${EXPECTED[$key]}")
     if [ "$n" -lt 16 ] && [ "$n" -lt "$EDGELLM_FW_MAX_TOKENS" ]; then
@@ -173,8 +175,7 @@ for k in "${RUN_KEYS[@]}"; do host_reference "$k"; done
 # ---------------------------------------------------------------- edgellm run (host CLI)
 # `edgellm run --temp 0` prints the generated text, not ids: the firmware's TEXT_HEX line
 # (the generated text's bytes) must equal its stdout. It runs the host reference's kernel
-# tier (scalar): the host's own SIMD tiers round differently and, on the Q4_K_M models, pick
-# other greedy tokens within 16 (Gemma 3 on AVX2 and AVX-512 VNNI, Qwen2.5 on AVX-512 VNNI).
+# tier (default: the host's best), and its stderr's `logits fnv` must equal LOGITS_FNV.
 # Set EDGELLM_BIN to use a built binary, FW_NO_CLI=1 to skip; a CLI that does not build is
 # reported as SKIP.
 if [ ${#RUN_KEYS[@]} -gt 0 ] && [ "${FW_NO_CLI:-0}" != 1 ]; then
@@ -190,14 +191,18 @@ if [ ${#RUN_KEYS[@]} -gt 0 ] && [ "${FW_NO_CLI:-0}" != 1 ]; then
         for k in "${RUN_KEYS[@]}"; do
             sfx=""
             [ "$k" = default ] || sfx=-$k
-            note "host CLI: edgellm run --model $(basename "${MODELS[$k]}") --temp 0 --kernels ${EDGELLM_FW_HOST_TIER:-scalar}"
+            note "host CLI: edgellm run --model $(basename "${MODELS[$k]}") --temp 0 --kernels ${EDGELLM_FW_HOST_TIER:-auto}"
             if "$EDGELLM_BIN" run --model "${MODELS[$k]}" -p "$EDGELLM_FW_PROMPT" -n "$EDGELLM_FW_MAX_TOKENS" --temp 0 -c 512 \
-                --kernels "${EDGELLM_FW_HOST_TIER:-scalar}" \
+                --kernels "${EDGELLM_FW_HOST_TIER:-auto}" \
                 >"$OUT/edgellm-run$sfx.txt" 2>"$OUT/edgellm-run$sfx.err"; then
                 # Drop the newline `edgellm run` adds after the text.
                 CLI_HEX[$k]=$(head -c -1 "$OUT/edgellm-run$sfx.txt" | od -An -tx1 -v | tr -d ' \n')
                 echo "edgellm run: $(cat "$OUT/edgellm-run$sfx.txt")"
                 cat "$OUT/edgellm-run$sfx.err"
+                cli_fnv=$(sed -n 's/.*| logits fnv //p' "$OUT/edgellm-run$sfx.err")
+                if [ "$cli_fnv" != "${EXPECTED_FNV[$k]:-}" ]; then
+                    record "edgellm-run$sfx" FAIL "edgellm run's last logits ($cli_fnv) differ from the host reference's (${EXPECTED_FNV[$k]:-})"
+                fi
             else
                 cat "$OUT/edgellm-run$sfx.err"
                 record "edgellm-run$sfx" FAIL "edgellm run failed (see $OUT/edgellm-run$sfx.err)"
@@ -256,8 +261,9 @@ boot() {
 }
 
 check_tokens() { # name [model key]
-    local name=$1 key=${2:-default} got speed want cli
+    local name=$1 key=${2:-default} got speed want cli fnv
     want=${EXPECTED[$key]:-}
+    fnv=$(sed -n 's/^LOGITS_FNV: //p' "$OUT/$name.log" | tr -d '\r')
     cli=${CLI_HEX[$key]:-}
     got=$(sed -n 's/^TOKENS: //p' "$OUT/$name.log" | tr -d '\r')
     speed=$(sed -n 's/^SPEED: //p' "$OUT/$name.log" | tr -d '\r')
@@ -265,12 +271,14 @@ check_tokens() { # name [model key]
         record "$name" FAIL "no TOKENS line"
     elif [ "$got" != "$want" ]; then
         record "$name" FAIL "ids differ: firmware [$got] host [$want]"
+    elif [ "$fnv" != "${EXPECTED_FNV[$key]:-}" ]; then
+        record "$name" FAIL "ids equal the host's but the last logits differ: LOGITS_FNV firmware $fnv host ${EXPECTED_FNV[$key]:-}"
     elif [ -n "$cli" ] && [ "$(sed -n 's/^TEXT_HEX: //p' "$OUT/$name.log" | tr -d '\r')" != "$cli" ]; then
         record "$name" FAIL "ids equal the host reference's but the text differs from edgellm run's"
     elif [ -n "$cli" ]; then
-        record "$name" PASS "$(wc -w <<<"$got") ids equal the host's, text equals edgellm run's; ${BOOT_SECS}s; $speed"
+        record "$name" PASS "$(wc -w <<<"$got") ids and the last logits ($fnv) equal the host's, text equals edgellm run's; ${BOOT_SECS}s; $speed"
     else
-        record "$name" PASS "$(wc -w <<<"$got") ids equal the host's; ${BOOT_SECS}s; $speed"
+        record "$name" PASS "$(wc -w <<<"$got") ids and the last logits ($fnv) equal the host's; ${BOOT_SECS}s; $speed"
     fi
 }
 

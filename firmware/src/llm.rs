@@ -75,17 +75,6 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// FNV-1a (64-bit) over the little-endian bytes of `values`' bit patterns.
-fn fnv1a(values: &[f32]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for v in values {
-        for b in v.to_bits().to_le_bytes() {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    h
-}
-
 fn ids_line(ids: &[u32]) -> String {
     let mut s = String::with_capacity(ids.len() * 6);
     for (i, id) in ids.iter().enumerate() {
@@ -320,7 +309,7 @@ pub fn run(image: &'static mut [u8], features: CpuFeatures, cores: &Cores) -> Ex
     say!("TOKENS: {}", ids_line(&ids).as_str());
     // The generated text exactly (UTF-8 bytes in hex), to compare with `edgellm run`'s stdout.
     say!("TEXT_HEX: {}", hex(text.as_bytes()).as_str());
-    say!("LOGITS_FNV: {:#x}", fnv1a(&state.logits));
+    say!("LOGITS_FNV: {:#018x}", state.logits_fnv1a());
     // The first sampled token comes from the prefill logits; the others each took one
     // decode step.
     let decode_steps = ids.len().saturating_sub(1) as u64;

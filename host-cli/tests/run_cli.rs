@@ -60,6 +60,71 @@ fn greedy_run_streams_only_text_and_is_thread_independent() {
     assert_eq!(one, two, "1 and 2 threads must give the same greedy text");
 }
 
+/// The `logits fnv 0x…` value of `edgellm run`'s summary line.
+fn logits_fnv(stderr: &str) -> &str {
+    let at = stderr
+        .find("logits fnv ")
+        .unwrap_or_else(|| panic!("no logits fnv in {stderr:?}"));
+    stderr[at + "logits fnv ".len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+}
+
+/// The README's promise: every kernel tier computes the scalar reference's bits, so the
+/// text (greedy, and sampled with a seed) and the last step's logits are the same on every
+/// tier this CPU runs, whatever the threads and the prompt batch size.
+#[test]
+fn every_kernel_tier_gives_the_scalar_reference_bits() {
+    let m = model();
+    let tiers: Vec<String> = edgellm_kernels::KernelTable::available_tiers()
+        .map(|t| t.name().to_string())
+        .collect();
+    let cases: [&[&str]; 4] = [
+        &[
+            "-p",
+            "The three most useful things to know about Rust are",
+            "--temp",
+            "0",
+        ],
+        &["-p", "Once upon a time", "--temp", "0"],
+        &["-p", "def fibonacci(n):", "--temp", "0"],
+        &[
+            "-p",
+            "Write a haiku about the sea.",
+            "--temp",
+            "0.8",
+            "--seed",
+            "7",
+        ],
+    ];
+    for case in cases {
+        let mut want: Option<(String, String)> = None;
+        for (i, tier) in tiers.iter().enumerate() {
+            // Threads and prompt batch vary with the tier: neither may change a bit.
+            let (t, b) = [("1", "256"), ("2", "3"), ("2", "256"), ("1", "5")][i % 4];
+            let args = [
+                &["run", "-m", &m, "-n", "64"][..],
+                case,
+                &["--kernels", tier, "-t", t, "-b", b],
+            ]
+            .concat();
+            let (ok, text, err) = run(&args);
+            assert!(ok, "{err}");
+            let got = (text, logits_fnv(&err).to_string());
+            match &want {
+                None => want = Some(got),
+                Some(w) => assert_eq!(
+                    &got, w,
+                    "{case:?}: tier {tier} (-t {t} -b {b}) differs from {}",
+                    tiers[0]
+                ),
+            }
+        }
+    }
+    eprintln!("tiers compared: {tiers:?}");
+}
+
 #[test]
 fn seeded_sampling_is_reproducible() {
     let m = model();

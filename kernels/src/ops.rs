@@ -1,17 +1,13 @@
 //! The f32 vector operations, RoPE and activation quantizers of the forward pass, through the
 //! table (so a tier may replace any of them). Semantics are those of
-//! [`crate::reference::ops`] and [`crate::rope`]; a tier's results may differ only by float
-//! reassociation:
-//! - `dot` and `rmsnorm` within `1e-5` relative to the sum of magnitudes (the aarch64 tiers
-//!   give the reference's bits);
-//! - `softmax`, `silu_mul`, `gelu_mul` bit-exact on every tier: `e^x` is the reference's
-//!   polynomial ([`crate::reference::exp`]) and the softmax sum is in the reference's order;
-//! - `axpy`/`scale`/`add` bit-exact unless a tier uses fused multiply-add (then within 1 ulp);
-//! - `rope_norm`/`rope_neox` bit-exact.
+//! [`crate::reference::ops`] and [`crate::rope`], and every tier gives their bits:
+//! - `dot` and `rmsnorm` sum in the reference's 8-lane order, multiply then add;
+//! - `softmax`, `silu_mul`, `gelu_mul`: `e^x` is the reference's polynomial
+//!   ([`crate::reference::exp`]) and the softmax sum is in the reference's order;
+//! - `axpy`/`scale`/`add`, `rope_norm`/`rope_neox`: the reference's operations lane-wise.
 //!
-//! Every tier of this crate vectorises all of them (AVX2+FMA on the x86-64 tiers, NEON on the
-//! aarch64 ones) without FMA where bit-exactness is promised; `tests/tiers.rs` checks these
-//! bounds for every tier the CPU runs.
+//! Every tier of this crate vectorises all of them (AVX2 on the x86-64 tiers, NEON on the
+//! aarch64 ones); `tests/tiers.rs` checks them bitwise for every tier the CPU runs.
 
 use crate::blocks::{BlockQ8_0, BlockQ8_1, BlockQ8K};
 use crate::dispatch::KernelTable;

@@ -40,7 +40,6 @@ pub use k_quants::{BlockQ4Kx8, BlockQ6Kx8, gemm_q4_kx8_q8_k, gemm_q6_kx8_q8_k};
 
 use crate::GgmlType;
 use crate::blocks::{Block, BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ8_0, BlockQ8_1};
-use crate::dispatch::VecDotFn;
 use crate::parts::ColumnsMut;
 use crate::reference;
 
@@ -326,18 +325,17 @@ pub(crate) fn gemm_rows8<B: Interleaved, A: Copy>(
     x: &[A],
     nb: usize,
     out: &mut ColumnsMut<'_>,
-    dot: VecDotFn<B::Row, A>,
+    step: fn(f32, &B::Row, &A) -> f32,
 ) {
     gemm_geometry(w.len(), x.len(), nb, out);
     for (g, wg) in w.chunks_exact(nb).enumerate() {
         for (t, xt) in x.chunks_exact(nb).enumerate() {
             let row = &mut out.row_mut(t)[g * ROWS8..(g + 1) * ROWS8];
             for (i, o) in row.iter_mut().enumerate() {
-                let mut sum = 0.0f32;
-                for (x8, y) in wg.iter().zip(xt) {
-                    sum += dot(&[x8.lane(i)], core::slice::from_ref(y));
-                }
-                *o = sum;
+                *o = wg
+                    .iter()
+                    .zip(xt)
+                    .fold(0.0, |acc, (x8, y)| step(acc, &x8.lane(i), y));
             }
         }
     }
@@ -345,22 +343,22 @@ pub(crate) fn gemm_rows8<B: Interleaved, A: Copy>(
 
 /// Scalar rows8 GEMM for Q4_0 (see [`gemm_rows8`]'s contract).
 pub fn gemm_q4_0x8_q8_0(w: &[BlockQ4_0x8], x: &[BlockQ8_0], nb: usize, out: &mut ColumnsMut<'_>) {
-    gemm_rows8(w, x, nb, out, reference::vec_dot_q4_0_q8_0);
+    gemm_rows8(w, x, nb, out, reference::vec_dot::step_q4_0_q8_0);
 }
 
 /// Scalar rows8 GEMM for Q4_1.
 pub fn gemm_q4_1x8_q8_1(w: &[BlockQ4_1x8], x: &[BlockQ8_1], nb: usize, out: &mut ColumnsMut<'_>) {
-    gemm_rows8(w, x, nb, out, reference::vec_dot_q4_1_q8_1);
+    gemm_rows8(w, x, nb, out, reference::vec_dot::step_q4_1_q8_1);
 }
 
 /// Scalar rows8 GEMM for Q5_0.
 pub fn gemm_q5_0x8_q8_0(w: &[BlockQ5_0x8], x: &[BlockQ8_0], nb: usize, out: &mut ColumnsMut<'_>) {
-    gemm_rows8(w, x, nb, out, reference::vec_dot_q5_0_q8_0);
+    gemm_rows8(w, x, nb, out, reference::vec_dot::step_q5_0_q8_0);
 }
 
 /// Scalar rows8 GEMM for Q8_0.
 pub fn gemm_q8_0x8_q8_0(w: &[BlockQ8_0x8], x: &[BlockQ8_0], nb: usize, out: &mut ColumnsMut<'_>) {
-    gemm_rows8(w, x, nb, out, reference::vec_dot_q8_0_q8_0);
+    gemm_rows8(w, x, nb, out, reference::vec_dot::step_q8_0_q8_0);
 }
 
 #[cfg(test)]

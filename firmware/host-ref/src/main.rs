@@ -1,11 +1,12 @@
 //! `edgellm-firmware-host-ref MODEL.gguf [PROMPT] [N] [TIER]`: run the prompt through the
 //! same runtime calls as the firmware (`src/llm.rs`: `Gguf::parse`, `Transformer::from_gguf`,
 //! `Tokenizer::from_gguf`, greedy `Sampler`, `generate`, `Sequential`, ctx 512, batch 32)
-//! on the host and print the `PROMPT_TOKENS:` and `TOKENS:` lines the firmware prints.
+//! on the host and print the `PROMPT_TOKENS:`, `TOKENS:` and `LOGITS_FNV:` lines the firmware
+//! prints.
 //! Used by `scripts/firmware-qemu.sh` to produce the expected ids while `edgellm run` is
-//! not available, and to regenerate `firmware/expected/*.tokens`. TIER defaults to the best
-//! one this CPU has; the script passes `scalar`, the reference that the NEON and dotprod
-//! tiers the firmware runs must match exactly.
+//! not available, and to regenerate `firmware/expected/*.tokens`. TIER (`auto` or a tier
+//! name) defaults to the best one this CPU has: every tier gives the same bits, so the firmware's NEON and dotprod
+//! tiers must match any of them exactly (`LOGITS_FNV` included).
 
 use std::ops::ControlFlow;
 use std::process::ExitCode;
@@ -50,12 +51,12 @@ fn run() -> Result<(), String> {
     let bytes = std::fs::read(path).map_err(|e| {
         format!("cannot read {path}: {e} (fetch it first, e.g. `edgellm fetch smollm2`)")
     })?;
-    let kernels = match args.get(4) {
+    let kernels = match args.get(4).map(String::as_str) {
+        None | Some("auto") => KernelTable::detect(),
         Some(t) => {
             let tier = t.parse::<Tier>().map_err(|e| format!("{e}, not {t:?}"))?;
             KernelTable::with_tier(tier).map_err(|e| e.to_string())?
         }
-        None => KernelTable::detect(),
     };
     let gguf = Gguf::parse(&bytes).map_err(|e| format!("{path} is not a valid GGUF file: {e}"))?;
     let model = Transformer::from_gguf(&gguf, kernels)
@@ -97,5 +98,6 @@ fn run() -> Result<(), String> {
     .map_err(|e| format!("generation failed: {e}"))?;
     println!("OUTPUT: {:?}", format!("{prompt_text}{text}"));
     println!("TOKENS: {}", ids_line(&ids));
+    println!("LOGITS_FNV: {:#018x}", state.logits_fnv1a());
     Ok(())
 }

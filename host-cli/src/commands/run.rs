@@ -276,7 +276,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         StopReason::Caller => "stopped",
     };
     eprintln!(
-        "prompt {} tokens ({:.1} t/s) | generated {} tokens ({:.1} t/s) | first token {:.0} ms | kernels {} | threads {} | seed {} | stop: {stop}",
+        "prompt {} tokens ({:.1} t/s) | generated {} tokens ({:.1} t/s) | first token {:.0} ms | kernels {} | threads {} | seed {} | stop: {stop} | logits fnv {:#018x}",
         ids.len(),
         ids.len() as f64 / prompt_s.max(1e-9),
         generated.n_generated,
@@ -285,6 +285,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         model.kernels().tier(),
         edgellm_runtime::parallel::Parallel::n_threads(&pool),
         sampler_cfg.seed,
+        state.logits_fnv1a(),
     );
     if let Some(p) = &profiler {
         eprint!(

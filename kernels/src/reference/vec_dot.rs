@@ -4,8 +4,16 @@
 //! Each quantized dot splits into an **exact integer part** — per block, sums of
 //! `quant × quant` products in `i32` (no overflow is possible for any bit pattern) — and a
 //! **float part** that scales each block's integer sums and adds the block results in block
-//! order into one `f32`. SIMD tiers must reproduce the integer part exactly; they may
-//! reorder the float part (different lane order), which is the only source of differences.
+//! order into one `f32`. Every tier reproduces both exactly: the integer part is exact by
+//! construction, and the float part is written down here operation by operation (which
+//! products, which are fused) so that a SIMD tier, holding one output per lane, can do the
+//! same operations in the same order and give the same bits.
+//!
+//! The 32-weight formats (Q4_0, Q4_1, Q5_0, Q8_0) add each block with one fused
+//! multiply-add of the scale product: `acc = fma(d_x·d_y, sumi, acc)` ([`add_block`]) —
+//! the cheapest form on every SIMD ISA (one `vfmadd` / `fmla` per lane of outputs, the
+//! `d_x·d_y` product shared by its operands' lanes). The K-quants keep ggml's unfused
+//! `acc + ((d_x·d_y)·sumi - (dmin_x·d_y)·summ)`.
 //!
 //! ggml's `ggml_vec_dot_*_generic` use the same integer sums; for the K-quants they spread
 //! the float part over 8 partial sums, which we do not (the result differs in rounding only).
@@ -30,18 +38,29 @@ pub fn block_sum_q4_0_q8_0(x: &BlockQ4_0, y: &BlockQ8_0) -> i32 {
     sumi
 }
 
-/// Q4_0 weights · Q8_0 activations: `Σ_blocks (sumi as f32) * d_x * d_y`
-/// (ggml `ggml_vec_dot_q4_0_q8_0`; integer `sumi` from [`block_sum_q4_0_q8_0`]).
+/// One block's contribution in the 32-weight formats: `fma(d_x·d_y, sumi, acc)`, one
+/// rounding for the product and the sum (the scale product `dd = d_x·d_y` rounded first).
+#[inline(always)]
+pub fn add_block(acc: f32, dd: f32, sumi: i32) -> f32 {
+    libm::fmaf(dd, sumi as f32, acc)
+}
+
+/// Q4_0 weights · Q8_0 activations: `Σ_blocks d_x·d_y·sumi`, each block added by
+/// [`add_block`] (ggml `ggml_vec_dot_q4_0_q8_0`; integer `sumi` from [`block_sum_q4_0_q8_0`]).
 ///
 /// # Panics
 /// If `x.len() != y.len()`.
 pub fn vec_dot_q4_0_q8_0(x: &[BlockQ4_0], y: &[BlockQ8_0]) -> f32 {
     assert_eq!(x.len(), y.len(), "vec_dot_q4_0_q8_0: block count mismatch");
-    let mut sumf = 0.0f32;
-    for (x, y) in x.iter().zip(y) {
-        sumf += block_sum_q4_0_q8_0(x, y) as f32 * x.d.to_f32() * y.d.to_f32();
-    }
-    sumf
+    x.iter()
+        .zip(y)
+        .fold(0.0, |acc, (x, y)| step_q4_0_q8_0(acc, x, y))
+}
+
+/// One block of [`vec_dot_q4_0_q8_0`]: `acc` plus the block's value, in the reference's operations.
+#[inline(always)]
+pub fn step_q4_0_q8_0(acc: f32, x: &BlockQ4_0, y: &BlockQ8_0) -> f32 {
+    add_block(acc, x.d.to_f32() * y.d.to_f32(), block_sum_q4_0_q8_0(x, y))
 }
 
 /// Integer part of Q4_1·Q8_1 for one block: `Σ q_x * q_y` with `q_x` in 0..16.
@@ -57,17 +76,23 @@ pub fn block_sum_q4_1_q8_1(x: &BlockQ4_1, y: &BlockQ8_1) -> i32 {
 
 /// Q4_1 weights · Q8_1 activations: `Σ_blocks (d_x*d_y) * sumi + m_x*s_y` — the min term uses
 /// the activation block's precomputed `s = d_y * Σ q_y` (ggml `ggml_vec_dot_q4_1_q8_1`).
+/// Per block: `acc = fma(m_x, s_y, fma(d_x·d_y, sumi, acc))`.
 ///
 /// # Panics
 /// If `x.len() != y.len()`.
 pub fn vec_dot_q4_1_q8_1(x: &[BlockQ4_1], y: &[BlockQ8_1]) -> f32 {
     assert_eq!(x.len(), y.len(), "vec_dot_q4_1_q8_1: block count mismatch");
-    let mut sumf = 0.0f32;
-    for (x, y) in x.iter().zip(y) {
-        let sumi = block_sum_q4_1_q8_1(x, y);
-        sumf += (x.d.to_f32() * y.d.to_f32()) * sumi as f32 + x.m.to_f32() * y.s.to_f32();
-    }
-    sumf
+    x.iter()
+        .zip(y)
+        .fold(0.0, |acc, (x, y)| step_q4_1_q8_1(acc, x, y))
+}
+
+/// One block of [`vec_dot_q4_1_q8_1`]: `acc` plus the block's value, in the reference's operations.
+#[inline(always)]
+pub fn step_q4_1_q8_1(acc: f32, x: &BlockQ4_1, y: &BlockQ8_1) -> f32 {
+    let sumi = block_sum_q4_1_q8_1(x, y);
+    let a = add_block(acc, x.d.to_f32() * y.d.to_f32(), sumi);
+    libm::fmaf(x.m.to_f32(), y.s.to_f32(), a)
 }
 
 /// Integer part of Q5_0·Q8_0 for one block: `Σ (q_x - 16) * q_y` with `q_x` in 0..32.
@@ -80,17 +105,22 @@ pub fn block_sum_q5_0_q8_0(x: &BlockQ5_0, y: &BlockQ8_0) -> i32 {
     sumi
 }
 
-/// Q5_0 weights · Q8_0 activations: `Σ_blocks (d_x*d_y) * sumi` (ggml `ggml_vec_dot_q5_0_q8_0`).
+/// Q5_0 weights · Q8_0 activations: `Σ_blocks (d_x*d_y) * sumi`, each block by [`add_block`]
+/// (ggml `ggml_vec_dot_q5_0_q8_0`).
 ///
 /// # Panics
 /// If `x.len() != y.len()`.
 pub fn vec_dot_q5_0_q8_0(x: &[BlockQ5_0], y: &[BlockQ8_0]) -> f32 {
     assert_eq!(x.len(), y.len(), "vec_dot_q5_0_q8_0: block count mismatch");
-    let mut sumf = 0.0f32;
-    for (x, y) in x.iter().zip(y) {
-        sumf += (x.d.to_f32() * y.d.to_f32()) * block_sum_q5_0_q8_0(x, y) as f32;
-    }
-    sumf
+    x.iter()
+        .zip(y)
+        .fold(0.0, |acc, (x, y)| step_q5_0_q8_0(acc, x, y))
+}
+
+/// One block of [`vec_dot_q5_0_q8_0`]: `acc` plus the block's value, in the reference's operations.
+#[inline(always)]
+pub fn step_q5_0_q8_0(acc: f32, x: &BlockQ5_0, y: &BlockQ8_0) -> f32 {
+    add_block(acc, x.d.to_f32() * y.d.to_f32(), block_sum_q5_0_q8_0(x, y))
 }
 
 /// Integer part of Q8_0·Q8_0 for one block: `Σ q_x * q_y` (any i8, including -128).
@@ -102,17 +132,22 @@ pub fn block_sum_q8_0_q8_0(x: &BlockQ8_0, y: &BlockQ8_0) -> i32 {
         .sum()
 }
 
-/// Q8_0 weights · Q8_0 activations: `Σ_blocks sumi * (d_x*d_y)` (ggml `ggml_vec_dot_q8_0_q8_0`).
+/// Q8_0 weights · Q8_0 activations: `Σ_blocks sumi * (d_x*d_y)`, each block by [`add_block`]
+/// (ggml `ggml_vec_dot_q8_0_q8_0`).
 ///
 /// # Panics
 /// If `x.len() != y.len()`.
 pub fn vec_dot_q8_0_q8_0(x: &[BlockQ8_0], y: &[BlockQ8_0]) -> f32 {
     assert_eq!(x.len(), y.len(), "vec_dot_q8_0_q8_0: block count mismatch");
-    let mut sumf = 0.0f32;
-    for (x, y) in x.iter().zip(y) {
-        sumf += block_sum_q8_0_q8_0(x, y) as f32 * (x.d.to_f32() * y.d.to_f32());
-    }
-    sumf
+    x.iter()
+        .zip(y)
+        .fold(0.0, |acc, (x, y)| step_q8_0_q8_0(acc, x, y))
+}
+
+/// One block of [`vec_dot_q8_0_q8_0`]: `acc` plus the block's value, in the reference's operations.
+#[inline(always)]
+pub fn step_q8_0_q8_0(acc: f32, x: &BlockQ8_0, y: &BlockQ8_0) -> f32 {
+    add_block(acc, x.d.to_f32() * y.d.to_f32(), block_sum_q8_0_q8_0(x, y))
 }
 
 /// Integer parts of a Q4_K·Q8_K super-block: `(Σ_j sc_j * Σ_{i in sub-block j} q_x*q_y,
@@ -150,12 +185,16 @@ fn mins_dot_bsums(m: &[u8; 8], bsums: &[i16; QK_K / 16]) -> i32 {
 /// If `x.len() != y.len()`.
 pub fn vec_dot_q4_k_q8_k(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
     assert_eq!(x.len(), y.len(), "vec_dot_q4_k_q8_k: block count mismatch");
-    let mut sumf = 0.0f32;
-    for (x, y) in x.iter().zip(y) {
-        let (sumi, summ) = block_sums_q4_k_q8_k(x, y);
-        sumf += (x.d.to_f32() * y.d) * sumi as f32 - (x.dmin.to_f32() * y.d) * summ as f32;
-    }
-    sumf
+    x.iter()
+        .zip(y)
+        .fold(0.0, |acc, (x, y)| step_q4_k_q8_k(acc, x, y))
+}
+
+/// One block of [`vec_dot_q4_k_q8_k`]: `acc` plus the block's value, in the reference's operations.
+#[inline(always)]
+pub fn step_q4_k_q8_k(acc: f32, x: &BlockQ4K, y: &BlockQ8K) -> f32 {
+    let (sumi, summ) = block_sums_q4_k_q8_k(x, y);
+    acc + ((x.d.to_f32() * y.d) * sumi as f32 - (x.dmin.to_f32() * y.d) * summ as f32)
 }
 
 /// Integer parts of a Q5_K·Q8_K super-block, as [`block_sums_q4_k_q8_k`] with 5-bit quants.
@@ -180,12 +219,16 @@ pub fn block_sums_q5_k_q8_k(x: &BlockQ5K, y: &BlockQ8K) -> (i32, i32) {
 /// If `x.len() != y.len()`.
 pub fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
     assert_eq!(x.len(), y.len(), "vec_dot_q5_k_q8_k: block count mismatch");
-    let mut sumf = 0.0f32;
-    for (x, y) in x.iter().zip(y) {
-        let (sumi, summ) = block_sums_q5_k_q8_k(x, y);
-        sumf += (x.d.to_f32() * y.d) * sumi as f32 - (x.dmin.to_f32() * y.d) * summ as f32;
-    }
-    sumf
+    x.iter()
+        .zip(y)
+        .fold(0.0, |acc, (x, y)| step_q5_k_q8_k(acc, x, y))
+}
+
+/// One block of [`vec_dot_q5_k_q8_k`]: `acc` plus the block's value, in the reference's operations.
+#[inline(always)]
+pub fn step_q5_k_q8_k(acc: f32, x: &BlockQ5K, y: &BlockQ8K) -> f32 {
+    let (sumi, summ) = block_sums_q5_k_q8_k(x, y);
+    acc + ((x.d.to_f32() * y.d) * sumi as f32 - (x.dmin.to_f32() * y.d) * summ as f32)
 }
 
 /// Integer part of a Q6_K·Q8_K super-block: `Σ_j scale_j * Σ_{i in sub-block j of 16}
@@ -209,11 +252,15 @@ pub fn block_sum_q6_k_q8_k(x: &BlockQ6K, y: &BlockQ8K) -> i32 {
 /// If `x.len() != y.len()`.
 pub fn vec_dot_q6_k_q8_k(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
     assert_eq!(x.len(), y.len(), "vec_dot_q6_k_q8_k: block count mismatch");
-    let mut sumf = 0.0f32;
-    for (x, y) in x.iter().zip(y) {
-        sumf += (x.d.to_f32() * y.d) * block_sum_q6_k_q8_k(x, y) as f32;
-    }
-    sumf
+    x.iter()
+        .zip(y)
+        .fold(0.0, |acc, (x, y)| step_q6_k_q8_k(acc, x, y))
+}
+
+/// One block of [`vec_dot_q6_k_q8_k`]: `acc` plus the block's value, in the reference's operations.
+#[inline(always)]
+pub fn step_q6_k_q8_k(acc: f32, x: &BlockQ6K, y: &BlockQ8K) -> f32 {
+    acc + (x.d.to_f32() * y.d) * block_sum_q6_k_q8_k(x, y) as f32
 }
 
 /// Lanes of the f32 dot products' partial sums (one AVX2 register of f32).
@@ -221,7 +268,7 @@ pub const F32_LANES: usize = 8;
 
 /// Float dot with [`F32_LANES`] interleaved partial sums (element `i` goes to lane `i % 8`),
 /// then lanes added in order 0..8, then the tail. All f32, no fused multiply-add. This order
-/// is the specification; tiers differ from it by reassociation only.
+/// is the specification, and every tier follows it step for step.
 #[inline(always)]
 fn dot_lanes(n: usize, mut xy: impl FnMut(usize) -> f32) -> f32 {
     let mut acc = [0.0f32; F32_LANES];

@@ -157,10 +157,10 @@ impl FromRows for BlockQ6Kx8 {
 /// Scalar rows8 GEMM for Q4_K (contract of the parent module's `gemm_rows8`: every output the
 /// reference `vec_dot_q4_k_q8_k` of its row, bit for bit).
 pub fn gemm_q4_kx8_q8_k(w: &[BlockQ4Kx8], x: &[BlockQ8K], nb: usize, out: &mut ColumnsMut<'_>) {
-    super::gemm_rows8(w, x, nb, out, reference::vec_dot_q4_k_q8_k);
+    super::gemm_rows8(w, x, nb, out, reference::vec_dot::step_q4_k_q8_k);
 }
 
 /// Scalar rows8 GEMM for Q6_K.
 pub fn gemm_q6_kx8_q8_k(w: &[BlockQ6Kx8], x: &[BlockQ8K], nb: usize, out: &mut ColumnsMut<'_>) {
-    super::gemm_rows8(w, x, nb, out, reference::vec_dot_q6_k_q8_k);
+    super::gemm_rows8(w, x, nb, out, reference::vec_dot::step_q6_k_q8_k);
 }

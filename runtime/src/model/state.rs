@@ -78,6 +78,20 @@ impl StatePlan {
 }
 
 impl RunState {
+    /// FNV-1a (64-bit) over the little-endian bytes of the last evaluated token's logits
+    /// (their f32 bit patterns): a fingerprint of the whole forward pass. Every kernel tier of
+    /// both architectures computes the same bits, so equal machines-apart values mean equal
+    /// logits (`edgellm run` prints it; the firmware prints it as `LOGITS_FNV`).
+    pub fn logits_fnv1a(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for v in &self.logits {
+            for b in v.to_bits().to_le_bytes() {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        h
+    }
+
     /// What [`RunState::new`] would allocate for `n_seqs` sequences of `ctx` positions and
     /// batches of `max_batch` tokens, or `None` if a size overflows `usize` (absurd metadata
     /// or context).

@@ -1,17 +1,19 @@
 //! Each quantized weight format as "unpack once, dot with many activation blocks":
-//! [`QuantBlock::unpack`] turns one weight block into registers, [`QuantBlock::dot`] returns
-//! that block's f32 term against one activation block, [`QuantBlock::dot4`] the four terms
-//! against four activation blocks (four tokens of a GEMM tile) as one vector.
+//! [`QuantBlock::unpack`] turns one weight block into registers, [`QuantBlock::step`] adds
+//! that block's term against one activation block to an accumulator, [`QuantBlock::step4`]
+//! the four terms against four activation blocks (four tokens of a GEMM tile) to four
+//! accumulator lanes.
 //!
-//! A term is the reference's per-block expression (`reference::vec_dot`) with the same float
-//! operations in the same order, on an exactly equal integer sum; `dot4` does the very same
-//! operations lane-wise (IEEE operations are per lane, and multiplication and addition are
-//! commutative, so `dy * dx` is `dx * dy`). So any kernel that adds terms in block order —
-//! the dots and every GEMM tile — equals the reference bit for bit.
+//! A step is the reference's block step (`reference::vec_dot::step_*`) with the same float
+//! operations in the same order, fused where the reference fuses, on an exactly equal
+//! integer sum; `step4` does the very same operations lane-wise (IEEE operations are per
+//! lane, and multiplication and addition are commutative, so `dy * dx` is `dx * dy`). So any
+//! kernel that steps through the blocks in order — the dots and every GEMM tile — equals the
+//! reference bit for bit.
 
 use core::arch::aarch64::*;
 
-use super::simd::{I8Dot, f16_to_f32, f16x4_from, f32x4_from, hsum4};
+use super::simd::{I8Dot, f16_to_f32, f16x4_from, f32x4_from, fma_s, hsum4};
 use super::unpack::{self, Unpacked32, Unpacked256};
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K};
 use crate::blocks::{BlockQ8_0, BlockQ8_1, BlockQ8K};
@@ -28,17 +30,23 @@ pub(super) trait QuantBlock: Copy {
     /// The CPU must support NEON.
     unsafe fn unpack(&self) -> Self::Unpacked;
 
-    /// This block's term of the dot product: `scales × Σ w·y` as the reference computes it.
+    /// `acc` plus this block's term of the dot product (`scales × Σ w·y`), as the
+    /// reference's block step computes it.
     ///
     /// # Safety
     /// NEON and `D`'s features.
-    unsafe fn dot<D: I8Dot>(&self, u: &Self::Unpacked, y: &Self::Act) -> f32;
+    unsafe fn step<D: I8Dot>(&self, acc: f32, u: &Self::Unpacked, y: &Self::Act) -> f32;
 
-    /// Lane `t` = `self.dot(u, y[t])`, bit for bit.
+    /// Lane `t` = `self.step(acc[t], u, y[t])`, bit for bit.
     ///
     /// # Safety
     /// NEON and `D`'s features.
-    unsafe fn dot4<D: I8Dot>(&self, u: &Self::Unpacked, y: [&Self::Act; 4]) -> float32x4_t;
+    unsafe fn step4<D: I8Dot>(
+        &self,
+        acc: float32x4_t,
+        u: &Self::Unpacked,
+        y: [&Self::Act; 4],
+    ) -> float32x4_t;
 }
 
 /// `isums4!(y, |v| isum)`: the integer sums `isum` (lane vectors) for `v = y[0..4]`, reduced
@@ -69,10 +77,10 @@ macro_rules! isums4 {
     }};
 }
 
-/// Q4_0, Q5_0 and Q8_0 share Q8_0 activations and differ in unpacking, weight range and the
-/// order of the reference's scale product.
+/// Q4_0, Q5_0 and Q8_0 share Q8_0 activations and the reference's block step
+/// (`add_block`: `fma(d_x · d_y, sumi, acc)`), and differ in unpacking and weight range.
 macro_rules! q8_0_act_format {
-    ($W:ty, $unpack:path, $isum:ident, |$s:ident, $dx:ident, $dy:ident| $term:expr, |$vs:ident, $vdx:ident, $vdy:ident| $vterm:expr) => {
+    ($W:ty, $unpack:path, $isum:ident) => {
         impl QuantBlock for $W {
             type Act = BlockQ8_0;
             type Unpacked = Unpacked32;
@@ -84,53 +92,37 @@ macro_rules! q8_0_act_format {
             }
 
             #[inline(always)]
-            unsafe fn dot<D: I8Dot>(&self, u: &Unpacked32, y: &BlockQ8_0) -> f32 {
+            unsafe fn step<D: I8Dot>(&self, acc: f32, u: &Unpacked32, y: &BlockQ8_0) -> f32 {
                 // SAFETY: forwarded contract; `$isum` is the bounded variant only for weights
                 // in -127..=127 (Q4_0, Q5_0).
                 unsafe {
-                    let $s = vaddvq_s32(unpack::$isum::<D>(u, &y.qs)) as f32;
-                    let ($dx, $dy) = (f16_to_f32(self.d), f16_to_f32(y.d));
-                    $term
+                    let s = vaddvq_s32(unpack::$isum::<D>(u, &y.qs)) as f32;
+                    fma_s(f16_to_f32(self.d) * f16_to_f32(y.d), s, acc)
                 }
             }
 
             #[inline(always)]
-            unsafe fn dot4<D: I8Dot>(&self, u: &Unpacked32, y: [&BlockQ8_0; 4]) -> float32x4_t {
-                // SAFETY: as `dot`.
+            unsafe fn step4<D: I8Dot>(
+                &self,
+                acc: float32x4_t,
+                u: &Unpacked32,
+                y: [&BlockQ8_0; 4],
+            ) -> float32x4_t {
+                // SAFETY: as `step`.
                 unsafe {
-                    let $vs = isums4!(y, |y| unpack::$isum::<D>(u, &y.qs));
-                    let ($vdx, $vdy) = (f16_to_f32(self.d), f16x4_from(y.map(|y| y.d)));
-                    $vterm
+                    let s = isums4!(y, |y| unpack::$isum::<D>(u, &y.qs));
+                    let dd = vmulq_n_f32(f16x4_from(y.map(|y| y.d)), f16_to_f32(self.d));
+                    vfmaq_f32(acc, dd, s)
                 }
             }
         }
     };
 }
 
-// Reference: `sumi as f32 * d_x * d_y`.
-q8_0_act_format!(
-    BlockQ4_0,
-    unpack::q4_0,
-    isum32_bounded,
-    |s, dx, dy| s * dx * dy,
-    |s, dx, dy| vmulq_f32(vmulq_n_f32(s, dx), dy)
-);
-// Reference: `(d_x * d_y) * sumi as f32`.
-q8_0_act_format!(
-    BlockQ5_0,
-    unpack::q5_0,
-    isum32_bounded,
-    |s, dx, dy| (dx * dy) * s,
-    |s, dx, dy| vmulq_f32(vmulq_n_f32(dy, dx), s)
-);
-// Reference: `sumi as f32 * (d_x * d_y)`; Q8_0 weights may be -128: unbounded dot.
-q8_0_act_format!(
-    BlockQ8_0,
-    unpack::q8_0,
-    isum32,
-    |s, dx, dy| s * (dx * dy),
-    |s, dx, dy| vmulq_f32(s, vmulq_n_f32(dy, dx))
-);
+q8_0_act_format!(BlockQ4_0, unpack::q4_0, isum32_bounded);
+q8_0_act_format!(BlockQ5_0, unpack::q5_0, isum32_bounded);
+// Q8_0 weights may be -128: the unbounded dot.
+q8_0_act_format!(BlockQ8_0, unpack::q8_0, isum32);
 
 impl QuantBlock for BlockQ4_1 {
     type Act = BlockQ8_1;
@@ -142,24 +134,30 @@ impl QuantBlock for BlockQ4_1 {
         unsafe { unpack::q4_1(self) }
     }
 
-    /// Reference: `(d_x * d_y) * sumi as f32 + m_x * s_y`.
+    /// Reference: `fma(m_x, s_y, fma(d_x * d_y, sumi as f32, acc))`.
     #[inline(always)]
-    unsafe fn dot<D: I8Dot>(&self, u: &Unpacked32, y: &BlockQ8_1) -> f32 {
+    unsafe fn step<D: I8Dot>(&self, acc: f32, u: &Unpacked32, y: &BlockQ8_1) -> f32 {
         // SAFETY: forwarded contract; Q4_1 weights are in 0..=15.
         unsafe {
             let s = vaddvq_s32(unpack::isum32_bounded::<D>(u, &y.qs)) as f32;
-            (f16_to_f32(self.d) * f16_to_f32(y.d)) * s + f16_to_f32(self.m) * f16_to_f32(y.s)
+            let a = fma_s(f16_to_f32(self.d) * f16_to_f32(y.d), s, acc);
+            fma_s(f16_to_f32(self.m), f16_to_f32(y.s), a)
         }
     }
 
     #[inline(always)]
-    unsafe fn dot4<D: I8Dot>(&self, u: &Unpacked32, y: [&BlockQ8_1; 4]) -> float32x4_t {
-        // SAFETY: as `dot`.
+    unsafe fn step4<D: I8Dot>(
+        &self,
+        acc: float32x4_t,
+        u: &Unpacked32,
+        y: [&BlockQ8_1; 4],
+    ) -> float32x4_t {
+        // SAFETY: as `step`.
         unsafe {
             let s = isums4!(y, |y| unpack::isum32_bounded::<D>(u, &y.qs));
             let dxdy = vmulq_n_f32(f16x4_from(y.map(|y| y.d)), f16_to_f32(self.d));
-            let msy = vmulq_n_f32(f16x4_from(y.map(|y| y.s)), f16_to_f32(self.m));
-            vaddq_f32(vmulq_f32(dxdy, s), msy)
+            let a = vfmaq_f32(acc, dxdy, s);
+            vfmaq_n_f32(a, f16x4_from(y.map(|y| y.s)), f16_to_f32(self.m))
         }
     }
 }
@@ -168,7 +166,7 @@ impl QuantBlock for BlockQ4_1 {
 pub(super) type UnpackedKMin = (Unpacked256, [u8; 8], [u8; 8]);
 
 /// Q4_K and Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins; the mins act through the
-/// activation's `bsums`. Reference: `(d_x * d_y) * sumi - (dmin_x * d_y) * summ`.
+/// activation's `bsums`. Reference: `acc + ((d_x * d_y) * sumi - (dmin_x * d_y) * summ)`.
 macro_rules! k_min_format {
     ($W:ty, $unpack:path) => {
         impl QuantBlock for $W {
@@ -183,25 +181,30 @@ macro_rules! k_min_format {
             }
 
             #[inline(always)]
-            unsafe fn dot<D: I8Dot>(&self, u: &UnpackedKMin, y: &BlockQ8K) -> f32 {
+            unsafe fn step<D: I8Dot>(&self, acc: f32, u: &UnpackedKMin, y: &BlockQ8K) -> f32 {
                 // SAFETY: forwarded contract; Q4_K/Q5_K weights are in 0..=31.
                 unsafe {
                     let s = vaddvq_s32(unpack::isum256_scaled32::<D>(&u.0, &u.1, y)) as f32;
                     let m = vaddvq_s32(unpack::mins_dot_bsums(&u.2, &y.bsums)) as f32;
-                    (f16_to_f32(self.d) * y.d) * s - (f16_to_f32(self.dmin) * y.d) * m
+                    acc + ((f16_to_f32(self.d) * y.d) * s - (f16_to_f32(self.dmin) * y.d) * m)
                 }
             }
 
             #[inline(always)]
-            unsafe fn dot4<D: I8Dot>(&self, u: &UnpackedKMin, y: [&BlockQ8K; 4]) -> float32x4_t {
-                // SAFETY: as `dot`.
+            unsafe fn step4<D: I8Dot>(
+                &self,
+                acc: float32x4_t,
+                u: &UnpackedKMin,
+                y: [&BlockQ8K; 4],
+            ) -> float32x4_t {
+                // SAFETY: as `step`.
                 unsafe {
                     let s = isums4!(y, |y| unpack::isum256_scaled32::<D>(&u.0, &u.1, y));
                     let m = isums4!(y, |y| unpack::mins_dot_bsums(&u.2, &y.bsums));
                     let dy = f32x4_from(y.map(|y| y.d));
                     let d = vmulq_n_f32(dy, f16_to_f32(self.d));
                     let dmin = vmulq_n_f32(dy, f16_to_f32(self.dmin));
-                    vsubq_f32(vmulq_f32(d, s), vmulq_f32(dmin, m))
+                    vaddq_f32(acc, vsubq_f32(vmulq_f32(d, s), vmulq_f32(dmin, m)))
                 }
             }
         }
@@ -221,25 +224,28 @@ impl QuantBlock for BlockQ6K {
         unsafe { unpack::q6_k(self) }
     }
 
-    /// Reference: `(d_x * d_y) * sumi as f32`.
+    /// Reference: `acc + (d_x * d_y) * sumi as f32`.
     #[inline(always)]
-    unsafe fn dot<D: I8Dot>(&self, u: &Unpacked256, y: &BlockQ8K) -> f32 {
+    unsafe fn step<D: I8Dot>(&self, acc: f32, u: &Unpacked256, y: &BlockQ8K) -> f32 {
         // SAFETY: forwarded contract; Q6_K weights are in -32..=31.
         unsafe {
             let s = vaddvq_s32(unpack::isum256_scaled16::<D>(u, &self.scales, y)) as f32;
-            (f16_to_f32(self.d) * y.d) * s
+            acc + (f16_to_f32(self.d) * y.d) * s
         }
     }
 
     #[inline(always)]
-    unsafe fn dot4<D: I8Dot>(&self, u: &Unpacked256, y: [&BlockQ8K; 4]) -> float32x4_t {
-        // SAFETY: as `dot`.
+    unsafe fn step4<D: I8Dot>(
+        &self,
+        acc: float32x4_t,
+        u: &Unpacked256,
+        y: [&BlockQ8K; 4],
+    ) -> float32x4_t {
+        // SAFETY: as `step`.
         unsafe {
             let s = isums4!(y, |y| unpack::isum256_scaled16::<D>(u, &self.scales, y));
-            vmulq_f32(
-                vmulq_n_f32(f32x4_from(y.map(|y| y.d)), f16_to_f32(self.d)),
-                s,
-            )
+            let dd = vmulq_n_f32(f32x4_from(y.map(|y| y.d)), f16_to_f32(self.d));
+            vaddq_f32(acc, vmulq_f32(dd, s))
         }
     }
 }

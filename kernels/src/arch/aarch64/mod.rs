@@ -13,10 +13,10 @@
 //! only, shared by both tiers). The tier modules only stamp out `#[target_feature]` entry
 //! points ([`tier_kernels`]).
 //!
-//! Every entry point except the `exp`-based ones returns exactly the scalar reference's bits:
-//! integer block sums are exact for every input (`-128` included), and the f32 operations are
-//! the reference's, in its order. `softmax`, `silu_mul` and `gelu_mul` use a polynomial `exp`
-//! and agree within the tolerance of [`crate::ops`] (see `float_ops.rs`).
+//! Every entry point returns exactly the scalar reference's bits: integer block sums are exact
+//! for every input (`-128` included), and the f32 operations are the reference's, in its
+//! order, fused where it fuses (`softmax`, `silu_mul` and `gelu_mul` take the reference's
+//! `exp` steps, `float_ops.rs`).
 
 pub(crate) mod dotprod;
 pub(crate) mod id_regs;

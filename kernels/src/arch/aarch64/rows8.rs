@@ -359,7 +359,7 @@ impl Rows8Block for BlockQ4_0x8 {
         &y.qs
     }
 
-    /// Reference: `sumi as f32 * d_x * d_y`.
+    /// Reference (`add_block`): `fma(d_x * d_y, sumi as f32, acc)`.
     #[inline(always)]
     unsafe fn add_term<D: LaneDot>(
         acc: [float32x4_t; 2],
@@ -372,8 +372,7 @@ impl Rows8Block for BlockQ4_0x8 {
         unsafe {
             let s = D::sums_u4(p.start(), w, a);
             core::array::from_fn(|h| {
-                let t = vmulq_n_f32(vmulq_f32(vcvtq_f32_s32(s[h]), dx[h]), p.d);
-                vaddq_f32(acc[h], t)
+                vfmaq_f32(acc[h], vmulq_n_f32(dx[h], p.d), vcvtq_f32_s32(s[h]))
             })
         }
     }
@@ -406,7 +405,7 @@ impl Rows8Block for BlockQ4_1x8 {
         &y.qs
     }
 
-    /// Reference: `(d_x * d_y) * sumi as f32 + m_x * s_y`.
+    /// Reference: `fma(m_x, s_y, fma(d_x * d_y, sumi as f32, acc))`.
     #[inline(always)]
     unsafe fn add_term<D: LaneDot>(
         acc: [float32x4_t; 2],
@@ -419,8 +418,8 @@ impl Rows8Block for BlockQ4_1x8 {
         unsafe {
             let s = D::sums_u4(vdupq_n_s32(0), w, a);
             core::array::from_fn(|h| {
-                let t = vmulq_f32(vmulq_n_f32(sc[0][h], p.d), vcvtq_f32_s32(s[h]));
-                vaddq_f32(acc[h], vaddq_f32(t, vmulq_n_f32(sc[1][h], p.s)))
+                let a = vfmaq_f32(acc[h], vmulq_n_f32(sc[0][h], p.d), vcvtq_f32_s32(s[h]));
+                vfmaq_n_f32(a, sc[1][h], p.s)
             })
         }
     }
@@ -453,7 +452,7 @@ impl Rows8Block for BlockQ8_0x8 {
         &y.qs
     }
 
-    /// Reference: `sumi as f32 * (d_x * d_y)`.
+    /// Reference (`add_block`): `fma(d_x * d_y, sumi as f32, acc)`.
     #[inline(always)]
     unsafe fn add_term<D: LaneDot>(
         acc: [float32x4_t; 2],
@@ -466,8 +465,7 @@ impl Rows8Block for BlockQ8_0x8 {
         unsafe {
             let s = D::sums_i8(vdupq_n_s32(0), w, a);
             core::array::from_fn(|h| {
-                let t = vmulq_f32(vcvtq_f32_s32(s[h]), vmulq_n_f32(dx[h], p.d));
-                vaddq_f32(acc[h], t)
+                vfmaq_f32(acc[h], vmulq_n_f32(dx[h], p.d), vcvtq_f32_s32(s[h]))
             })
         }
     }

@@ -210,6 +210,16 @@ pub(super) unsafe fn hsum4(p: [int32x4_t; 4]) -> int32x4_t {
     unsafe { vpaddq_s32(vpaddq_s32(p[0], p[1]), vpaddq_s32(p[2], p[3])) }
 }
 
+/// `fma(a, b, c)` with one rounding (`fmadd`: the reference's `fmaf`).
+///
+/// # Safety
+/// The CPU must support NEON.
+#[inline(always)]
+pub(super) unsafe fn fma_s(a: f32, b: f32, c: f32) -> f32 {
+    // SAFETY: NEON is the caller's promise; register-only operations.
+    unsafe { vget_lane_f32::<0>(vfma_n_f32(vdup_n_f32(c), vdup_n_f32(a), b)) }
+}
+
 /// Four halves (from four blocks) widened to one f32 vector, exactly.
 ///
 /// # Safety

@@ -5,7 +5,8 @@
 //! A tile computes `R` weight rows × `T` token rows: each weight block is unpacked once and
 //! dotted with the `T` activation blocks of the same column range, so weight bytes (the
 //! memory-bound stream in decode and prefill) are read and decoded once per `T` tokens.
-//! Every output is its blocks' terms added in block order, exactly as the reference dot.
+//! Every output steps through its blocks in order with the reference's block step
+//! ([`QuantBlock::step`]), exactly as the reference dot.
 
 use core::arch::aarch64::*;
 
@@ -31,7 +32,7 @@ unsafe fn tile<D: I8Dot, W: QuantBlock, const R: usize, const T: usize>(
             let u = unsafe { wb.unpack() };
             for t in 0..T {
                 // SAFETY: forwarded contract.
-                acc[t][r] += unsafe { wb.dot::<D>(&u, &x[t][b]) };
+                acc[t][r] = unsafe { wb.step::<D>(acc[t][r], &u, &x[t][b]) };
             }
         }
     }
@@ -39,8 +40,8 @@ unsafe fn tile<D: I8Dot, W: QuantBlock, const R: usize, const T: usize>(
 }
 
 /// `out[t] = Σ_b w[b] · x[t][b]` for one weight row and 4 activation rows: each weight
-/// block is unpacked once, its four terms come as one vector ([`QuantBlock::dot4`]) and
-/// lane `t` accumulates token `t`'s terms in block order.
+/// block is unpacked once and [`QuantBlock::step4`] adds its four terms, lane `t`
+/// accumulating token `t`'s terms in block order.
 ///
 /// # Safety
 /// NEON and `D`'s features.
@@ -52,7 +53,7 @@ unsafe fn row_x4<D: I8Dot, W: QuantBlock>(w: &[W], x: [&[W::Act]; 4], nb: usize)
         let mut acc = vdupq_n_f32(0.0);
         for b in 0..nb {
             let u = w[b].unpack();
-            acc = vaddq_f32(acc, w[b].dot4::<D>(&u, x.map(|x| &x[b])));
+            acc = w[b].step4::<D>(acc, &u, x.map(|x| &x[b]));
         }
         let mut out = [0.0f32; 4];
         vst1q_f32(out.as_mut_ptr(), acc);

@@ -40,16 +40,6 @@ pub(super) fn f16_to_f32(h: f16) -> f32 {
     _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h.to_bits()))))
 }
 
-/// Sum of the 8 lanes.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(super) fn hsum_ps(v: __m256) -> f32 {
-    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
-    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    let s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    _mm_cvtss_f32(s)
-}
-
 /// Maximum of the 8 lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -112,13 +102,6 @@ fn dot_u8_i8_offset(q: __m256i, y: __m256i, offset: i8) -> __m256i {
     let p = _mm256_maddubs_epi16(q, y);
     let o = _mm256_maddubs_epi16(_mm256_set1_epi8(offset), y);
     _mm256_madd_epi16(_mm256_sub_epi16(p, o), _mm256_set1_epi16(1))
-}
-
-/// `f32x8` with `v` in lane 0 and zeros elsewhere.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(super) fn lane0(v: f32) -> __m256 {
-    _mm256_zextps128_ps256(_mm_set_ss(v))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -192,21 +175,57 @@ pub(super) fn prep_q8_k(y: &BlockQ8K) -> &BlockQ8K {
     y
 }
 
-/// The block scale `d_x * d_y` broadcast to 8 lanes.
+/// Sum of the 8 i32 lanes (exact: block sums are far from overflow).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) fn scale32(x: &Unpacked32, y: &Prepared32) -> __m256 {
-    _mm256_broadcastss_ps(_mm_mul_ss(x.dm, y.ds))
+pub(super) fn hsum_epi32(v: __m256i) -> i32 {
+    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    _mm_cvtsi128_si32(s)
 }
 
-/// Q4_1's scales: `(d_x * d_y` broadcast, `m_x * s_y` in lane 0 and zeros elsewhere).
+/// `fma(a, b, c)` with one rounding (`vfmadd` on scalars: the reference's `fmaf`).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) fn scales_q4_1(x: &Unpacked32, y: &Prepared32) -> (__m256, __m256) {
-    let p = _mm_mul_ps(x.dm, y.ds);
-    // insertps 0x4E: element 1 of p into element 0, elements 1..4 zeroed.
-    let c = _mm_insert_ps::<0x4E>(p, p);
-    (_mm256_broadcastss_ps(p), _mm256_zextps128_ps256(c))
+pub(super) fn fma_ss(a: f32, b: f32, c: f32) -> f32 {
+    _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)))
+}
+
+/// The reference's block step of Q4_0 / Q5_0 / Q8_0 (`reference::vec_dot::add_block`):
+/// `fma(d_x·d_y, Σ lanes of s, acc)`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn step32(acc: f32, x: &Unpacked32, y: &Prepared32, s: __m256i) -> f32 {
+    let dd = _mm_cvtss_f32(_mm_mul_ss(x.dm, y.ds));
+    fma_ss(dd, hsum_epi32(s) as f32, acc)
+}
+
+/// The reference's block step of Q4_1: `fma(m_x, s_y, fma(d_x·d_y, Σ lanes of s, acc))`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn step_q4_1(acc: f32, x: &Unpacked32, y: &Prepared32, s: __m256i) -> f32 {
+    let a = step32(acc, x, y, s);
+    // Element 1 of `dm` / `ds`: the min and the activation sum.
+    let m = _mm_cvtss_f32(_mm_movehdup_ps(x.dm));
+    let sy = _mm_cvtss_f32(_mm_movehdup_ps(y.ds));
+    fma_ss(m, sy, a)
+}
+
+/// The reference's block step of Q4_K / Q5_K: `acc + ((d·d_y)·sumi - (dmin·d_y)·summ)`, the
+/// lanes of `sumi` summed.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn step_k4(acc: f32, x: &UnpackedK4, y: &BlockQ8K, sumi: __m256i) -> f32 {
+    let mins = mins_dot_bsums(&x.m, &y.bsums);
+    acc + ((x.d * y.d) * hsum_epi32(sumi) as f32 - (x.dmin * y.d) * mins as f32)
+}
+
+/// The reference's block step of Q6_K: `acc + (d·d_y)·sumi`, the lanes of `sumi` summed.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn step_q6_k(acc: f32, x: &UnpackedQ6K, y: &BlockQ8K, sumi: __m256i) -> f32 {
+    acc + (x.d * y.d) * hsum_epi32(sumi) as f32
 }
 
 #[inline]
@@ -220,9 +239,8 @@ pub(super) fn unpack_q4_0(x: &BlockQ4_0) -> Unpacked32 {
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn dot_q4_0(x: &Unpacked32, y: Prepared32) -> __m256 {
-    let s = dot_u8_i8_offset(x.q, y.q, 8);
-    _mm256_mul_ps(scale32(x, &y), _mm256_cvtepi32_ps(s))
+fn dot_q4_0(x: &Unpacked32, y: Prepared32, acc: f32) -> f32 {
+    step32(acc, x, &y, dot_u8_i8_offset(x.q, y.q, 8))
 }
 
 #[inline]
@@ -236,12 +254,11 @@ pub(super) fn unpack_q4_1(x: &BlockQ4_1) -> Unpacked32 {
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn dot_q4_1(x: &Unpacked32, y: Prepared32) -> __m256 {
+fn dot_q4_1(x: &Unpacked32, y: Prepared32, acc: f32) -> f32 {
     let p = _mm256_maddubs_epi16(x.q, y.q);
     let s = _mm256_madd_epi16(p, _mm256_set1_epi16(1));
     // The min term m * sum(y) = m * s, with s = d_y * sum(qs_y) stored in the Q8_1 block.
-    let (d, ms) = scales_q4_1(x, &y);
-    _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), ms)
+    step_q4_1(acc, x, &y, s)
 }
 
 #[inline]
@@ -255,9 +272,8 @@ pub(super) fn unpack_q5_0(x: &BlockQ5_0) -> Unpacked32 {
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn dot_q5_0(x: &Unpacked32, y: Prepared32) -> __m256 {
-    let s = dot_u8_i8_offset(x.q, y.q, 16);
-    _mm256_mul_ps(scale32(x, &y), _mm256_cvtepi32_ps(s))
+fn dot_q5_0(x: &Unpacked32, y: Prepared32, acc: f32) -> f32 {
+    step32(acc, x, &y, dot_u8_i8_offset(x.q, y.q, 16))
 }
 
 #[inline]
@@ -271,7 +287,7 @@ pub(super) fn unpack_q8_0(x: &BlockQ8_0) -> Unpacked32 {
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn dot_q8_0(x: &Unpacked32, y: Prepared32) -> __m256 {
+fn dot_q8_0(x: &Unpacked32, y: Prepared32, acc: f32) -> f32 {
     let s = if y.has_min {
         dot_i8_i8_widened(x.q, y.q)
     } else {
@@ -280,7 +296,7 @@ fn dot_q8_0(x: &Unpacked32, y: Prepared32) -> __m256 {
         let p = _mm256_maddubs_epi16(_mm256_sign_epi8(x.q, x.q), _mm256_sign_epi8(y.q, x.q));
         _mm256_madd_epi16(p, _mm256_set1_epi16(1))
     };
-    _mm256_mul_ps(scale32(x, &y), _mm256_cvtepi32_ps(s))
+    step32(acc, x, &y, s)
 }
 
 /// `sum x[i] * y[i]` over i8, widened to i16 and summed in pairs by vpmaddwd: exact for
@@ -374,7 +390,7 @@ pub(super) fn q8k_sub(y: &BlockQ8K, j: usize) -> __m256i {
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn dot_q4_k(x: &UnpackedK4, y: &BlockQ8K) -> __m256 {
+fn dot_q4_k(x: &UnpackedK4, y: &BlockQ8K, acc: f32) -> f32 {
     let mut sumi = _mm256_setzero_si256();
     for j in 0..8 {
         // Quants are at most 31, so each i16 pair sum is at most 2*31*128; times a 6-bit
@@ -383,12 +399,7 @@ fn dot_q4_k(x: &UnpackedK4, y: &BlockQ8K) -> __m256 {
         let s = _mm256_madd_epi16(p, _mm256_set1_epi16(i16::from(x.sc[j])));
         sumi = _mm256_add_epi32(sumi, s);
     }
-    let mins = mins_dot_bsums(&x.m, &y.bsums);
-    _mm256_fmadd_ps(
-        _mm256_set1_ps(x.d * y.d),
-        _mm256_cvtepi32_ps(sumi),
-        lane0(-(x.dmin * y.d * mins as f32)),
-    )
+    step_k4(acc, x, y, sumi)
 }
 
 /// An unpacked Q6_K super-block: 8 vectors of 32 unsigned quants (0..64) in weight order and
@@ -434,7 +445,7 @@ pub(super) fn unpack_q6_k(x: &BlockQ6K) -> UnpackedQ6K {
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn dot_q6_k(x: &UnpackedQ6K, y: &BlockQ8K) -> __m256 {
+fn dot_q6_k(x: &UnpackedQ6K, y: &BlockQ8K, acc: f32) -> f32 {
     let mut sumi = _mm256_setzero_si256();
     for j in 0..8 {
         // Vector j holds sub-blocks 2j (bytes 0..16) and 2j+1 (bytes 16..32).
@@ -445,7 +456,7 @@ fn dot_q6_k(x: &UnpackedQ6K, y: &BlockQ8K) -> __m256 {
         );
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(s, sc));
     }
-    _mm256_mul_ps(_mm256_set1_ps(x.d * y.d), _mm256_cvtepi32_ps(sumi))
+    step_q6_k(acc, x, y, sumi)
 }
 
 /// `maddubs(q, y) - maddubs(offset, y)` as 16 i16 pair sums (|value| ≤ 2*63*128).

@@ -19,7 +19,7 @@ use crate::reference::ops as r;
 /// Store 8 lanes into `s[..8]`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn store8_ps(s: &mut [f32], v: __m256) {
+pub(super) fn store8_ps(s: &mut [f32], v: __m256) {
     assert!(s.len() >= 8);
     // SAFETY: `s` has at least 8 writable f32s (checked); storeu has no alignment requirement.
     unsafe { _mm256_storeu_ps(s.as_mut_ptr(), v) }

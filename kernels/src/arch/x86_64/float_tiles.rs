@@ -2,16 +2,19 @@
 //!
 //! A register tile holds `R` weight rows × `T` tokens of `f32x8` accumulators; each 8-wide
 //! chunk of a weight row is loaded (and widened) once and multiplied into `T` token rows.
-//! Every tile shape performs, per output, the same fused multiply-adds in the same order (then
-//! the same scalar tail), and the tier's float `vec_dot`s are the 1×1 tile: results depend
-//! neither on the batch size nor on how rows are cut into tiles or threads.
+//! Every output is the reference's `dot_lanes` order (`reference::vec_dot`): lane `l` of its
+//! one accumulator adds the products of elements `l, l + 8, …` (multiply, then add: no fused
+//! multiply-add), the lanes are added in order 0..8, then the tail in order. So every tile
+//! shape, and the tier's float `vec_dot`s (the 1×1 tile), give the reference's bits, whatever
+//! the batch size or the split into tiles and threads.
 //! Used by both x86 tiers (AVX-512 adds nothing here that the weight loads would not eat).
 
 use core::arch::x86_64::*;
 
 use half::{bf16, f16};
 
-use super::avx2::{hsum_ps, load8_ps};
+use super::avx2::load8_ps;
+use super::float_ops::store8_ps;
 
 /// 8 weights widened to f32 (exact for all three formats).
 trait Widen: Copy {
@@ -59,10 +62,10 @@ impl Widen for bf16 {
     }
 }
 
-/// `acc[t][r] += w[r][i..i + 8] * x[t][i..i + 8]` (one fused multiply-add per output).
+/// `acc[t][r] += w[r][i..i + 8] * x[t][i..i + 8]` (a multiply, then an add, per output).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn fma_chunk<W: Widen, const R: usize, const T: usize>(
+fn mul_add_chunk<W: Widen, const R: usize, const T: usize>(
     acc: &mut [[__m256; R]; T],
     w: &[&[W]; R],
     x: &[&[f32]; T],
@@ -73,36 +76,31 @@ fn fma_chunk<W: Widen, const R: usize, const T: usize>(
     for t in 0..T {
         let xv = load8_ps(&x[t][i..i + 8]);
         for r in 0..R {
-            acc[t][r] = _mm256_fmadd_ps(wv[r], xv, acc[t][r]);
+            acc[t][r] = _mm256_add_ps(acc[t][r], _mm256_mul_ps(wv[r], xv));
         }
     }
 }
 
-/// `out[t][r] = dot(w[r], x[t])` for `R` rows × `T` tokens of `n` elements each.
-///
-/// Two accumulator sets take the even and odd chunks of 8 (two FMA chains per output); the
-/// loop is unrolled by two so each set is a plain local that stays in registers (`2·R·T`
-/// accumulators: at most 12 of the 16 ymm registers for the shapes [`gemm`] uses).
+/// `out[t][r] = dot(w[r], x[t])` for `R` rows × `T` tokens of `n` elements each, in the
+/// reference's order (module docs). The `R·T` accumulators are independent add chains.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 fn tile<W: Widen, const R: usize, const T: usize>(w: [&[W]; R], x: [&[f32]; T]) -> [[f32; R]; T] {
     let n = x[0].len();
     assert!(w.iter().all(|r| r.len() == n) && x.iter().all(|t| t.len() == n));
     let full = n - n % 8;
-    let mut even = [[_mm256_setzero_ps(); R]; T];
-    let mut odd = [[_mm256_setzero_ps(); R]; T];
-    let mut i = 0;
-    while i + 16 <= full {
-        fma_chunk(&mut even, &w, &x, i);
-        fma_chunk(&mut odd, &w, &x, i + 8);
-        i += 16;
-    }
-    if i < full {
-        fma_chunk(&mut even, &w, &x, i);
+    let mut acc = [[_mm256_setzero_ps(); R]; T];
+    for i in (0..full).step_by(8) {
+        mul_add_chunk(&mut acc, &w, &x, i);
     }
     core::array::from_fn(|t| {
         core::array::from_fn(|r| {
-            let mut sum = hsum_ps(_mm256_add_ps(even[t][r], odd[t][r]));
+            let mut lanes = [0.0f32; 8];
+            store8_ps(&mut lanes, acc[t][r]);
+            let mut sum = 0.0f32;
+            for l in lanes {
+                sum += l;
+            }
             for i in full..n {
                 sum += w[r][i].to_f32() * x[t][i];
             }
@@ -130,8 +128,8 @@ fn part<W: Widen, const R: usize, const T: usize>(
     }
 }
 
-/// Weight rows per register tile: 2 rows × up to 3 tokens × 2 sets = 12 accumulators of the
-/// 16 ymm registers (4 tokens are two tiles of 2, which would otherwise need 16 and spill).
+/// Weight rows per register tile: 2 rows × up to 4 tokens = 8 accumulators, plus the
+/// widened weights and one token's chunk, within the 16 ymm registers.
 const ROWS: usize = 2;
 
 #[inline]
@@ -154,10 +152,7 @@ fn gemm<W: Widen>(w: &[W], x: &[f32], n: usize, out: &mut [f32]) {
                 (true, 1) => part::<W, ROWS, 1>(w, x, n, at, out),
                 (true, 2) => part::<W, ROWS, 2>(w, x, n, at, out),
                 (true, 3) => part::<W, ROWS, 3>(w, x, n, at, out),
-                (true, _) => {
-                    part::<W, ROWS, 2>(w, x, n, at, out);
-                    part::<W, ROWS, 2>(w, x, n, (r0, t0 + 2, mr), out);
-                }
+                (true, _) => part::<W, ROWS, 4>(w, x, n, at, out),
                 (false, 1) => part::<W, 1, 1>(w, x, n, at, out),
                 (false, 2) => part::<W, 1, 2>(w, x, n, at, out),
                 (false, 3) => part::<W, 1, 3>(w, x, n, at, out),

@@ -13,12 +13,10 @@
 //!   VNNI but no AVX-512 (Alder Lake and later client cores). Both come from [`vnni`].
 //!
 //! Every kernel's integer block sums are exact for all inputs (including `-128` quants, which
-//! the ggml sign trick `abs(x) * sign(y, x)` gets wrong), so each dot differs from the scalar
-//! reference only in the order its `f32` terms are added.
-//!
-//! Every GEMM tile shape and the `vec_dot` compute each output with the same operations in
-//! the same order, so a matmul's bits depend neither on the batch size (GEMV or GEMM) nor on
-//! how its rows are cut into tiles or threads.
+//! the ggml sign trick `abs(x) * sign(y, x)` gets wrong), and every float term is the
+//! reference's (`reference::vec_dot`'s block steps, in block order), so each kernel gives the
+//! scalar reference's bits — and a matmul's bits depend neither on the batch size (GEMV or
+//! GEMM) nor on how its rows are cut into tiles or threads.
 
 mod attention;
 pub(crate) mod avx2;
@@ -57,8 +55,8 @@ fn prefetch_ahead<B, const T: usize>(x: &B) {
 
 /// Builds, for each quantized weight format of a tier, from its `unpack` step (weight block →
 /// registers), its `prep` step (activation block → registers, once per tile and block) and
-/// its `dot` step (unpacked block · activation block → the block's value
-/// spread over an `__m256`, added to the tile's accumulator):
+/// its `dot` step (`dot(unpacked, prepared, acc)`: the block's exact integer sums, then the
+/// reference's block step `reference::vec_dot::step_*` on the scalar accumulator `acc`):
 /// - `$tile::tile::<R, T>`: the register tile `out[t][r] = dot(w[r], x[t])` for `R` weight
 ///   rows and `T` token rows: each weight block is unpacked once and dotted with `T`
 ///   activation blocks; the `R * T` accumulators stay in registers;
@@ -81,28 +79,22 @@ macro_rules! tiles {
             ) -> [[f32; R]; T] {
                 let nb = x[0].len();
                 assert!(w.iter().all(|r| r.len() == nb) && x.iter().all(|t| t.len() == nb));
-                // Two accumulator sets, even and odd blocks: a 1×1 tile (the GEMV) would
-                // otherwise be bound by the latency of its one add chain. Every tile shape,
-                // the 1×1 `vec_dot` included, adds the same terms in the same order, so a
-                // result does not depend on the batch size or on how rows are cut into tiles
-                // and threads.
-                let mut acc = [[[_mm256_setzero_ps(); R]; T]; 2];
+                // One scalar accumulator per output, blocks added in order by the reference's
+                // block step (`$dot`): every tile shape, the 1×1 `vec_dot` included, gives the
+                // reference's bits, whatever the batch size or the split into tiles and
+                // threads. The `R * T` chains are independent, so a tile is not bound by the
+                // latency of one.
+                let mut acc = [[0.0f32; R]; T];
                 for b in 0..nb {
-                    let set = &mut acc[b % 2];
                     let ys: [_; T] = core::array::from_fn(|t| $prep(&x[t][b]));
                     for r in 0..R {
                         let u = $unpack(&w[r][b]);
                         for t in 0..T {
-                            set[t][r] = _mm256_add_ps(set[t][r], $dot(&u, ys[t]));
+                            acc[t][r] = $dot(&u, ys[t], acc[t][r]);
                         }
                     }
                 }
-                let [even, odd] = acc;
-                core::array::from_fn(|t| {
-                    core::array::from_fn(|r| {
-                        super::super::avx2::hsum_ps(_mm256_add_ps(even[t][r], odd[t][r]))
-                    })
-                })
+                acc
             }
 
             /// Rows `r0..r0+R` × tokens `t0..t0+T` of a GEMM tile of `mr` rows.

@@ -20,8 +20,8 @@ macro_rules! vnni_tier {
         use core::arch::x86_64::*;
 
         use super::avx2::{
-            Prepared32, Unpacked32, UnpackedK4, UnpackedQ6K, lane0, mins_dot_bsums, prep_q8_0, prep_q8_1,
-            prep_q8_k, q8k_sub, scale32, scales_q4_1, unpack_q4_0, unpack_q4_1, unpack_q4_k, unpack_q5_0,
+            Prepared32, Unpacked32, UnpackedK4, UnpackedQ6K, prep_q8_0, prep_q8_1, prep_q8_k, q8k_sub,
+            step32, step_k4, step_q4_1, step_q6_k, unpack_q4_0, unpack_q4_1, unpack_q4_k, unpack_q5_0,
             unpack_q5_k, unpack_q6_k, unpack_q8_0,
         };
         use crate::blocks::{
@@ -72,57 +72,41 @@ macro_rules! vnni_tier {
             prep_offset::<128>(y)
         }
 
-        /// `d * f32(s) + c` lane-wise.
         #[inline]
         #[target_feature(enable = $features)]
-        fn scale_add(d: f32, s: __m256i, c: __m256) -> __m256 {
-            _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), c)
-        }
-
-        /// `d * f32(s)` lane-wise.
-        #[inline]
-        #[target_feature(enable = $features)]
-        fn scaled(d: f32, s: __m256i) -> __m256 {
-            _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s))
-        }
-
-        #[inline]
-        #[target_feature(enable = $features)]
-        fn dot_q4_0(x: &Unpacked32, y: Prepared32) -> __m256 {
+        fn dot_q4_0(x: &Unpacked32, y: Prepared32, acc: f32) -> f32 {
             let s = _mm256_sub_epi32($dpbusd(_mm256_setzero_si256(), x.q, y.q), y.o);
-            _mm256_mul_ps(scale32(x, &y), _mm256_cvtepi32_ps(s))
+            step32(acc, x, &y, s)
         }
 
         #[inline]
         #[target_feature(enable = $features)]
-        fn dot_q4_1(x: &Unpacked32, y: Prepared32) -> __m256 {
-            let s = $dpbusd(_mm256_setzero_si256(), x.q, y.q);
-            let (d, ms) = scales_q4_1(x, &y);
-            _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), ms)
+        fn dot_q4_1(x: &Unpacked32, y: Prepared32, acc: f32) -> f32 {
+            step_q4_1(acc, x, &y, $dpbusd(_mm256_setzero_si256(), x.q, y.q))
         }
 
         #[inline]
         #[target_feature(enable = $features)]
-        fn dot_q5_0(x: &Unpacked32, y: Prepared32) -> __m256 {
+        fn dot_q5_0(x: &Unpacked32, y: Prepared32, acc: f32) -> f32 {
             let s = _mm256_sub_epi32($dpbusd(_mm256_setzero_si256(), x.q, y.q), y.o);
-            _mm256_mul_ps(scale32(x, &y), _mm256_cvtepi32_ps(s))
+            step32(acc, x, &y, s)
         }
 
         #[inline]
         #[target_feature(enable = $features)]
-        fn dot_q8_0(x: &Unpacked32, y: Prepared32) -> __m256 {
+        fn dot_q8_0(x: &Unpacked32, y: Prepared32, acc: f32) -> f32 {
             // x + 128 is unsigned 0..=255 for every i8 x (flip the sign bit).
             let biased = _mm256_xor_si256(x.q, _mm256_set1_epi8(i8::MIN));
             let s = _mm256_sub_epi32(
                 $dpbusd(_mm256_setzero_si256(), biased, y.q),
                 y.o,
             );
-            _mm256_mul_ps(scale32(x, &y), _mm256_cvtepi32_ps(s))
+            step32(acc, x, &y, s)
         }
 
         #[inline]
         #[target_feature(enable = $features)]
-        fn dot_q4_k(x: &UnpackedK4, y: &BlockQ8K) -> __m256 {
+        fn dot_q4_k(x: &UnpackedK4, y: &BlockQ8K, acc: f32) -> f32 {
             let zero = _mm256_setzero_si256();
             let mut sumi = zero;
             for j in 0..8 {
@@ -133,13 +117,12 @@ macro_rules! vnni_tier {
                     _mm256_mullo_epi32(s, _mm256_set1_epi32(i32::from(x.sc[j]))),
                 );
             }
-            let mins = mins_dot_bsums(&x.m, &y.bsums);
-            scale_add(x.d * y.d, sumi, lane0(-(x.dmin * y.d * mins as f32)))
+            step_k4(acc, x, y, sumi)
         }
 
         #[inline]
         #[target_feature(enable = $features)]
-        fn dot_q6_k(x: &UnpackedQ6K, y: &BlockQ8K) -> __m256 {
+        fn dot_q6_k(x: &UnpackedQ6K, y: &BlockQ8K, acc: f32) -> f32 {
             let mut sumi = _mm256_setzero_si256();
             for j in 0..8 {
                 // Vector j holds sub-blocks 2j (lanes 0..4) and 2j+1 (lanes 4..8). The -32 offset
@@ -151,7 +134,7 @@ macro_rules! vnni_tier {
                 );
                 sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(s, sc));
             }
-            scaled(x.d * y.d, sumi)
+            step_q6_k(acc, x, y, sumi)
         }
 
         /// Rows8 integer dots: lane `i` = `Σ_g Σ_j q[g][4i + j] * y[4g + j]` by `vpdpbusd` with
