@@ -9,8 +9,14 @@ use edgellm_runtime::parallel::Sequential;
 use edgellm_runtime::{Gguf, GgufWriter};
 use serde_json::Value;
 
-/// llama.cpp's top-1 margin (logits) above which edgellm must pick the same token.
-pub const DECISIVE_MARGIN: f64 = 0.5;
+/// llama.cpp's top-1 margin (logits) above which edgellm must pick the same token on a
+/// quantized file. Activation quantization amplifies one-ulp differences: on Gemma 3 270M
+/// Q4_K_M the scalar reference's top-5 log-probabilities differ from llama.cpp's by up to
+/// 1.16 (and llama.cpp's own default path keeps its precise path's top-1 at only 61 of 64
+/// positions), so a flip needs the two logits to move by up to ~2.3 together. At 0.5 the
+/// scalar reference itself failed (position 32, llama.cpp margin 1.08); the x86-64 SIMD
+/// tiers passed by their rounding until they were made to give the reference's bits.
+pub const DECISIVE_MARGIN: f64 = 2.5;
 
 pub fn golden(name: &str) -> Value {
     let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -88,7 +94,8 @@ pub fn logits_all(model: &Transformer<'_>, tokens: &[u32]) -> Vec<f32> {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Targets {
     /// A quantized file: llama.cpp's own noise floor (its default vs precise path) sets the
-    /// bounds: no disagreement where it was decisive, top-1 ≥ 90 %, coarse KL ≤ 2× its noise.
+    /// bounds: no disagreement where it was decisive ([`DECISIVE_MARGIN`]), top-1 ≥ 90 %,
+    /// coarse KL ≤ 2× its noise.
     Quantized,
     F16,
     /// A synthetic random-weight model (F16 matrices): the F16 KL target; top-1 and greedy

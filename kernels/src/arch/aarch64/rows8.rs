@@ -35,6 +35,14 @@ use crate::rows8::{BlockQ4_0x8, BlockQ4_1x8, BlockQ8_0x8, ROWS8, gemm_geometry};
 /// `i` of result `h` is `start` + row `4h + i`'s `Σ w·y`. Exact for every input the method
 /// admits.
 pub(super) trait LaneDot {
+    /// Whether one-token passes over unpacked (4-bit) weights take two groups at once
+    /// ([`tile_pair`]; loaded-as-is Q8_0 weights always do). With `sdot` they do not: LLVM
+    /// hoists both groups' nibble unpacking and spills, and a paired pass costs more than
+    /// two single ones (SmolLM2 Q4_0 decode on cortex-a76, per token: Q4_0 GEMMs 25.7 M
+    /// instructions paired, 24.2 M single). With `smlal` pairing wins (cortex-a53: 49.0 M
+    /// per token paired, 51.0 M single).
+    const PAIRS_UNPACKED: bool;
+
     /// For weights in `0..=15` (unsigned nibbles).
     ///
     /// # Safety
@@ -91,6 +99,8 @@ unsafe fn sdot_lane<const L: i32>(acc: int32x4_t, w: int8x16_t, a: int8x16_t) ->
 }
 
 impl LaneDot for SdotLane {
+    const PAIRS_UNPACKED: bool = false;
+
     #[inline(always)]
     unsafe fn sums_u4(start: int32x4_t, w: &[int8x16_t; 16], a: [int8x16_t; 2]) -> [int32x4_t; 2] {
         // SAFETY: forwarded contract.
@@ -148,6 +158,8 @@ unsafe fn rows_of(start: int32x4_t, lo: int32x4_t, hi: int32x4_t) -> int32x4_t {
 }
 
 impl LaneDot for SmullLane {
+    const PAIRS_UNPACKED: bool = true;
+
     /// Products of a nibble (0..=15) and an i8 are at most `15 · 128 = 1920` in magnitude, so
     /// a block's 8 products per 16-bit lane stay within ±15360: accumulate with `smlal` and
     /// widen once per block.
@@ -307,6 +319,9 @@ pub(super) trait Rows8Block: Copy {
     type Act: Copy;
     /// Per-block weight scales in registers.
     type Scales: Copy;
+    /// Whether the weights are unpacked (nibbles) rather than loaded as they are: see
+    /// [`LaneDot::PAIRS_UNPACKED`].
+    const UNPACKS: bool;
 
     /// # Safety
     /// NEON.
@@ -334,6 +349,7 @@ pub(super) trait Rows8Block: Copy {
 impl Rows8Block for BlockQ4_0x8 {
     type Act = BlockQ8_0;
     type Scales = [float32x4_t; 2];
+    const UNPACKS: bool = true;
 
     #[inline(always)]
     unsafe fn prep(y: &BlockQ8_0) -> Prep {
@@ -382,6 +398,7 @@ impl Rows8Block for BlockQ4_1x8 {
     type Act = BlockQ8_1;
     /// `d` then `m`, each rows 0–3 and 4–7.
     type Scales = [[float32x4_t; 2]; 2];
+    const UNPACKS: bool = true;
 
     #[inline(always)]
     unsafe fn prep(y: &BlockQ8_1) -> Prep {
@@ -428,6 +445,7 @@ impl Rows8Block for BlockQ4_1x8 {
 impl Rows8Block for BlockQ8_0x8 {
     type Act = BlockQ8_0;
     type Scales = [float32x4_t; 2];
+    const UNPACKS: bool = false;
 
     #[inline(always)]
     unsafe fn prep(y: &BlockQ8_0) -> Prep {
@@ -568,8 +586,8 @@ pub(super) unsafe fn gemm<D: LaneDot, W: Rows8Block>(
         let tt = (nt - t0).min(4);
         let mut g = 0;
         while g < groups {
-            // One token: groups in pairs ([`tile_pair`]).
-            let pair = tt == 1 && g + 1 < groups;
+            // One token: groups in pairs ([`tile_pair`]) where the format allows it.
+            let pair = tt == 1 && g + 1 < groups && (!W::UNPACKS || D::PAIRS_UNPACKED);
             let wg = &w[g * nb..(g + 1) * nb];
             let wg2 = if pair {
                 &w[(g + 1) * nb..(g + 2) * nb]
