@@ -14,9 +14,9 @@
 //! integer sum's start value `-8 Σ y`, computed once per activation block and GEMM call
 //! ([`Prep`]).
 //!
-//! **Bits.** Each lane then does the reference's per-block float expression
-//! (`reference::vec_dot_*`) with the same operations in the same order on an exactly equal
-//! integer sum, and adds the blocks' terms in block order: every output equals the reference
+//! **Bits.** Each lane then takes the reference's block step (`reference::vec_dot::step_*`,
+//! `fmla` where it fuses) on an exactly equal integer sum, block after block: every output
+//! equals the reference
 //! `vec_dot` of its de-interleaved row bit for bit, whatever the tokens per tile, the
 //! groups per call or the thread split — like every other aarch64 kernel.
 

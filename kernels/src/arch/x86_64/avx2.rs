@@ -9,8 +9,9 @@
 //! quantizer makes) and widens to i16 otherwise.
 //!
 //! Each block format has an `unpack_*` step (weight block → registers, done once per block)
-//! and a `dot_*` step (unpacked weight block · activation block → the block's value spread
-//! over an `f32x8`, added to the tile's accumulator: one dependent add per block).
+//! and a `dot_*` step (unpacked weight block · activation block → the block's exact integer
+//! sums, then the reference's block step on the output's scalar accumulator: `step32`,
+//! `step_q4_1`, `step_k4`, `step_q6_k`, one horizontal integer sum per block).
 //! [`super::tiles`] builds the single dot products and the register-tiled GEMM from them.
 
 use core::arch::x86_64::*;
