@@ -3,6 +3,7 @@
 # under qemu-user against the x86-64 build on the same model, once per CPU model:
 #   cortex-a53  (Raspberry Pi 3; NEON: the `neon` tier)
 #   cortex-a76  (Raspberry Pi 5; NEON + dotprod: the `dotprod` tier)
+#   max         (every feature QEMU has, i8mm included: edgellm's best tier there, `dotprod`)
 #
 # What must hold, per CPU model:
 #   1. `tokenize --ids` gives the x86-64 build's ids for every test string (integer work).
@@ -24,7 +25,8 @@
 #                   when missing)
 #   MODEL           model file (default: SmolLM2 Q4_1 in ~/.cache/edgellm/models, which
 #                   `edgellm fetch` puts there)
-#   CPUS            CPU models (default "cortex-a53 cortex-a76")
+#   CPUS            CPU models (default "cortex-a53 cortex-a76 max": `max` has every feature
+#                   QEMU knows, i8mm included, and runs the best tier edgellm has for it)
 #   QEMU_LD_PREFIX  sysroot for the dynamic loader (default /usr/aarch64-linux-gnu)
 # Needs: rust target aarch64-unknown-linux-gnu, aarch64-linux-gnu-gcc, qemu-aarch64 (see
 # .ci/run and ../../shared/ARM.md). Prints one `ok`/`FAILED` line per check; exits non-zero
@@ -32,7 +34,7 @@
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
-CPUS="${CPUS:-cortex-a53 cortex-a76}"
+CPUS="${CPUS:-cortex-a53 cortex-a76 max}"
 SYSROOT="${QEMU_LD_PREFIX:-/usr/aarch64-linux-gnu}"
 MODEL="${MODEL:-$HOME/.cache/edgellm/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 X86="${EDGELLM_BIN:-$PWD/target/debug/edgellm}"
