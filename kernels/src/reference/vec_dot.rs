@@ -190,11 +190,18 @@ pub fn vec_dot_q4_k_q8_k(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
         .fold(0.0, |acc, (x, y)| step_q4_k_q8_k(acc, x, y))
 }
 
+/// One super-block's contribution in Q4_K and Q5_K, unfused as ggml writes it:
+/// `acc + ((d·d_y)·sumi - (dmin·d_y)·summ)` (every tier's K-quant step calls this).
+#[inline(always)]
+pub fn add_k_min_block(acc: f32, d: f32, dmin: f32, dy: f32, sumi: i32, summ: i32) -> f32 {
+    acc + ((d * dy) * sumi as f32 - (dmin * dy) * summ as f32)
+}
+
 /// One block of [`vec_dot_q4_k_q8_k`]: `acc` plus the block's value, in the reference's operations.
 #[inline(always)]
 pub fn step_q4_k_q8_k(acc: f32, x: &BlockQ4K, y: &BlockQ8K) -> f32 {
     let (sumi, summ) = block_sums_q4_k_q8_k(x, y);
-    acc + ((x.d.to_f32() * y.d) * sumi as f32 - (x.dmin.to_f32() * y.d) * summ as f32)
+    add_k_min_block(acc, x.d.to_f32(), x.dmin.to_f32(), y.d, sumi, summ)
 }
 
 /// Integer parts of a Q5_K·Q8_K super-block, as [`block_sums_q4_k_q8_k`] with 5-bit quants.
@@ -228,7 +235,7 @@ pub fn vec_dot_q5_k_q8_k(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
 #[inline(always)]
 pub fn step_q5_k_q8_k(acc: f32, x: &BlockQ5K, y: &BlockQ8K) -> f32 {
     let (sumi, summ) = block_sums_q5_k_q8_k(x, y);
-    acc + ((x.d.to_f32() * y.d) * sumi as f32 - (x.dmin.to_f32() * y.d) * summ as f32)
+    add_k_min_block(acc, x.d.to_f32(), x.dmin.to_f32(), y.d, sumi, summ)
 }
 
 /// Integer part of a Q6_K·Q8_K super-block: `Σ_j scale_j * Σ_{i in sub-block j of 16}

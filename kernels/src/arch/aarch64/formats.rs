@@ -184,9 +184,10 @@ macro_rules! k_min_format {
             unsafe fn step<D: I8Dot>(&self, acc: f32, u: &UnpackedKMin, y: &BlockQ8K) -> f32 {
                 // SAFETY: forwarded contract; Q4_K/Q5_K weights are in 0..=31.
                 unsafe {
-                    let s = vaddvq_s32(unpack::isum256_scaled32::<D>(&u.0, &u.1, y)) as f32;
-                    let m = vaddvq_s32(unpack::mins_dot_bsums(&u.2, &y.bsums)) as f32;
-                    acc + ((f16_to_f32(self.d) * y.d) * s - (f16_to_f32(self.dmin) * y.d) * m)
+                    let s = vaddvq_s32(unpack::isum256_scaled32::<D>(&u.0, &u.1, y));
+                    let m = vaddvq_s32(unpack::mins_dot_bsums(&u.2, &y.bsums));
+                    let (d, dmin) = (f16_to_f32(self.d), f16_to_f32(self.dmin));
+                    crate::reference::vec_dot::add_k_min_block(acc, d, dmin, y.d, s, m)
                 }
             }
 

@@ -219,7 +219,7 @@ pub(super) fn step_q4_1(acc: f32, x: &Unpacked32, y: &Prepared32, s: __m256i) ->
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) fn step_k4(acc: f32, x: &UnpackedK4, y: &BlockQ8K, sumi: __m256i) -> f32 {
     let mins = mins_dot_bsums(&x.m, &y.bsums);
-    acc + ((x.d * y.d) * hsum_epi32(sumi) as f32 - (x.dmin * y.d) * mins as f32)
+    crate::reference::vec_dot::add_k_min_block(acc, x.d, x.dmin, y.d, hsum_epi32(sumi), mins)
 }
 
 /// The reference's block step of Q6_K: `acc + (d·d_y)·sumi`, the lanes of `sumi` summed.
