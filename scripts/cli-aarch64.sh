@@ -3,7 +3,7 @@
 # under qemu-user against the x86-64 build on the same model, once per CPU model:
 #   cortex-a53  (Raspberry Pi 3; NEON: the `neon` tier)
 #   cortex-a76  (Raspberry Pi 5; NEON + dotprod: the `dotprod` tier)
-#   max         (every feature QEMU has, i8mm included: edgellm's best tier there, `dotprod`)
+#   max         (every feature QEMU has, i8mm included: the `i8mm` tier)
 #
 # What must hold, per CPU model:
 #   1. `tokenize --ids` gives the x86-64 build's ids for every test string (integer work).
@@ -18,7 +18,8 @@
 #      `logits fnv` (the last step's logits), for each of $PROMPTS_SAME prompts. Before that,
 #      once: the x86-64 build's own tier must give the scalar figure too.
 #   4. `run --temp 0` on the CPU's tier generates text and names that tier.
-#   5. A forced tier the CPU lacks (`--kernels dotprod` on cortex-a53) is one clear error.
+#   5. A forced tier the CPU lacks (`--kernels dotprod` on cortex-a53, `--kernels i8mm` on
+#      cortex-a76) is one clear error.
 #
 # Environment:
 #   EDGELLM_BIN     the x86-64 edgellm to compare with (default: target/debug/edgellm, built
@@ -184,14 +185,15 @@ run_names_tier() {
 
 missing_tier_is_an_error() {
     local status=0
-    a64 run -m "$MODEL" -p "$PROMPT" -n 1 --kernels dotprod >/dev/null 2>"$work/err" || status=$?
-    [ "$status" -eq 1 ] && [ "$(wc -l <"$work/err")" -eq 1 ] && grep -q "kernels dotprod" "$work/err" ||
+    a64 run -m "$MODEL" -p "$PROMPT" -n 1 --kernels "$1" >/dev/null 2>"$work/err" || status=$?
+    [ "$status" -eq 1 ] && [ "$(wc -l <"$work/err")" -eq 1 ] && grep -q "kernels $1" "$work/err" ||
         { echo "  exit $status, stderr:"; cat "$work/err"; return 1; }
 }
 
 for cpu in $CPUS; do
     case $cpu in
         cortex-a53 | cortex-a72) tier=neon ;;
+        max | neoverse-n2 | neoverse-v1) tier=i8mm ;;
         *) tier=dotprod ;;
     esac
     echo "== cpu $cpu (tier $tier)"
@@ -202,9 +204,10 @@ for cpu in $CPUS; do
     check "$cpu: $tier gives x86-64 scalar's logits (perplexity)" same_logits_as_x86_scalar
     check "$cpu: $tier prints x86-64's text and last logits ($N_SAME tokens, $PROMPTS_SAME prompts)" same_text_as_x86
     check "$cpu: run --temp 0 on $tier" run_names_tier "$tier"
-    if [ "$tier" = neon ]; then
-        check "$cpu: --kernels dotprod is a clear error" missing_tier_is_an_error
-    fi
+    case $tier in
+        neon) check "$cpu: --kernels dotprod is a clear error" missing_tier_is_an_error dotprod ;;
+        dotprod) check "$cpu: --kernels i8mm is a clear error" missing_tier_is_an_error i8mm ;;
+    esac
 done
 
 echo "== $((checks - failed)) of $checks checks passed"

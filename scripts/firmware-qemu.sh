@@ -10,6 +10,7 @@
 # usage: scripts/firmware-qemu.sh [STEP...]
 #   steps: raspi3b   Pi 3 machine, kernel8.img (enters at EL2), NEON tier
 #          virt      virt -cpu cortex-a76 (Pi 5 core, dotprod tier), ELF (enters at EL1)
+#          virt-max  virt -cpu max (FEAT_I8MM: the i8mm tier, read from the ID registers), ELF
 #          virt-gemma3  the same machine and ELF with Gemma 3 270M (Q4_K_M) instead of SmolLM2
 #          virt-qwen2   the same with Qwen2.5-Coder-0.5B-Instruct (Q4_K_M)
 #          raspi4b   Pi 4 machine, kernel8.img, NEON tier
@@ -25,7 +26,7 @@
 #                    reported (EC, ESR, ELR, FAR) with exit status 4
 #          corrupt   bad images (flipped magic, truncated, missing, larger than RAM) on virt
 #                    and a flipped magic on raspi3b: each must print ERROR and exit non-zero
-#   default: raspi3b virt virt-gemma3 virt-qwen2 cores fewer-cores wrong-board corrupt
+#   default: raspi3b virt virt-max virt-gemma3 virt-qwen2 cores fewer-cores wrong-board corrupt
 #   `all`: every step
 #
 # environment:
@@ -83,13 +84,13 @@ RASPI_ACCEL="-accel tcg,thread=single"
 RASPI_MODEL_ADDR=0x10000000
 
 STEPS=("$@")
-[ ${#STEPS[@]} -eq 0 ] && STEPS=(raspi3b virt virt-gemma3 virt-qwen2 cores fewer-cores wrong-board corrupt)
-[ "${STEPS[0]}" = all ] && STEPS=(raspi3b virt virt-gemma3 virt-qwen2 raspi4b virt-dtb virt-el3 cores fewer-cores wrong-board corrupt fault)
+[ ${#STEPS[@]} -eq 0 ] && STEPS=(raspi3b virt virt-max virt-gemma3 virt-qwen2 cores fewer-cores wrong-board corrupt)
+[ "${STEPS[0]}" = all ] && STEPS=(raspi3b virt virt-max virt-gemma3 virt-qwen2 raspi4b virt-dtb virt-el3 cores fewer-cores wrong-board corrupt fault)
 
 # model_key STEP: the MODELS entry whose file STEP loads ("" for none).
 model_key() {
     case $1 in
-    raspi3b|raspi4b|virt|virt-dtb|virt-el3|cores|corrupt) echo default;;
+    raspi3b|raspi4b|virt|virt-max|virt-dtb|virt-el3|cores|corrupt) echo default;;
     virt-gemma3) echo gemma3;;
     virt-qwen2) echo qwen2;;
     fault|fewer-cores|wrong-board) echo "";;
@@ -302,6 +303,20 @@ for step in "${STEPS[@]}"; do
         # shellcheck disable=SC2046
         boot virt-cortex-a76 0 "^TOKENS:" -M virt -cpu cortex-a76 -m $VIRT_RAM $SMP -nic none -kernel "$elf" \
             $(loader_args $VIRT_MODEL_ADDR "$MODEL_SIZE" "$MODEL") && check_tokens virt-cortex-a76 || true
+        ;;
+    virt-max)
+        # -cpu max has FEAT_I8MM: the firmware must find it in ID_AA64ISAR1_EL1, take the
+        # i8mm tier (its prompt GEMMs run `smmla`) and still give the host's bits.
+        elf=$(build virt)
+        # shellcheck disable=SC2046
+        if boot virt-max 0 "^TOKENS:" -M virt -cpu max -m $VIRT_RAM $SMP -nic none -kernel "$elf" \
+            $(loader_args $VIRT_MODEL_ADDR "$MODEL_SIZE" "$MODEL"); then
+            if grep -q "kernels: i8mm tier" "$OUT/virt-max.log"; then
+                check_tokens virt-max
+            else
+                record virt-max FAIL "the firmware did not take the i8mm tier on -cpu max"
+            fi
+        fi
         ;;
     virt-gemma3|virt-qwen2)
         key=${step#virt-}

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Run the edgellm-kernels tests for aarch64 under qemu-user, once per CPU model:
 #   cortex-a53  (Raspberry Pi 3; NEON only: the dotprod tier must be skipped, not SIGILL)
-#   cortex-a76  (Raspberry Pi 5; NEON + dotprod: both aarch64 tiers run)
+#   cortex-a76  (Raspberry Pi 5; NEON + dotprod: the neon and dotprod tiers run, i8mm is skipped)
+#   max         (every feature QEMU has, FEAT_I8MM included: all three aarch64 tiers run)
 # and check that the kernels build bare metal (aarch64-unknown-none, no_std).
 #
 # Environment:
 #   PROPTEST_CASES  proptest cases per property (default 64 here: emulation is slow)
-#   CPUS            CPU models to run (default "cortex-a53 cortex-a76")
+#   CPUS            CPU models to run (default "cortex-a53 cortex-a76 max")
 #   QEMU_LD_PREFIX  sysroot for the dynamic loader (default /usr/aarch64-linux-gnu)
 # Extra arguments go to the test binaries (e.g. a test name filter).
 # Needs: rust target aarch64-unknown-linux-gnu + aarch64-unknown-none, aarch64-linux-gnu-gcc,
@@ -15,7 +16,7 @@ set -uo pipefail
 
 cd "$(dirname "$0")/.."
 export PROPTEST_CASES="${PROPTEST_CASES:-64}"
-CPUS="${CPUS:-cortex-a53 cortex-a76}"
+CPUS="${CPUS:-cortex-a53 cortex-a76 max}"
 SYSROOT="${QEMU_LD_PREFIX:-/usr/aarch64-linux-gnu}"
 TARGET=aarch64-unknown-linux-gnu
 

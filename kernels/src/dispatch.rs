@@ -46,17 +46,21 @@ pub enum Tier {
     Neon,
     /// aarch64 NEON + FEAT_DotProd `sdot` (Cortex-A76: Raspberry Pi 5).
     Dotprod,
+    /// aarch64 NEON + DotProd + FEAT_I8MM `smmla` (Cortex-A510/A710/X2 and later, Neoverse
+    /// N2/V2): the dotprod tier with two tokens per `smmla` in prompt GEMMs.
+    I8mm,
 }
 
 impl Tier {
     /// Every tier, in declaration order.
-    pub const ALL: [Tier; 6] = [
+    pub const ALL: [Tier; 7] = [
         Tier::Scalar,
         Tier::Avx2,
         Tier::AvxVnni,
         Tier::Avx512Vnni,
         Tier::Neon,
         Tier::Dotprod,
+        Tier::I8mm,
     ];
 
     /// The name used on command lines and in reports (`"scalar"`, `"avx2"`, ...).
@@ -68,6 +72,7 @@ impl Tier {
             Tier::Avx512Vnni => "avx512vnni",
             Tier::Neon => "neon",
             Tier::Dotprod => "dotprod",
+            Tier::I8mm => "i8mm",
         }
     }
 }
@@ -78,15 +83,22 @@ impl fmt::Display for Tier {
     }
 }
 
-/// A tier name that is not one of `scalar`, `avx2`, `avxvnni`, `avx512vnni`, `neon`, `dotprod`.
+/// A tier name that is not one of [`Tier::ALL`]'s names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UnknownTier;
 
 impl fmt::Display for UnknownTier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(
-            "unknown kernel tier (expected scalar, avx2, avxvnni, avx512vnni, neon or dotprod)",
-        )
+        f.write_str("unknown kernel tier (expected ")?;
+        for (i, t) in Tier::ALL.iter().enumerate() {
+            let sep = match i {
+                0 => "",
+                i if i + 1 == Tier::ALL.len() => " or ",
+                _ => ", ",
+            };
+            write!(f, "{sep}{t}")?;
+        }
+        f.write_str(")")
     }
 }
 
@@ -148,8 +160,7 @@ pub struct CpuFeatures {
     pub neon: bool,
     /// aarch64 FEAT_DotProd (`sdot`/`udot`).
     pub dotprod: bool,
-    /// aarch64 FEAT_I8MM (`smmla`/`ummla`; Cortex-A510/A710/X2 and later, Neoverse N2). No
-    /// tier uses it yet: reported so boards can say what they have.
+    /// aarch64 FEAT_I8MM (`smmla`/`ummla`; Cortex-A510/A710/X2 and later, Neoverse N2).
     pub i8mm: bool,
 }
 
@@ -192,6 +203,7 @@ impl CpuFeatures {
             }
             Tier::Neon => self.neon,
             Tier::Dotprod => self.neon && self.dotprod,
+            Tier::I8mm => self.neon && self.dotprod && self.i8mm,
         }
     }
 }
@@ -541,6 +553,9 @@ unsafe fn kernels_for(tier: Tier) -> Option<Kernels> {
         #[cfg(target_arch = "aarch64")]
         // SAFETY: as above.
         Tier::Dotprod => unsafe { aarch64::dotprod::table() },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: as above.
+        Tier::I8mm => unsafe { aarch64::i8mm::table() },
         // Tiers of other architectures are not in this binary.
         #[allow(unreachable_patterns)]
         _ => return None,

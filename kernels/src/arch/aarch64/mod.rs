@@ -5,6 +5,8 @@
 //! - [`dotprod`]: NEON + FEAT_DotProd (Cortex-A76: Raspberry Pi 5). Integer dots with `sdot`
 //!   (four i8 products summed into an i32 lane), written with `asm!` because `vdotq_s32` is
 //!   unstable on Rust 1.95.
+//! - [`i8mm`]: dotprod + FEAT_I8MM (Cortex-A510/A710, Neoverse N2). The dotprod tier with
+//!   prompt GEMMs over the rows8 layout that take two tokens per `smmla` (`rows8_mmla.rs`).
 //!
 //! The kernels are written once, generic over the 8-bit dot ([`simd::I8Dot`]): `formats.rs`
 //! unpacks each weight format and scales its integer block sums, `tiles.rs` builds the dot
@@ -19,6 +21,7 @@
 //! `exp` steps, `float_ops.rs`).
 
 pub(crate) mod dotprod;
+pub(crate) mod i8mm;
 pub(crate) mod id_regs;
 pub(crate) mod neon;
 
@@ -28,6 +31,7 @@ mod float_ops;
 mod formats;
 mod quant;
 mod rows8;
+mod rows8_mmla;
 mod simd;
 #[cfg(test)]
 mod tests;

@@ -233,9 +233,9 @@ impl LaneDot for SmullLane {
 /// start value in every lane (Q4_0: `-8 Σ y`; one `ldr q` each, no broadcast).
 #[derive(Clone, Copy)]
 pub(super) struct Prep {
-    start: [i32; 4],
-    d: f32,
-    s: f32,
+    pub(super) start: [i32; 4],
+    pub(super) d: f32,
+    pub(super) s: f32,
 }
 
 impl Prep {
@@ -255,7 +255,7 @@ impl Prep {
 /// # Safety
 /// NEON.
 #[inline(always)]
-unsafe fn scales8(d: &[f16; 8]) -> [float32x4_t; 2] {
+pub(super) unsafe fn scales8(d: &[f16; 8]) -> [float32x4_t; 2] {
     // SAFETY: `d` is 16 readable bytes; NEON is the caller's promise.
     unsafe {
         let v = vld1q_u16(d.as_ptr().cast());
@@ -293,7 +293,7 @@ unsafe fn nibbles(qs: &[u8; 128]) -> [int8x16_t; 16] {
 /// # Panics
 /// If `o` is shorter than 8.
 #[inline(always)]
-unsafe fn store8(o: &mut [f32], v: &[float32x4_t; 2]) {
+pub(super) unsafe fn store8(o: &mut [f32], v: &[float32x4_t; 2]) {
     let (o, _) = o[..ROWS8].as_chunks_mut::<4>();
     // SAFETY: each chunk is 4 writable f32s; NEON is the caller's promise.
     unsafe {
@@ -307,7 +307,7 @@ unsafe fn store8(o: &mut [f32], v: &[float32x4_t; 2]) {
 /// # Safety
 /// NEON.
 #[inline(always)]
-unsafe fn act(qs: &[i8; 32]) -> [int8x16_t; 2] {
+pub(super) unsafe fn act(qs: &[i8; 32]) -> [int8x16_t; 2] {
     let (q, _) = qs.as_chunks::<16>();
     // SAFETY: NEON is the caller's promise.
     unsafe { [load_i8(&q[0]), load_i8(&q[1])] }
@@ -491,7 +491,7 @@ impl Rows8Block for BlockQ8_0x8 {
 
 /// Activation blocks per [`Prep`] buffer: a row of up to `64 * 32 = 2048` columns is
 /// prepared once per GEMM call and token; longer rows once per group and span.
-const PREP_BLOCKS: usize = 64;
+pub(super) const PREP_BLOCKS: usize = 64;
 
 /// `acc[t]` += every block of one group's span `w` against token `t`'s blocks.
 ///

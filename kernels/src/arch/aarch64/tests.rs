@@ -26,7 +26,7 @@ fn tier(t: Tier) -> Option<Kernels> {
     }
 }
 
-const TIERS: [Tier; 2] = [Tier::Neon, Tier::Dotprod];
+const TIERS: [Tier; 3] = [Tier::Neon, Tier::Dotprod, Tier::I8mm];
 
 /// f32 results are compared bit for bit (any NaN equals any NaN).
 fn same(a: f32, b: f32) -> bool {
@@ -418,18 +418,25 @@ fn pinned_extremes() {
     check_dot(&w5k, &a6, |k| k.vec_dot_q5_k_q8_k).unwrap();
 }
 
-/// `with_tier` must refuse dotprod exactly when the CPU lacks it (cortex-a53/a72), so the
-/// tests above skip instead of dying of SIGILL.
+/// `with_tier` must refuse dotprod exactly when the CPU lacks it (cortex-a53/a72), and i8mm
+/// when it lacks either (cortex-a76), so the tests above skip instead of dying of SIGILL.
 #[test]
 fn dotprod_offered_iff_detected() {
     let has = std::arch::is_aarch64_feature_detected!("dotprod");
+    let mm = has && std::arch::is_aarch64_feature_detected!("i8mm");
     assert_eq!(KernelTable::with_tier(Tier::Dotprod).is_ok(), has);
+    assert_eq!(KernelTable::with_tier(Tier::I8mm).is_ok(), mm);
     assert!(
         KernelTable::with_tier(Tier::Neon).is_ok(),
         "NEON is baseline on aarch64"
     );
     let best = KernelTable::detect().tier();
-    assert_eq!(best, if has { Tier::Dotprod } else { Tier::Neon });
+    let want = match (has, mm) {
+        (_, true) => Tier::I8mm,
+        (true, false) => Tier::Dotprod,
+        _ => Tier::Neon,
+    };
+    assert_eq!(best, want);
     eprintln!("cpu: dotprod = {has}; detected tier = {best}");
 }
 
