@@ -456,13 +456,17 @@ pub(crate) use override_kernels;
 /// architecture provides the same kernels (the tiers share what they do not change by
 /// re-exporting, e.g. the VNNI tiers' float kernels are AVX2's), so each architecture's list is
 /// written once, here: the activation quantizers, every `vec_dot`, the GEMM tiles of the
-/// quantized formats, the f32 ops and RoPE; plus the float GEMM tiles on x86-64.
+/// quantized formats, the f32 ops and RoPE; plus the float GEMM tiles on x86-64 and the
+/// multi-row `weighted_sums` on aarch64.
 macro_rules! simd_tier {
     ($k:ident, x86_64::$tier:ident) => {
         $crate::dispatch::simd_tier!(@list $k, crate::arch::x86_64::$tier, gemm_f32, gemm_f16_f32, gemm_bf16_f32)
     };
     ($k:ident, aarch64::$tier:ident) => {
-        $crate::dispatch::simd_tier!(@list $k, crate::arch::aarch64::$tier)
+        $crate::dispatch::simd_tier!(@list $k, crate::arch::aarch64::$tier);
+        $crate::dispatch::override_kernels!($k, crate::arch::aarch64::$tier {} gemm {
+            weighted_sums(o, a, v, d),
+        })
     };
     (@list $k:ident, $($m:ident)::+ $(, $extra:ident)*) => {
         $crate::dispatch::override_kernels!($k, $($m)::+ {

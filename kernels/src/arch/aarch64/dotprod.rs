@@ -9,7 +9,7 @@ use crate::blocks::{BlockQ8_0, BlockQ8_1, BlockQ8K};
 pub use super::neon::{
     add, attn_scores, axpy, gelu_mul, quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k,
     rmsnorm, rope_neox, rope_norm, scale, silu_mul, softmax, vec_dot_bf16_f32, vec_dot_f16_f32,
-    vec_dot_f32, weighted_sum,
+    vec_dot_f32, weighted_sum, weighted_sums,
 };
 
 super::tier_kernels! {

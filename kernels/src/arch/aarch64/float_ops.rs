@@ -2,8 +2,8 @@
 //! the semantics of [`crate::reference::ops`] and [`crate::rope`]; the aarch64 twin of
 //! `arch/x86_64/float_ops.rs`.
 //!
-//! - `add`, `scale`, `axpy`, `weighted_sum`, `rope_norm`, `rope_neox`: the reference's operations lane by lane
-//!   (no FMA, same order), so bit-exact.
+//! - `add`, `scale`, `axpy`, `weighted_sum`, `weighted_sums`, `rope_norm`, `rope_neox`: the
+//!   reference's operations lane by lane (no FMA, same order), so bit-exact.
 //! - `rmsnorm`: the sum of squares with the NEON `vec_dot_f32`, which is bit-identical to the
 //!   reference's, then `(x * scale) * w` as the reference does: bit-exact too.
 //! - `softmax`, `silu_mul`, `gelu_mul`: `exp` by [`exp_ps`], the reference's
@@ -168,6 +168,92 @@ pub unsafe fn weighted_sum(out: &mut [f32], a: &[f32], v: &[f32]) {
         c0 += 4;
     }
     crate::reference::ops::weighted_sum_tail(out, a, v, c0);
+}
+
+/// `out[r][c0..c0 + 16] = Σ_j a[r][j] · v[j][c0..c0 + 16]` for the `R` weight rows `a[r] =
+/// a[r * len..][..len]`: each value chunk (4 registers) is loaded once for all `R` rows (`4R`
+/// accumulators), every output multiply-then-add in order of `j` from zero — the reference's
+/// bits.
+#[inline]
+#[target_feature(enable = "neon")]
+fn weighted_sums_chunk<const R: usize>(
+    out: &mut [f32],
+    a: &[f32],
+    v: &[f32],
+    hd: usize,
+    c0: usize,
+) {
+    let len = v.len() / hd;
+    // Checked once here; the loop indexes through raw pointers (per-row slicing would keep
+    // bounds checks in the loop).
+    assert!(c0 + 16 <= hd && a.len() >= R * len);
+    let (vp, ap) = (v.as_ptr(), a.as_ptr());
+    let mut acc = [[vdupq_n_f32(0.0); 4]; R];
+    for j in 0..len {
+        // SAFETY: `j < len` and `c0 + 16 <= hd`, so `j * hd + c0 + 4 * i + 3 < len * hd =
+        // v.len()`: 4 readable floats.
+        let vs: [float32x4_t; 4] =
+            core::array::from_fn(|i| unsafe { vld1q_f32(vp.add(j * hd + c0 + 4 * i)) });
+        for (r, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: `r * len + j < R * len <= a.len()`.
+            let w = unsafe { *ap.add(r * len + j) };
+            for (acc, &vi) in acc.iter_mut().zip(&vs) {
+                *acc = vaddq_f32(*acc, vmulq_n_f32(vi, w));
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        let (dst, _) = out[r * hd + c0..][..16].as_chunks_mut::<4>();
+        for (o, acc) in dst.iter_mut().zip(acc) {
+            store4(o, *acc);
+        }
+    }
+}
+
+/// [`weighted_sum`] for `out.len() / hd` weight rows over the same value rows
+/// (`crate::dispatch::KernelTable::weighted_sums`' contract; the AVX-512 tier's twin): up to
+/// 4 rows per pass over each 16-column chunk of the values, so the query heads of one
+/// key/value head (grouped-query attention) read its values once instead of once each. Head
+/// sizes that are not a multiple of 16 take [`weighted_sum`] row by row. The reference's bits
+/// either way.
+///
+/// # Safety
+/// The CPU must support NEON.
+///
+/// # Panics
+/// If the lengths do not fit the contract.
+#[target_feature(enable = "neon")]
+pub unsafe fn weighted_sums(out: &mut [f32], a: &[f32], v: &[f32], hd: usize) {
+    let len = crate::attention::check_weighted_sums(out, a, v, hd);
+    let nq = out.len() / hd;
+    if len == 0 {
+        out.fill(0.0);
+        return;
+    }
+    if !hd.is_multiple_of(16) {
+        for (o, w) in out.chunks_exact_mut(hd).zip(a.chunks_exact(len)) {
+            // SAFETY: the caller's promise (NEON) is this kernel's.
+            unsafe { weighted_sum(o, w, v) };
+        }
+        return;
+    }
+    let mut r0 = 0;
+    while r0 < nq {
+        let rows = (nq - r0).min(4);
+        let (o, w) = (
+            &mut out[r0 * hd..(r0 + rows) * hd],
+            &a[r0 * len..(r0 + rows) * len],
+        );
+        for c0 in (0..hd).step_by(16) {
+            match rows {
+                1 => weighted_sums_chunk::<1>(o, w, v, hd, c0),
+                2 => weighted_sums_chunk::<2>(o, w, v, hd, c0),
+                3 => weighted_sums_chunk::<3>(o, w, v, hd, c0),
+                _ => weighted_sums_chunk::<4>(o, w, v, hd, c0),
+            }
+        }
+        r0 += rows;
+    }
 }
 
 /// `out = x / sqrt(mean(x²) + eps) * weight` (bit-exact).

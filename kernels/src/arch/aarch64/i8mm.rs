@@ -9,7 +9,7 @@ pub use super::dotprod::{
     quantize_row_q8_1, quantize_row_q8_k, rmsnorm, rope_neox, rope_norm, scale, silu_mul, softmax,
     vec_dot_bf16_f32, vec_dot_f16_f32, vec_dot_f32, vec_dot_q4_0_q8_0, vec_dot_q4_1_q8_1,
     vec_dot_q4_k_q8_k, vec_dot_q5_0_q8_0, vec_dot_q5_k_q8_k, vec_dot_q6_k_q8_k, vec_dot_q8_0_q8_0,
-    weighted_sum,
+    weighted_sum, weighted_sums,
 };
 pub use super::rows8_mmla::{gemm_q4_0x8_q8_0, gemm_q4_1x8_q8_1, gemm_q8_0x8_q8_0};
 

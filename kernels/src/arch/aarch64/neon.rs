@@ -7,6 +7,7 @@ use half::{bf16, f16};
 pub use super::attention::attn_scores;
 pub use super::float_ops::{
     add, axpy, gelu_mul, rmsnorm, rope_neox, rope_norm, scale, silu_mul, softmax, weighted_sum,
+    weighted_sums,
 };
 
 use super::simd::Smull;
