@@ -7,13 +7,18 @@
 //! stores are safe `fn`s: wrappers around the tier's `#[target_feature] unsafe fn`s made
 //! by each tier's `table()`, which `kernels_for` calls after that check.
 //!
+//! # The table
+//! [`Kernels`] has one [`TypeKernels`] entry per ggml weight type (`q4_0`, …, `q6_k`, `f32`,
+//! `f16`, `bf16`: its `vec_dot`, its GEMM tile and its interleaved rows8 GEMM, as ggml's
+//! `type_traits_cpu` has one entry per type) and one field per float operation.
+//!
 //! # Adding a tier
-//! A tier is one module (e.g. `arch/x86_64/avx2.rs`). It defines kernels with the same names
-//! and signatures as [`Kernels`]' fields (as `#[target_feature] unsafe fn`), and builds its
-//! complete table in `pub(crate) unsafe fn table() -> Kernels`. It starts from
-//! `Kernels::TIER_BASE`. `simd_tier!` registers the architecture's whole list (a tier
-//! re-exports what it shares with another), and `override_kernels!` adds the tier's own
-//! extras (GEMM tiles, interleaved-layout GEMMs). Outside the module, the tier needs:
+//! A tier is one module (e.g. `arch/x86_64/avx2.rs`). It defines kernels with the reference's
+//! names and signatures (as `#[target_feature] unsafe fn`), and builds its complete table in
+//! `pub(crate) unsafe fn table() -> Kernels`. It starts from `Kernels::TIER_BASE`.
+//! `simd_tier!` registers the architecture's whole list (a tier re-exports what it shares
+//! with another), and `type_kernels!` / `override_kernels!` add the tier's own extras
+//! (interleaved-layout GEMMs, wider float operations). Outside the module, the tier needs:
 //! - a [`Tier`] variant, its name and its CPU requirement in [`CpuFeatures::supports`];
 //! - one arm in `kernels_for`.
 //!
@@ -272,49 +277,62 @@ pub type WeightedSumsFn = fn(out: &mut [f32], a: &[f32], v: &[f32], hd: usize);
 /// (`out.cols().len()` is the rows' count, `out.n_tokens()` at least the tokens').
 pub type Rows8GemmFn<W, A> = fn(w: &[W], x: &[A], nb: usize, out: &mut ColumnsMut<'_>);
 
+/// The rows8 GEMM slot of a weight type without an interleaved layout (F32, F16, BF16,
+/// Q5_K): no value of it exists, so its `rows8` entry is always `None`.
+#[derive(Clone, Copy, Debug)]
+pub enum NoRows8 {}
+
+/// One weight type's kernels on one tier (ggml's `type_traits_cpu` entry): the dot product of
+/// a weight row with an activation row of the type's `vec_dot_type` (`A`), the GEMM tile
+/// (`None`: loop `dot` over the tile), and the GEMM over the type's interleaved rows8 layout
+/// `X` (`None`: the tier has no SIMD kernel for it, so the loader keeps the file's layout for
+/// this tier, and the driver falls back to the scalar [`crate::rows8`] functions if given
+/// such a matrix anyway).
+pub struct TypeKernels<W, A, X = NoRows8> {
+    pub dot: VecDotFn<W, A>,
+    pub gemm: Option<GemmFn<W, A>>,
+    pub rows8: Option<Rows8GemmFn<X, A>>,
+}
+
+impl<W, A, X> Clone for TypeKernels<W, A, X> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<W, A, X> Copy for TypeKernels<W, A, X> {}
+
+impl<W, A, X> fmt::Debug for TypeKernels<W, A, X> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TypeKernels")
+            .field("dot", &(self.dot as *const ()))
+            .field("gemm", &self.gemm.map(|g| g as *const ()))
+            .field("rows8", &self.rows8.map(|g| g as *const ()))
+            .finish()
+    }
+}
+
 /// One tier's kernels. Every field is a safe `fn`: the table that holds it proves its CPU
 /// features. Signatures and semantics are those of the same-named functions in
-/// [`crate::reference`] (the RoPE kernels: of [`crate::rope`]'s `apply_rope_*`). A `None` GEMM
-/// tile means "loop the `vec_dot` over the tile".
+/// [`crate::reference`] (the RoPE kernels: of [`crate::rope`]'s `apply_rope_*`); the weight
+/// types' entries ([`TypeKernels`]) are those of `vec_dot_<type>_<vec_dot_type>`,
+/// `gemm_<type>_<vec_dot_type>` and [`crate::rows8`]'s `gemm_<type>x8_<vec_dot_type>`.
 #[derive(Clone, Copy, Debug)]
 pub struct Kernels {
     pub quantize_row_q8_0: fn(x: &[f32], y: &mut [BlockQ8_0]),
     pub quantize_row_q8_1: fn(x: &[f32], y: &mut [BlockQ8_1]),
     pub quantize_row_q8_k: fn(x: &[f32], y: &mut [BlockQ8K]),
 
-    pub vec_dot_q4_0_q8_0: VecDotFn<BlockQ4_0, BlockQ8_0>,
-    pub vec_dot_q4_1_q8_1: VecDotFn<BlockQ4_1, BlockQ8_1>,
-    pub vec_dot_q5_0_q8_0: VecDotFn<BlockQ5_0, BlockQ8_0>,
-    pub vec_dot_q8_0_q8_0: VecDotFn<BlockQ8_0, BlockQ8_0>,
-    pub vec_dot_q4_k_q8_k: VecDotFn<BlockQ4K, BlockQ8K>,
-    pub vec_dot_q5_k_q8_k: VecDotFn<BlockQ5K, BlockQ8K>,
-    pub vec_dot_q6_k_q8_k: VecDotFn<BlockQ6K, BlockQ8K>,
-    pub vec_dot_f32: VecDotFn<f32, f32>,
-    pub vec_dot_f16_f32: VecDotFn<f16, f32>,
-    pub vec_dot_bf16_f32: VecDotFn<bf16, f32>,
-
-    pub gemm_q4_0_q8_0: Option<GemmFn<BlockQ4_0, BlockQ8_0>>,
-    pub gemm_q4_1_q8_1: Option<GemmFn<BlockQ4_1, BlockQ8_1>>,
-    pub gemm_q5_0_q8_0: Option<GemmFn<BlockQ5_0, BlockQ8_0>>,
-    pub gemm_q8_0_q8_0: Option<GemmFn<BlockQ8_0, BlockQ8_0>>,
-    pub gemm_q4_k_q8_k: Option<GemmFn<BlockQ4K, BlockQ8K>>,
-    pub gemm_q5_k_q8_k: Option<GemmFn<BlockQ5K, BlockQ8K>>,
-    pub gemm_q6_k_q8_k: Option<GemmFn<BlockQ6K, BlockQ8K>>,
-    pub gemm_f32: Option<GemmFn<f32, f32>>,
-    pub gemm_f16_f32: Option<GemmFn<f16, f32>>,
-    pub gemm_bf16_f32: Option<GemmFn<bf16, f32>>,
-
-    /// GEMM over interleaved rows8 matrices ([`Rows8GemmFn`], any number of groups and
-    /// tokens). `None`:
-    /// the tier has no SIMD kernel for the layout, so the loader does not interleave for it
-    /// (and the driver falls back to the scalar [`crate::rows8`] functions if given such a
-    /// matrix anyway).
-    pub gemm_q4_0x8_q8_0: Option<Rows8GemmFn<BlockQ4_0x8, BlockQ8_0>>,
-    pub gemm_q4_1x8_q8_1: Option<Rows8GemmFn<BlockQ4_1x8, BlockQ8_1>>,
-    pub gemm_q5_0x8_q8_0: Option<Rows8GemmFn<BlockQ5_0x8, BlockQ8_0>>,
-    pub gemm_q8_0x8_q8_0: Option<Rows8GemmFn<BlockQ8_0x8, BlockQ8_0>>,
-    pub gemm_q4_kx8_q8_k: Option<Rows8GemmFn<BlockQ4Kx8, BlockQ8K>>,
-    pub gemm_q6_kx8_q8_k: Option<Rows8GemmFn<BlockQ6Kx8, BlockQ8K>>,
+    pub q4_0: TypeKernels<BlockQ4_0, BlockQ8_0, BlockQ4_0x8>,
+    pub q4_1: TypeKernels<BlockQ4_1, BlockQ8_1, BlockQ4_1x8>,
+    pub q5_0: TypeKernels<BlockQ5_0, BlockQ8_0, BlockQ5_0x8>,
+    pub q8_0: TypeKernels<BlockQ8_0, BlockQ8_0, BlockQ8_0x8>,
+    pub q4_k: TypeKernels<BlockQ4K, BlockQ8K, BlockQ4Kx8>,
+    pub q5_k: TypeKernels<BlockQ5K, BlockQ8K>,
+    pub q6_k: TypeKernels<BlockQ6K, BlockQ8K, BlockQ6Kx8>,
+    pub f32: TypeKernels<f32, f32>,
+    pub f16: TypeKernels<f16, f32>,
+    pub bf16: TypeKernels<bf16, f32>,
 
     pub dequantize_row_q4_0: fn(x: &[BlockQ4_0], y: &mut [f32]),
     pub dequantize_row_q4_1: fn(x: &[BlockQ4_1], y: &mut [f32]),
@@ -358,32 +376,56 @@ impl Kernels {
             quantize_row_q8_0: r::quantize_row_q8_0,
             quantize_row_q8_1: r::quantize_row_q8_1,
             quantize_row_q8_k: r::quantize_row_q8_k,
-            vec_dot_q4_0_q8_0: r::vec_dot_q4_0_q8_0,
-            vec_dot_q4_1_q8_1: r::vec_dot_q4_1_q8_1,
-            vec_dot_q5_0_q8_0: r::vec_dot_q5_0_q8_0,
-            vec_dot_q8_0_q8_0: r::vec_dot_q8_0_q8_0,
-            vec_dot_q4_k_q8_k: r::vec_dot_q4_k_q8_k,
-            vec_dot_q5_k_q8_k: r::vec_dot_q5_k_q8_k,
-            vec_dot_q6_k_q8_k: r::vec_dot_q6_k_q8_k,
-            vec_dot_f32: r::vec_dot_f32,
-            vec_dot_f16_f32: r::vec_dot_f16_f32,
-            vec_dot_bf16_f32: r::vec_dot_bf16_f32,
-            gemm_q4_0_q8_0: Some(r::gemm_q4_0_q8_0),
-            gemm_q4_1_q8_1: Some(r::gemm_q4_1_q8_1),
-            gemm_q5_0_q8_0: Some(r::gemm_q5_0_q8_0),
-            gemm_q8_0_q8_0: Some(r::gemm_q8_0_q8_0),
-            gemm_q4_k_q8_k: Some(r::gemm_q4_k_q8_k),
-            gemm_q5_k_q8_k: Some(r::gemm_q5_k_q8_k),
-            gemm_q6_k_q8_k: Some(r::gemm_q6_k_q8_k),
-            gemm_f32: None,
-            gemm_f16_f32: None,
-            gemm_bf16_f32: None,
-            gemm_q4_0x8_q8_0: None,
-            gemm_q4_1x8_q8_1: None,
-            gemm_q5_0x8_q8_0: None,
-            gemm_q8_0x8_q8_0: None,
-            gemm_q4_kx8_q8_k: None,
-            gemm_q6_kx8_q8_k: None,
+            q4_0: TypeKernels {
+                dot: r::vec_dot_q4_0_q8_0,
+                gemm: Some(r::gemm_q4_0_q8_0),
+                rows8: None,
+            },
+            q4_1: TypeKernels {
+                dot: r::vec_dot_q4_1_q8_1,
+                gemm: Some(r::gemm_q4_1_q8_1),
+                rows8: None,
+            },
+            q5_0: TypeKernels {
+                dot: r::vec_dot_q5_0_q8_0,
+                gemm: Some(r::gemm_q5_0_q8_0),
+                rows8: None,
+            },
+            q8_0: TypeKernels {
+                dot: r::vec_dot_q8_0_q8_0,
+                gemm: Some(r::gemm_q8_0_q8_0),
+                rows8: None,
+            },
+            q4_k: TypeKernels {
+                dot: r::vec_dot_q4_k_q8_k,
+                gemm: Some(r::gemm_q4_k_q8_k),
+                rows8: None,
+            },
+            q5_k: TypeKernels {
+                dot: r::vec_dot_q5_k_q8_k,
+                gemm: Some(r::gemm_q5_k_q8_k),
+                rows8: None,
+            },
+            q6_k: TypeKernels {
+                dot: r::vec_dot_q6_k_q8_k,
+                gemm: Some(r::gemm_q6_k_q8_k),
+                rows8: None,
+            },
+            f32: TypeKernels {
+                dot: r::vec_dot_f32,
+                gemm: None,
+                rows8: None,
+            },
+            f16: TypeKernels {
+                dot: r::vec_dot_f16_f32,
+                gemm: None,
+                rows8: None,
+            },
+            bf16: TypeKernels {
+                dot: r::vec_dot_bf16_f32,
+                gemm: None,
+                rows8: None,
+            },
             dequantize_row_q4_0: r::dequantize_row_q4_0,
             dequantize_row_q4_1: r::dequantize_row_q4_1,
             dequantize_row_q5_0: r::dequantize_row_q5_0,
@@ -410,23 +452,24 @@ impl Kernels {
 
     /// The scalar kernels with the vectorisable GEMM fallback: tiers that provide a
     /// `vec_dot` but no GEMM tile get "loop the tier's `vec_dot`" rather than the scalar tile.
-    pub(crate) const TIER_BASE: Kernels = Kernels {
-        gemm_q4_0_q8_0: None,
-        gemm_q4_1_q8_1: None,
-        gemm_q5_0_q8_0: None,
-        gemm_q8_0_q8_0: None,
-        gemm_q4_k_q8_k: None,
-        gemm_q5_k_q8_k: None,
-        gemm_q6_k_q8_k: None,
-        ..Kernels::SCALAR
+    pub(crate) const TIER_BASE: Kernels = {
+        let mut k = Kernels::SCALAR;
+        k.q4_0.gemm = None;
+        k.q4_1.gemm = None;
+        k.q5_0.gemm = None;
+        k.q8_0.gemm = None;
+        k.q4_k.gemm = None;
+        k.q5_k.gemm = None;
+        k.q6_k.gemm = None;
+        k
     };
 }
 
 /// Store a tier module's `#[target_feature] unsafe fn`s into a [`Kernels`] as safe wrappers.
 ///
-/// `override_kernels!(k, path::to::tier { vec_dot_q4_0_q8_0(x, y), rmsnorm(o, x, w, e) })`
-/// for plain kernels, and `gemm { gemm_q4_0_q8_0(w, x, nb, out) }` for GEMM tiles (and any
-/// other optional kernel, stored as `Some`). Only for use inside a tier's `table()`, whose
+/// `override_kernels!(k, path::to::tier { rmsnorm(o, x, w, e), softmax(x) })` for plain
+/// kernels, and `gemm { weighted_sums(o, a, v, d) }` for optional ones (stored as `Some`);
+/// the weight types' entries go through [`type_kernels!`]. Only for use inside a tier's `table()`, whose
 /// caller has checked the tier's CPU features (its `# Safety` contract).
 macro_rules! override_kernels {
     ($k:ident, $($m:ident)::+ {
@@ -452,6 +495,33 @@ macro_rules! override_kernels {
 }
 pub(crate) use override_kernels;
 
+/// Store a tier module's weight-type kernels into a [`Kernels`]' [`TypeKernels`] entries as
+/// safe wrappers: `type_kernels!(k, path::to::tier { q4_0: dot = vec_dot_q4_0_q8_0,
+/// gemm = gemm_q4_0_q8_0; q8_0: rows8 = gemm_q8_0x8_q8_0; })`. Only for use inside a tier's
+/// `table()`, as [`override_kernels!`].
+macro_rules! type_kernels {
+    ($k:ident, $($m:ident)::+ { $($ty:ident: $($slot:ident = $f:ident),+;)* }) => {{
+        use $($m)::+ as tier;
+        $($($crate::dispatch::type_kernels!(@slot $k.$ty.$slot = tier::$f);)+)*
+    }};
+    (@slot $k:ident.$ty:ident.dot = $($f:ident)::+) => {
+        $k.$ty.dot = |x, y| {
+            // SAFETY: a tier's `table()` is only called after `CpuFeatures::supports`
+            // accepted the tier for the running CPU (or the caller of `from_features`
+            // promised it), which is the `# Safety` contract of every kernel of the tier.
+            unsafe { $($f)::+(x, y) }
+        };
+    };
+    (@slot $k:ident.$ty:ident.$slot:ident = $($f:ident)::+) => {
+        $k.$ty.$slot = Some(|w, x, nb, out| {
+            // SAFETY: as above: the tier's CPU features were checked before this table
+            // was built.
+            unsafe { $($f)::+(w, x, nb, out) }
+        });
+    };
+}
+pub(crate) use type_kernels;
+
 /// Register one SIMD tier module: `simd_tier!(k, x86_64::avx2)`. Every tier of an
 /// architecture provides the same kernels (the tiers share what they do not change by
 /// re-exporting, e.g. the VNNI tiers' float kernels are AVX2's), so each architecture's list is
@@ -460,7 +530,10 @@ pub(crate) use override_kernels;
 /// multi-row `weighted_sums` on aarch64.
 macro_rules! simd_tier {
     ($k:ident, x86_64::$tier:ident) => {
-        $crate::dispatch::simd_tier!(@list $k, crate::arch::x86_64::$tier, gemm_f32, gemm_f16_f32, gemm_bf16_f32)
+        $crate::dispatch::simd_tier!(@list $k, crate::arch::x86_64::$tier);
+        $crate::dispatch::type_kernels!($k, crate::arch::x86_64::$tier {
+            f32: gemm = gemm_f32; f16: gemm = gemm_f16_f32; bf16: gemm = gemm_bf16_f32;
+        })
     };
     ($k:ident, aarch64::$tier:ident) => {
         $crate::dispatch::simd_tier!(@list $k, crate::arch::aarch64::$tier);
@@ -468,20 +541,22 @@ macro_rules! simd_tier {
             weighted_sums(o, a, v, d),
         })
     };
-    (@list $k:ident, $($m:ident)::+ $(, $extra:ident)*) => {
+    (@list $k:ident, $($m:ident)::+) => {
         $crate::dispatch::override_kernels!($k, $($m)::+ {
             quantize_row_q8_0(x, y), quantize_row_q8_1(x, y), quantize_row_q8_k(x, y),
-            vec_dot_q4_0_q8_0(x, y), vec_dot_q4_1_q8_1(x, y), vec_dot_q5_0_q8_0(x, y),
-            vec_dot_q8_0_q8_0(x, y), vec_dot_q4_k_q8_k(x, y), vec_dot_q5_k_q8_k(x, y),
-            vec_dot_q6_k_q8_k(x, y), vec_dot_f32(x, y), vec_dot_f16_f32(x, y),
-            vec_dot_bf16_f32(x, y),
             rmsnorm(o, x, w, e), softmax(x), silu_mul(g, u), gelu_mul(g, u), axpy(y, a, x),
-            attn_scores(q, k, hd, nk, s), weighted_sum(o, a, v), scale(x, s), add(y, x), rope_norm(x, c, s), rope_neox(x, c, s),
-        } gemm {
-            gemm_q4_0_q8_0(w, x, nb, out), gemm_q4_1_q8_1(w, x, nb, out),
-            gemm_q5_0_q8_0(w, x, nb, out), gemm_q8_0_q8_0(w, x, nb, out),
-            gemm_q4_k_q8_k(w, x, nb, out), gemm_q5_k_q8_k(w, x, nb, out),
-            gemm_q6_k_q8_k(w, x, nb, out), $($extra(w, x, nb, out)),*
+            attn_scores(q, k, hd, nk, s), weighted_sum(o, a, v), scale(x, s), add(y, x),
+            rope_norm(x, c, s), rope_neox(x, c, s),
+        });
+        $crate::dispatch::type_kernels!($k, $($m)::+ {
+            q4_0: dot = vec_dot_q4_0_q8_0, gemm = gemm_q4_0_q8_0;
+            q4_1: dot = vec_dot_q4_1_q8_1, gemm = gemm_q4_1_q8_1;
+            q5_0: dot = vec_dot_q5_0_q8_0, gemm = gemm_q5_0_q8_0;
+            q8_0: dot = vec_dot_q8_0_q8_0, gemm = gemm_q8_0_q8_0;
+            q4_k: dot = vec_dot_q4_k_q8_k, gemm = gemm_q4_k_q8_k;
+            q5_k: dot = vec_dot_q5_k_q8_k, gemm = gemm_q5_k_q8_k;
+            q6_k: dot = vec_dot_q6_k_q8_k, gemm = gemm_q6_k_q8_k;
+            f32: dot = vec_dot_f32; f16: dot = vec_dot_f16_f32; bf16: dot = vec_dot_bf16_f32;
         })
     };
 }
@@ -492,9 +567,9 @@ pub(crate) use simd_tier;
 #[cfg(target_arch = "x86_64")]
 macro_rules! rows8_vnni {
     ($k:ident, x86_64::$($tier:ident)::+) => {
-        $crate::dispatch::override_kernels!($k, crate::arch::x86_64::$($tier)::+ {} gemm {
-            gemm_q4_0x8_q8_0(w, x, nb, out), gemm_q4_1x8_q8_1(w, x, nb, out),
-            gemm_q5_0x8_q8_0(w, x, nb, out), gemm_q8_0x8_q8_0(w, x, nb, out),
+        $crate::dispatch::type_kernels!($k, crate::arch::x86_64::$($tier)::+ {
+            q4_0: rows8 = gemm_q4_0x8_q8_0; q4_1: rows8 = gemm_q4_1x8_q8_1;
+            q5_0: rows8 = gemm_q5_0x8_q8_0; q8_0: rows8 = gemm_q8_0x8_q8_0;
         })
     };
 }
@@ -506,9 +581,9 @@ pub(crate) use rows8_vnni;
 #[cfg(target_arch = "aarch64")]
 macro_rules! rows8_lanes {
     ($k:ident, aarch64::$tier:ident) => {
-        $crate::dispatch::override_kernels!($k, crate::arch::aarch64::$tier {} gemm {
-            gemm_q4_0x8_q8_0(w, x, nb, out), gemm_q4_1x8_q8_1(w, x, nb, out),
-            gemm_q8_0x8_q8_0(w, x, nb, out),
+        $crate::dispatch::type_kernels!($k, crate::arch::aarch64::$tier {
+            q4_0: rows8 = gemm_q4_0x8_q8_0; q4_1: rows8 = gemm_q4_1x8_q8_1;
+            q8_0: rows8 = gemm_q8_0x8_q8_0;
         })
     };
 }
@@ -520,8 +595,8 @@ pub(crate) use rows8_lanes;
 #[cfg(target_arch = "x86_64")]
 macro_rules! rows8_k_avx2 {
     ($k:ident) => {
-        $crate::dispatch::override_kernels!($k, crate::arch::x86_64::avx2::rows8_k {} gemm {
-            gemm_q4_kx8_q8_k(w, x, nb, out), gemm_q6_kx8_q8_k(w, x, nb, out),
+        $crate::dispatch::type_kernels!($k, crate::arch::x86_64::avx2::rows8_k {
+            q4_k: rows8 = gemm_q4_kx8_q8_k; q6_k: rows8 = gemm_q6_kx8_q8_k;
         })
     };
 }
@@ -665,13 +740,14 @@ impl KernelTable {
     /// the tier has a SIMD kernel for it (the scalar fallback is slower than the ggml layout).
     pub fn interleaves(&self, ty: crate::GgmlType, rows: usize) -> bool {
         use crate::GgmlType::*;
+        let k = &self.k;
         let simd = match ty {
-            Q4_0 => self.k.gemm_q4_0x8_q8_0.is_some(),
-            Q4_1 => self.k.gemm_q4_1x8_q8_1.is_some(),
-            Q5_0 => self.k.gemm_q5_0x8_q8_0.is_some(),
-            Q8_0 => self.k.gemm_q8_0x8_q8_0.is_some(),
-            Q4_K => self.k.gemm_q4_kx8_q8_k.is_some(),
-            Q6_K => self.k.gemm_q6_kx8_q8_k.is_some(),
+            Q4_0 => k.q4_0.rows8.is_some(),
+            Q4_1 => k.q4_1.rows8.is_some(),
+            Q5_0 => k.q5_0.rows8.is_some(),
+            Q8_0 => k.q8_0.rows8.is_some(),
+            Q4_K => k.q4_k.rows8.is_some(),
+            Q6_K => k.q6_k.rows8.is_some(),
             _ => false,
         };
         simd && rows > 0 && rows.is_multiple_of(crate::rows8::ROWS8)

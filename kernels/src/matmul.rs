@@ -9,9 +9,7 @@ use half::{bf16, f16};
 
 use crate::GgmlType;
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ4K, BlockQ5_0, BlockQ5K, BlockQ6K, BlockQ8_0};
-use crate::dispatch::{
-    GEMM_TILE_ROWS, GEMM_TILE_TOKENS, GemmFn, KernelTable, Rows8GemmFn, VecDotFn,
-};
+use crate::dispatch::{GEMM_TILE_ROWS, GEMM_TILE_TOKENS, KernelTable, Rows8GemmFn, TypeKernels};
 use crate::matrix::{Activations, Layout, WeightMatrix};
 use crate::parts::ColumnsMut;
 use crate::rows8::{
@@ -43,71 +41,16 @@ impl KernelTable {
         let k = self.kernels();
         let nb = w.blocks_per_row();
         match (w.ty(), x) {
-            (GgmlType::Q4_0, Activations::Q8_0(a)) => drive::<BlockQ4_0, _>(
-                w.blocks(),
-                nb,
-                a,
-                k.vec_dot_q4_0_q8_0,
-                k.gemm_q4_0_q8_0,
-                out,
-            ),
-            (GgmlType::Q4_1, Activations::Q8_1(a)) => drive::<BlockQ4_1, _>(
-                w.blocks(),
-                nb,
-                a,
-                k.vec_dot_q4_1_q8_1,
-                k.gemm_q4_1_q8_1,
-                out,
-            ),
-            (GgmlType::Q5_0, Activations::Q8_0(a)) => drive::<BlockQ5_0, _>(
-                w.blocks(),
-                nb,
-                a,
-                k.vec_dot_q5_0_q8_0,
-                k.gemm_q5_0_q8_0,
-                out,
-            ),
-            (GgmlType::Q8_0, Activations::Q8_0(a)) => drive::<BlockQ8_0, _>(
-                w.blocks(),
-                nb,
-                a,
-                k.vec_dot_q8_0_q8_0,
-                k.gemm_q8_0_q8_0,
-                out,
-            ),
-            (GgmlType::Q4_K, Activations::Q8K(a)) => drive::<BlockQ4K, _>(
-                w.blocks(),
-                nb,
-                a,
-                k.vec_dot_q4_k_q8_k,
-                k.gemm_q4_k_q8_k,
-                out,
-            ),
-            (GgmlType::Q5_K, Activations::Q8K(a)) => drive::<BlockQ5K, _>(
-                w.blocks(),
-                nb,
-                a,
-                k.vec_dot_q5_k_q8_k,
-                k.gemm_q5_k_q8_k,
-                out,
-            ),
-            (GgmlType::Q6_K, Activations::Q8K(a)) => drive::<BlockQ6K, _>(
-                w.blocks(),
-                nb,
-                a,
-                k.vec_dot_q6_k_q8_k,
-                k.gemm_q6_k_q8_k,
-                out,
-            ),
-            (GgmlType::F32, Activations::F32(a)) => {
-                drive::<f32, _>(w.blocks(), nb, a, k.vec_dot_f32, k.gemm_f32, out)
-            }
-            (GgmlType::F16, Activations::F32(a)) => {
-                drive::<f16, _>(w.blocks(), nb, a, k.vec_dot_f16_f32, k.gemm_f16_f32, out)
-            }
-            (GgmlType::BF16, Activations::F32(a)) => {
-                drive::<bf16, _>(w.blocks(), nb, a, k.vec_dot_bf16_f32, k.gemm_bf16_f32, out)
-            }
+            (GgmlType::Q4_0, Activations::Q8_0(a)) => drive(w.blocks(), nb, a, &k.q4_0, out),
+            (GgmlType::Q4_1, Activations::Q8_1(a)) => drive(w.blocks(), nb, a, &k.q4_1, out),
+            (GgmlType::Q5_0, Activations::Q8_0(a)) => drive(w.blocks(), nb, a, &k.q5_0, out),
+            (GgmlType::Q8_0, Activations::Q8_0(a)) => drive(w.blocks(), nb, a, &k.q8_0, out),
+            (GgmlType::Q4_K, Activations::Q8K(a)) => drive(w.blocks(), nb, a, &k.q4_k, out),
+            (GgmlType::Q5_K, Activations::Q8K(a)) => drive(w.blocks(), nb, a, &k.q5_k, out),
+            (GgmlType::Q6_K, Activations::Q8K(a)) => drive(w.blocks(), nb, a, &k.q6_k, out),
+            (GgmlType::F32, Activations::F32(a)) => drive(w.blocks(), nb, a, &k.f32, out),
+            (GgmlType::F16, Activations::F32(a)) => drive(w.blocks(), nb, a, &k.f16, out),
+            (GgmlType::BF16, Activations::F32(a)) => drive(w.blocks(), nb, a, &k.bf16, out),
             (ty, x) => panic!(
                 "matmul: {ty} weights take {:?} activations, got {}",
                 ty.vec_dot_type(),
@@ -126,42 +69,42 @@ impl KernelTable {
                 w.blocks(),
                 nb,
                 a,
-                k.gemm_q4_0x8_q8_0.unwrap_or(rows8::gemm_q4_0x8_q8_0),
+                k.q4_0.rows8.unwrap_or(rows8::gemm_q4_0x8_q8_0),
                 out,
             ),
             (GgmlType::Q4_1, Activations::Q8_1(a)) => drive_rows8::<BlockQ4_1x8, _>(
                 w.blocks(),
                 nb,
                 a,
-                k.gemm_q4_1x8_q8_1.unwrap_or(rows8::gemm_q4_1x8_q8_1),
+                k.q4_1.rows8.unwrap_or(rows8::gemm_q4_1x8_q8_1),
                 out,
             ),
             (GgmlType::Q5_0, Activations::Q8_0(a)) => drive_rows8::<BlockQ5_0x8, _>(
                 w.blocks(),
                 nb,
                 a,
-                k.gemm_q5_0x8_q8_0.unwrap_or(rows8::gemm_q5_0x8_q8_0),
+                k.q5_0.rows8.unwrap_or(rows8::gemm_q5_0x8_q8_0),
                 out,
             ),
             (GgmlType::Q8_0, Activations::Q8_0(a)) => drive_rows8::<BlockQ8_0x8, _>(
                 w.blocks(),
                 nb,
                 a,
-                k.gemm_q8_0x8_q8_0.unwrap_or(rows8::gemm_q8_0x8_q8_0),
+                k.q8_0.rows8.unwrap_or(rows8::gemm_q8_0x8_q8_0),
                 out,
             ),
             (GgmlType::Q4_K, Activations::Q8K(a)) => drive_rows8::<BlockQ4Kx8, _>(
                 w.blocks(),
                 nb,
                 a,
-                k.gemm_q4_kx8_q8_k.unwrap_or(rows8::gemm_q4_kx8_q8_k),
+                k.q4_k.rows8.unwrap_or(rows8::gemm_q4_kx8_q8_k),
                 out,
             ),
             (GgmlType::Q6_K, Activations::Q8K(a)) => drive_rows8::<BlockQ6Kx8, _>(
                 w.blocks(),
                 nb,
                 a,
-                k.gemm_q6_kx8_q8_k.unwrap_or(rows8::gemm_q6_kx8_q8_k),
+                k.q6_k.rows8.unwrap_or(rows8::gemm_q6_kx8_q8_k),
                 out,
             ),
             (ty, x) => panic!(
@@ -229,14 +172,14 @@ impl KernelTable {
 
 /// The loops shared by every weight type. `w` is the whole matrix (`rows × nb` blocks),
 /// `x` is `n_tokens × nb` activation blocks.
-fn drive<W, A>(
+fn drive<W, A, X>(
     w: &[W],
     nb: usize,
     x: &[A],
-    dot: VecDotFn<W, A>,
-    gemm: Option<GemmFn<W, A>>,
+    kernels: &TypeKernels<W, A, X>,
     out: &mut ColumnsMut<'_>,
 ) {
+    let (dot, gemm) = (kernels.dot, kernels.gemm);
     let cols = out.cols();
     let n_tokens = out.n_tokens();
     if nb == 0 {

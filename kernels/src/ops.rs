@@ -50,7 +50,7 @@ impl KernelTable {
 
     /// `Σ a[i] * b[i]`.
     pub fn dot(&self, a: &[f32], b: &[f32]) -> f32 {
-        (self.kernels().vec_dot_f32)(a, b)
+        (self.kernels().f32.dot)(a, b)
     }
 
     /// `y += a * x`.

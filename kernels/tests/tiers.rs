@@ -85,11 +85,7 @@ fn simd_tiers_vectorise_every_f32_op() {
             ),
             ("scale", k.scale as usize, s.scale as usize),
             ("add", k.add as usize, s.add as usize),
-            (
-                "vec_dot_f32",
-                k.vec_dot_f32 as usize,
-                s.vec_dot_f32 as usize,
-            ),
+            ("vec_dot_f32", k.f32.dot as usize, s.f32.dot as usize),
             ("rope_norm", k.rope_norm as usize, s.rope_norm as usize),
             ("rope_neox", k.rope_neox as usize, s.rope_neox as usize),
         ];
@@ -435,44 +431,44 @@ fn run_pair<W: Gen, A: Gen>(
 
 const Q4_0: Pair<BlockQ4_0, BlockQ8_0> = Pair {
     name: "q4_0_q8_0",
-    dot: |k| k.vec_dot_q4_0_q8_0,
-    gemm: |k| k.gemm_q4_0_q8_0,
+    dot: |k| k.q4_0.dot,
+    gemm: |k| k.q4_0.gemm,
     max_exact_blocks: 64,
 };
 const Q4_1: Pair<BlockQ4_1, BlockQ8_1> = Pair {
     name: "q4_1_q8_1",
-    dot: |k| k.vec_dot_q4_1_q8_1,
-    gemm: |k| k.gemm_q4_1_q8_1,
+    dot: |k| k.q4_1.dot,
+    gemm: |k| k.q4_1.gemm,
     max_exact_blocks: 64,
 };
 const Q5_0: Pair<BlockQ5_0, BlockQ8_0> = Pair {
     name: "q5_0_q8_0",
-    dot: |k| k.vec_dot_q5_0_q8_0,
-    gemm: |k| k.gemm_q5_0_q8_0,
+    dot: |k| k.q5_0.dot,
+    gemm: |k| k.q5_0.gemm,
     max_exact_blocks: 64,
 };
 const Q8_0: Pair<BlockQ8_0, BlockQ8_0> = Pair {
     name: "q8_0_q8_0",
-    dot: |k| k.vec_dot_q8_0_q8_0,
-    gemm: |k| k.gemm_q8_0_q8_0,
+    dot: |k| k.q8_0.dot,
+    gemm: |k| k.q8_0.gemm,
     max_exact_blocks: 16,
 };
 const Q4K: Pair<BlockQ4K, BlockQ8K> = Pair {
     name: "q4_k_q8_k",
-    dot: |k| k.vec_dot_q4_k_q8_k,
-    gemm: |k| k.gemm_q4_k_q8_k,
+    dot: |k| k.q4_k.dot,
+    gemm: |k| k.q4_k.gemm,
     max_exact_blocks: 1,
 };
 const Q5K: Pair<BlockQ5K, BlockQ8K> = Pair {
     name: "q5_k_q8_k",
-    dot: |k| k.vec_dot_q5_k_q8_k,
-    gemm: |k| k.gemm_q5_k_q8_k,
+    dot: |k| k.q5_k.dot,
+    gemm: |k| k.q5_k.gemm,
     max_exact_blocks: 1,
 };
 const Q6K: Pair<BlockQ6K, BlockQ8K> = Pair {
     name: "q6_k_q8_k",
-    dot: |k| k.vec_dot_q6_k_q8_k,
-    gemm: |k| k.gemm_q6_k_q8_k,
+    dot: |k| k.q6_k.dot,
+    gemm: |k| k.q6_k.gemm,
     max_exact_blocks: 1,
 };
 
@@ -632,37 +628,37 @@ struct Rows8Pair<W: 'static, A: 'static, X> {
 const ROWS8_Q4_0: Rows8Pair<BlockQ4_0, BlockQ8_0, BlockQ4_0x8> = Rows8Pair {
     pair: &Q4_0,
     ty: GgmlType::Q4_0,
-    gemm: |k| k.gemm_q4_0x8_q8_0,
+    gemm: |k| k.q4_0.rows8,
     acts: |a| Activations::Q8_0(a),
 };
 const ROWS8_Q4_1: Rows8Pair<BlockQ4_1, BlockQ8_1, BlockQ4_1x8> = Rows8Pair {
     pair: &Q4_1,
     ty: GgmlType::Q4_1,
-    gemm: |k| k.gemm_q4_1x8_q8_1,
+    gemm: |k| k.q4_1.rows8,
     acts: |a| Activations::Q8_1(a),
 };
 const ROWS8_Q5_0: Rows8Pair<BlockQ5_0, BlockQ8_0, BlockQ5_0x8> = Rows8Pair {
     pair: &Q5_0,
     ty: GgmlType::Q5_0,
-    gemm: |k| k.gemm_q5_0x8_q8_0,
+    gemm: |k| k.q5_0.rows8,
     acts: |a| Activations::Q8_0(a),
 };
 const ROWS8_Q8_0: Rows8Pair<BlockQ8_0, BlockQ8_0, BlockQ8_0x8> = Rows8Pair {
     pair: &Q8_0,
     ty: GgmlType::Q8_0,
-    gemm: |k| k.gemm_q8_0x8_q8_0,
+    gemm: |k| k.q8_0.rows8,
     acts: |a| Activations::Q8_0(a),
 };
 const ROWS8_Q4_K: Rows8Pair<BlockQ4K, BlockQ8K, BlockQ4Kx8> = Rows8Pair {
     pair: &Q4K,
     ty: GgmlType::Q4_K,
-    gemm: |k| k.gemm_q4_kx8_q8_k,
+    gemm: |k| k.q4_k.rows8,
     acts: |a| Activations::Q8K(a),
 };
 const ROWS8_Q6_K: Rows8Pair<BlockQ6K, BlockQ8K, BlockQ6Kx8> = Rows8Pair {
     pair: &Q6K,
     ty: GgmlType::Q6_K,
-    gemm: |k| k.gemm_q6_kx8_q8_k,
+    gemm: |k| k.q6_k.rows8,
     acts: |a| Activations::Q8K(a),
 };
 
@@ -792,15 +788,15 @@ fn check_float_dots(seed: u64, n: usize, off: usize) -> Result<(), String> {
     for (tier, table) in tiers() {
         let k = table.kernels();
         let cases = [
-            ("vec_dot_f32", (k.vec_dot_f32)(x, y), r::vec_dot_f32(x, y)),
+            ("vec_dot_f32", (k.f32.dot)(x, y), r::vec_dot_f32(x, y)),
             (
                 "vec_dot_f16_f32",
-                (k.vec_dot_f16_f32)(&h, y),
+                (k.f16.dot)(&h, y),
                 r::vec_dot_f16_f32(&h, y),
             ),
             (
                 "vec_dot_bf16_f32",
-                (k.vec_dot_bf16_f32)(&b, y),
+                (k.bf16.dot)(&b, y),
                 r::vec_dot_bf16_f32(&b, y),
             ),
         ];
@@ -1232,11 +1228,9 @@ fn broken_q8_0(x: &[BlockQ8_0], y: &[BlockQ8_0]) -> f32 {
 
 #[test]
 fn harness_catches_an_integer_sum_bug() {
-    let broken = Kernels {
-        vec_dot_q8_0_q8_0: broken_q8_0,
-        gemm_q8_0_q8_0: None,
-        ..Kernels::SCALAR
-    };
+    let mut broken = Kernels::SCALAR;
+    broken.q8_0.dot = broken_q8_0;
+    broken.q8_0.gemm = None;
     let mut rng = Rng(7);
     let w: Vec<BlockQ8_0> = (0..2)
         .map(|_| BlockQ8_0::random(&mut rng, Regime::Exact, Quants::Min))

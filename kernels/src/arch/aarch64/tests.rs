@@ -219,11 +219,11 @@ fn check_gemm<W, A>(
 }
 
 macro_rules! quant_tests {
-    ($($test:ident, $gemm_test:ident: $w:expr, $a:expr, $dot:ident, $gemm:ident;)*) => {$(
+    ($($test:ident, $gemm_test:ident: $w:expr, $a:expr, $ty:ident;)*) => {$(
         proptest! {
             #[test]
             fn $test((w, a, n, off) in pair($w, $a)) {
-                check_dot(&w[off..off + n], &a[off..off + n], |k| k.$dot)?;
+                check_dot(&w[off..off + n], &a[off..off + n], |k| k.$ty.dot)?;
             }
 
             #[test]
@@ -233,20 +233,20 @@ macro_rules! quant_tests {
                 a in proptest::collection::vec($a, 12),
             ) {
                 // 12 blocks = 4 rows of 3, 6 of 2 or 12 of 1: every tile shape fits.
-                check_gemm(&w[..12 / nb * nb], &a[..12 / nb * nb], nb, |k| k.$gemm)?;
+                check_gemm(&w[..12 / nb * nb], &a[..12 / nb * nb], nb, |k| k.$ty.gemm)?;
             }
         }
     )*};
 }
 
 quant_tests! {
-    q4_0_q8_0, gemm_q4_0_q8_0: q4_0(), q8_0(), vec_dot_q4_0_q8_0, gemm_q4_0_q8_0;
-    q4_1_q8_1, gemm_q4_1_q8_1: q4_1(), q8_1(), vec_dot_q4_1_q8_1, gemm_q4_1_q8_1;
-    q5_0_q8_0, gemm_q5_0_q8_0: q5_0(), q8_0(), vec_dot_q5_0_q8_0, gemm_q5_0_q8_0;
-    q8_0_q8_0, gemm_q8_0_q8_0: q8_0(), q8_0(), vec_dot_q8_0_q8_0, gemm_q8_0_q8_0;
-    q4_k_q8_k, gemm_q4_k_q8_k: q4_k(), q8_k(), vec_dot_q4_k_q8_k, gemm_q4_k_q8_k;
-    q5_k_q8_k, gemm_q5_k_q8_k: q5_k(), q8_k(), vec_dot_q5_k_q8_k, gemm_q5_k_q8_k;
-    q6_k_q8_k, gemm_q6_k_q8_k: q6_k(), q8_k(), vec_dot_q6_k_q8_k, gemm_q6_k_q8_k;
+    q4_0_q8_0, gemm_q4_0_q8_0: q4_0(), q8_0(), q4_0;
+    q4_1_q8_1, gemm_q4_1_q8_1: q4_1(), q8_1(), q4_1;
+    q5_0_q8_0, gemm_q5_0_q8_0: q5_0(), q8_0(), q5_0;
+    q8_0_q8_0, gemm_q8_0_q8_0: q8_0(), q8_0(), q8_0;
+    q4_k_q8_k, gemm_q4_k_q8_k: q4_k(), q8_k(), q4_k;
+    q5_k_q8_k, gemm_q5_k_q8_k: q5_k(), q8_k(), q5_k;
+    q6_k_q8_k, gemm_q6_k_q8_k: q6_k(), q8_k(), q6_k;
 }
 
 /// Floats for the quantizers and float dots: mostly ordinary, plus zeros, subnormals,
@@ -347,21 +347,21 @@ proptest! {
     fn dot_f32(x in proptest::collection::vec(float(), 0..80), y in proptest::collection::vec(float(), 80), off in 0usize..4) {
         let off = off.min(x.len());
         let x = &x[off..];
-        check_dot(x, &y[off..off + x.len()], |k| k.vec_dot_f32)?;
+        check_dot(x, &y[off..off + x.len()], |k| k.f32.dot)?;
     }
 
     #[test]
     fn dot_f16(x in proptest::collection::vec(float(), 0..80), y in proptest::collection::vec(float(), 80), off in 0usize..4) {
         let off = off.min(x.len());
         let x: Vec<f16> = x[off..].iter().map(|&v| f16::from_f32(v)).collect();
-        check_dot(&x, &y[off..off + x.len()], |k| k.vec_dot_f16_f32)?;
+        check_dot(&x, &y[off..off + x.len()], |k| k.f16.dot)?;
     }
 
     #[test]
     fn dot_bf16(x in proptest::collection::vec(float(), 0..80), y in proptest::collection::vec(float(), 80), off in 0usize..4) {
         let off = off.min(x.len());
         let x: Vec<bf16> = x[off..].iter().map(|&v| bf16::from_f32(v)).collect();
-        check_dot(&x, &y[off..off + x.len()], |k| k.vec_dot_bf16_f32)?;
+        check_dot(&x, &y[off..off + x.len()], |k| k.bf16.dot)?;
     }
 }
 
@@ -379,16 +379,13 @@ fn pinned_extremes() {
         d: one,
         qs: [-128; 32],
     }; 3];
-    assert_eq!(
-        (Kernels::SCALAR.vec_dot_q8_0_q8_0)(&w8, &a8),
-        3.0 * 32.0 * 16384.0
-    );
-    check_dot(&w8, &a8, |k| k.vec_dot_q8_0_q8_0).unwrap();
+    assert_eq!((Kernels::SCALAR.q8_0.dot)(&w8, &a8), 3.0 * 32.0 * 16384.0);
+    check_dot(&w8, &a8, |k| k.q8_0.dot).unwrap();
     let w4 = [BlockQ4_0 {
         d: one,
         qs: [0x00; 16],
     }; 3];
-    check_dot(&w4, &a8, |k| k.vec_dot_q4_0_q8_0).unwrap();
+    check_dot(&w4, &a8, |k| k.q4_0.dot).unwrap();
     let w6 = [BlockQ6K {
         ql: [0; 128],
         qh: [0; 64],
@@ -400,14 +397,14 @@ fn pinned_extremes() {
         qs: [-128; 256],
         bsums: [i16::MIN; 16],
     }];
-    check_dot(&w6, &a6, |k| k.vec_dot_q6_k_q8_k).unwrap();
+    check_dot(&w6, &a6, |k| k.q6_k.dot).unwrap();
     let w4k = [BlockQ4K {
         d: one,
         dmin: one,
         scales: [0xff; 12],
         qs: [0xff; 128],
     }];
-    check_dot(&w4k, &a6, |k| k.vec_dot_q4_k_q8_k).unwrap();
+    check_dot(&w4k, &a6, |k| k.q4_k.dot).unwrap();
     let w5k = [BlockQ5K {
         d: one,
         dmin: one,
@@ -415,7 +412,7 @@ fn pinned_extremes() {
         qh: [0xff; 32],
         qs: [0xff; 128],
     }];
-    check_dot(&w5k, &a6, |k| k.vec_dot_q5_k_q8_k).unwrap();
+    check_dot(&w5k, &a6, |k| k.q5_k.dot).unwrap();
 }
 
 /// `with_tier` must refuse dotprod exactly when the CPU lacks it (cortex-a53/a72), and i8mm

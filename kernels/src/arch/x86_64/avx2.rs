@@ -838,14 +838,14 @@ pub(crate) mod rows8_k;
 /// The CPU must support the tier ([`crate::dispatch::CpuFeatures::supports`]): the table's
 /// safe `fn`s run its instructions unchecked.
 pub(crate) unsafe fn table() -> crate::dispatch::Kernels {
-    use crate::dispatch::{Kernels, override_kernels, simd_tier};
+    use crate::dispatch::{Kernels, simd_tier, type_kernels};
     let mut k = Kernels::TIER_BASE;
     use crate::dispatch::rows8_k_avx2;
     simd_tier!(k, x86_64::avx2);
     // No Q8_0 rows8 kernel: `vpmaddubsw` would saturate on biased 8-bit weights.
-    override_kernels!(k, crate::arch::x86_64::avx2 {} gemm {
-        gemm_q4_0x8_q8_0(w, x, nb, out), gemm_q4_1x8_q8_1(w, x, nb, out),
-        gemm_q5_0x8_q8_0(w, x, nb, out),
+    type_kernels!(k, crate::arch::x86_64::avx2 {
+        q4_0: rows8 = gemm_q4_0x8_q8_0; q4_1: rows8 = gemm_q4_1x8_q8_1;
+        q5_0: rows8 = gemm_q5_0x8_q8_0;
     });
     rows8_k_avx2!(k);
     k

@@ -38,15 +38,15 @@ fn high5_bits(bits: u32) -> __m256i {
 /// The CPU must support the tier ([`crate::dispatch::CpuFeatures::supports`]): the table's
 /// safe `fn`s run its instructions unchecked.
 pub(crate) unsafe fn table() -> crate::dispatch::Kernels {
-    use crate::dispatch::{Kernels, override_kernels, simd_tier};
+    use crate::dispatch::{Kernels, override_kernels, simd_tier, type_kernels};
     let mut k = Kernels::TIER_BASE;
     use crate::dispatch::rows8_vnni;
     simd_tier!(k, x86_64::avx512vnni);
     rows8_vnni!(k, x86_64::avx512vnni::rows16);
     // K-quant rows8 with 16 rows per 512-bit register (the ARM tiers keep Q4_K / Q6_K in the
     // file's layout: `interleaves` says no for them).
-    override_kernels!(k, crate::arch::x86_64::avx512vnni::rows16_k {} gemm {
-        gemm_q4_kx8_q8_k(w, x, nb, out), gemm_q6_kx8_q8_k(w, x, nb, out),
+    type_kernels!(k, crate::arch::x86_64::avx512vnni::rows16_k {
+        q4_k: rows8 = gemm_q4_kx8_q8_k; q6_k: rows8 = gemm_q6_kx8_q8_k;
     });
     // 16-lane activations and weighted sums (the AVX2 kernels' bits) and softmax.
     override_kernels!(k, crate::arch::x86_64::float_ops512 {

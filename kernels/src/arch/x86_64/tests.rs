@@ -227,7 +227,7 @@ macro_rules! quant_format_tests {
                     }
                     let want = ($sum)(&w[0], &a[0]) as f32;
                     for (tier, k) in tiers() {
-                        let got = (k.$dot)(&w, &a);
+                        let got = (k.$name.dot)(&w, &a);
                         prop_assert_eq!(got, want, "{} {}", tier, stringify!($dot));
                     }
                 }
@@ -250,7 +250,7 @@ macro_rules! quant_format_tests {
                     let (w, a) = (&w[skip..], &a[skip..skip + n]);
                     let want = r::$dot(w, a);
                     for (tier, k) in tiers() {
-                        check(tier, stringify!($dot), (k.$dot)(w, a), want, n, $mag(w, a));
+                        check(tier, stringify!($dot), (k.$name.dot)(w, a), want, n, $mag(w, a));
                     }
                 }
 
@@ -279,7 +279,7 @@ macro_rules! quant_format_tests {
                     let mut want = [0f32; 16];
                     r::$gemm(w, a, nb, &mut want);
                     for (tier, k) in tiers() {
-                        let gemm = k.$gemm.expect("x86 tiers provide every GEMM tile");
+                        let gemm = k.$name.gemm.expect("x86 tiers provide every GEMM tile");
                         out.fill(f32::NAN);
                         gemm(w, a, nb, &mut out);
                         prop_assert!(out[mr * nt].is_nan(), "{} wrote past the tile", tier);
@@ -293,7 +293,7 @@ macro_rules! quant_format_tests {
                                 // 1×1 tile and from the `vec_dot` (the GEMV path).
                                 let mut one = [f32::NAN; 1];
                                 gemm(wr, ar, nb, &mut one);
-                                let dot = (k.$dot)(wr, ar);
+                                let dot = (k.$name.dot)(wr, ar);
                                 for alone in [one[0], dot] {
                                     prop_assert!(
                                         alone.to_bits() == got.to_bits() || (got.is_nan() && alone.is_nan()),
@@ -387,11 +387,7 @@ fn q8_0_minus_128_everywhere() {
         qs: [-128; 32],
     }; 3];
     for (tier, k) in tiers() {
-        assert_eq!(
-            (k.vec_dot_q8_0_q8_0)(&w, &a),
-            3.0 * 32.0 * 16384.0,
-            "{tier}"
-        );
+        assert_eq!((k.q8_0.dot)(&w, &a), 3.0 * 32.0 * 16384.0, "{tier}");
     }
     // Activations without -128 (the AVX2 sign-trick path) against -128 weights, at the
     // largest pair sums: 2 * 128 * 127 per i16 lane.
@@ -402,7 +398,7 @@ fn q8_0_minus_128_everywhere() {
         }; 3];
         for (tier, k) in tiers() {
             let want = 3.0 * 32.0 * -128.0 * f32::from(y);
-            assert_eq!((k.vec_dot_q8_0_q8_0)(&w, &a), want, "{tier} y {y}");
+            assert_eq!((k.q8_0.dot)(&w, &a), want, "{tier} y {y}");
         }
     }
 }
@@ -474,9 +470,9 @@ proptest! {
         let mag: f64 = x.iter().zip(&y).map(|(a, b)| f64::from(a * b).abs()).sum();
         let n = x.len();
         for (tier, k) in tiers() {
-            check(tier, "vec_dot_f32", (k.vec_dot_f32)(&x, &y), r::vec_dot_f32(&x, &y), n, mag);
-            check(tier, "vec_dot_f16_f32", (k.vec_dot_f16_f32)(&xh, &y), r::vec_dot_f16_f32(&xh, &y), n, mag * 1.01);
-            check(tier, "vec_dot_bf16_f32", (k.vec_dot_bf16_f32)(&xb, &y), r::vec_dot_bf16_f32(&xb, &y), n, mag * 1.01);
+            check(tier, "vec_dot_f32", (k.f32.dot)(&x, &y), r::vec_dot_f32(&x, &y), n, mag);
+            check(tier, "vec_dot_f16_f32", (k.f16.dot)(&xh, &y), r::vec_dot_f16_f32(&xh, &y), n, mag * 1.01);
+            check(tier, "vec_dot_bf16_f32", (k.bf16.dot)(&xb, &y), r::vec_dot_bf16_f32(&xb, &y), n, mag * 1.01);
         }
     }
 }
@@ -521,7 +517,7 @@ fn quantizers_non_finite() {
 /// (tails), against the reference dot within the float tolerance, and bit-identical to a
 /// 1×1 tile and to the tier's `vec_dot` of the same row and token.
 macro_rules! float_gemm_test {
-    ($name:ident, $W:ty, $gemm:ident, $dot:ident, $conv:expr) => {
+    ($name:ident, $W:ty, $field:ident, $gemm:ident, $dot:ident, $conv:expr) => {
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -533,7 +529,7 @@ macro_rules! float_gemm_test {
                 let w: Vec<$W> = (0..mr * n).map(|i| $conv(v[i % v.len()])).collect();
                 let x: Vec<f32> = (0..nt * n).map(|i| v[(i * 7 + 3) % v.len()]).collect();
                 for (tier, k) in tiers() {
-                    let gemm = k.$gemm.expect("x86 tiers provide the float GEMM tiles");
+                    let gemm = k.$field.gemm.expect("x86 tiers provide the float GEMM tiles");
                     let mut out = [f32::NAN; 17];
                     gemm(&w, &x, n, &mut out);
                     prop_assert!(out[mr * nt].is_nan(), "{} wrote past the tile", tier);
@@ -550,7 +546,7 @@ macro_rules! float_gemm_test {
                             let mut one = [f32::NAN; 1];
                             gemm(wr, xr, n, &mut one);
                             prop_assert_eq!(one[0].to_bits(), got.to_bits(), "{} tile shape", tier);
-                            let dot = (k.$dot)(wr, xr);
+                            let dot = (k.$field.dot)(wr, xr);
                             prop_assert_eq!(dot.to_bits(), got.to_bits(), "{} tile vs vec_dot", tier);
                         }
                     }
@@ -579,9 +575,10 @@ impl ToF32 for bf16 {
     }
 }
 
-float_gemm_test!(gemm_f32_tiles, f32, gemm_f32, vec_dot_f32, |v: f32| v);
+float_gemm_test!(gemm_f32_tiles, f32, f32, gemm_f32, vec_dot_f32, |v: f32| v);
 float_gemm_test!(
     gemm_f16_tiles,
+    f16,
     f16,
     gemm_f16_f32,
     vec_dot_f16_f32,
@@ -589,6 +586,7 @@ float_gemm_test!(
 );
 float_gemm_test!(
     gemm_bf16_tiles,
+    bf16,
     bf16,
     gemm_bf16_f32,
     vec_dot_bf16_f32,
