@@ -193,34 +193,29 @@ unsafe fn add_scaled(
     }
 }
 
-impl MmlaBlock for BlockQ4_0x8 {
-    const STARTS: bool = true;
+/// The formats with one scale per block: [`add_scaled`]; `STARTS` as given.
+macro_rules! one_scale_mmla {
+    ($($W:ty: $starts:literal;)*) => {$(
+        impl MmlaBlock for $W {
+            const STARTS: bool = $starts;
 
-    #[inline(always)]
-    unsafe fn add_pair_terms(
-        acc: [float32x4_t; 4],
-        s: [int32x4_t; 4],
-        d: &[float32x4_t; 2],
-        p: &PairPrep,
-    ) -> [float32x4_t; 4] {
-        // SAFETY: forwarded contract.
-        unsafe { add_scaled(acc, s, d, p) }
-    }
+            #[inline(always)]
+            unsafe fn add_pair_terms(
+                acc: [float32x4_t; 4],
+                s: [int32x4_t; 4],
+                d: &[float32x4_t; 2],
+                p: &PairPrep,
+            ) -> [float32x4_t; 4] {
+                // SAFETY: forwarded contract.
+                unsafe { add_scaled(acc, s, d, p) }
+            }
+        }
+    )*};
 }
 
-impl MmlaBlock for BlockQ8_0x8 {
-    const STARTS: bool = false;
-
-    #[inline(always)]
-    unsafe fn add_pair_terms(
-        acc: [float32x4_t; 4],
-        s: [int32x4_t; 4],
-        d: &[float32x4_t; 2],
-        p: &PairPrep,
-    ) -> [float32x4_t; 4] {
-        // SAFETY: forwarded contract.
-        unsafe { add_scaled(acc, s, d, p) }
-    }
+one_scale_mmla! {
+    BlockQ4_0x8: true;
+    BlockQ8_0x8: false;
 }
 
 impl MmlaBlock for BlockQ4_1x8 {
