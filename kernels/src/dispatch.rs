@@ -577,7 +577,8 @@ macro_rules! rows8_vnni {
 pub(crate) use rows8_vnni;
 
 /// Register an aarch64 tier's rows8 GEMMs (Q4_0, Q4_1 and Q8_0; by-element `sdot` or
-/// broadcast `smlal`, see `arch::aarch64::rows8`).
+/// broadcast `smlal`, see `arch::aarch64::rows8`; on the i8mm tier `smmla` for prompts,
+/// `arch::aarch64::rows8_mmla`).
 #[cfg(target_arch = "aarch64")]
 macro_rules! rows8_lanes {
     ($k:ident, aarch64::$tier:ident) => {
