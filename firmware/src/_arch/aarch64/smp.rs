@@ -33,8 +33,10 @@ use super::psci::{self, Conduit};
 /// has 4.
 pub const MAX_CORES: usize = 4;
 /// Stack of each secondary core: it only runs the runtime's tasks (matrix products,
-/// attention heads), which used at most 1.6 KiB (SmolLM2, Gemma 3, Qwen2.5, painted-stack
-/// measurement); the boot core has 1 MiB (`link.ld`).
+/// attention heads), which used at most 1.6 KiB on the NEON and dotprod tiers (SmolLM2,
+/// Gemma 3, Qwen2.5, painted-stack measurement); the i8mm tier's prompt GEMMs add their
+/// token-pair buffer (at most 2 × 64 × 112 B = 14 KiB, `rows8_mmla::PairPrep`). The boot core
+/// has 1 MiB (`link.ld`).
 pub const SECONDARY_STACK_SIZE: usize = 64 << 10;
 /// Exception stack of each core.
 pub const EXCEPTION_STACK_SIZE: usize = 16 << 10;
