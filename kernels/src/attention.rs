@@ -146,6 +146,80 @@ pub(crate) fn check_weighted_sums(out: &[f32], a: &[f32], v: &[f32], hd: usize) 
     len
 }
 
+/// One SIMD tier's pieces of `weighted_sums`, for [`weighted_sums_by_chunks`]: the
+/// single-row kernel and a kernel for `R` rows (1 to 4) over one chunk of `WIDTH` columns.
+pub(crate) trait WeightedSumsChunk {
+    /// Columns per chunk (a multiple of the vector width: 4 vectors).
+    const WIDTH: usize;
+
+    /// `weighted_sum(out, a, v)` for one row (the reference's bits).
+    ///
+    /// # Safety
+    /// The implementor's CPU features.
+    unsafe fn row(out: &mut [f32], a: &[f32], v: &[f32]);
+
+    /// `out[r * hd + c0..][..WIDTH] = Σ_j a[r * len + j] · v[j * hd + c0..][..WIDTH]` for
+    /// `r < R`, `len = v.len() / hd`: each value chunk loaded once for the `R` rows, every
+    /// output multiply-then-add in order of `j` from zero (the reference's bits).
+    ///
+    /// # Safety
+    /// The implementor's CPU features.
+    unsafe fn chunk<const R: usize>(out: &mut [f32], a: &[f32], v: &[f32], hd: usize, c0: usize);
+}
+
+/// The `weighted_sums` driver the SIMD tiers share ([`KernelTable::weighted_sums`]'
+/// contract): up to 4 rows per pass over each `K::WIDTH`-column chunk of the values, so the
+/// query heads of one key/value head (grouped-query attention) read its values once instead
+/// of once each. Head sizes that are not a multiple of `K::WIDTH` take `K::row` row by row.
+/// The reference's bits either way.
+///
+/// # Safety
+/// `K`'s CPU features (inline it into a function that enables them).
+///
+/// # Panics
+/// If the lengths do not fit the contract.
+#[inline(always)]
+pub(crate) unsafe fn weighted_sums_by_chunks<K: WeightedSumsChunk>(
+    out: &mut [f32],
+    a: &[f32],
+    v: &[f32],
+    hd: usize,
+) {
+    let len = check_weighted_sums(out, a, v, hd);
+    let nq = out.len() / hd;
+    if len == 0 {
+        out.fill(0.0);
+        return;
+    }
+    if !hd.is_multiple_of(K::WIDTH) {
+        for (o, w) in out.chunks_exact_mut(hd).zip(a.chunks_exact(len)) {
+            // SAFETY: the caller's promise.
+            unsafe { K::row(o, w, v) };
+        }
+        return;
+    }
+    let mut r0 = 0;
+    while r0 < nq {
+        let rows = (nq - r0).min(4);
+        let (o, w) = (
+            &mut out[r0 * hd..(r0 + rows) * hd],
+            &a[r0 * len..(r0 + rows) * len],
+        );
+        for c0 in (0..hd).step_by(K::WIDTH) {
+            // SAFETY: the caller's promise.
+            unsafe {
+                match rows {
+                    1 => K::chunk::<1>(o, w, v, hd, c0),
+                    2 => K::chunk::<2>(o, w, v, hd, c0),
+                    3 => K::chunk::<3>(o, w, v, hd, c0),
+                    _ => K::chunk::<4>(o, w, v, hd, c0),
+                }
+            }
+        }
+        r0 += rows;
+    }
+}
+
 /// The length contract of every `attn_scores` kernel (see [`KernelTable::attn_scores`]).
 ///
 /// # Panics

@@ -170,10 +170,28 @@ pub unsafe fn weighted_sum(out: &mut [f32], a: &[f32], v: &[f32]) {
     crate::reference::ops::weighted_sum_tail(out, a, v, c0);
 }
 
+/// NEON's pieces of `weighted_sums`: 16-column chunks (4 registers per row).
+struct NeonChunks;
+
+impl crate::attention::WeightedSumsChunk for NeonChunks {
+    const WIDTH: usize = 16;
+
+    #[inline(always)]
+    unsafe fn row(out: &mut [f32], a: &[f32], v: &[f32]) {
+        // SAFETY: the caller's promise (NEON).
+        unsafe { weighted_sum(out, a, v) }
+    }
+
+    #[inline(always)]
+    unsafe fn chunk<const R: usize>(out: &mut [f32], a: &[f32], v: &[f32], hd: usize, c0: usize) {
+        // SAFETY: the caller's promise (NEON).
+        unsafe { weighted_sums_chunk::<R>(out, a, v, hd, c0) }
+    }
+}
+
 /// `out[r][c0..c0 + 16] = Σ_j a[r][j] · v[j][c0..c0 + 16]` for the `R` weight rows `a[r] =
-/// a[r * len..][..len]`: each value chunk (4 registers) is loaded once for all `R` rows (`4R`
-/// accumulators), every output multiply-then-add in order of `j` from zero — the reference's
-/// bits.
+/// a[r * len..][..len]` ([`crate::attention::WeightedSumsChunk::chunk`]): 4 registers of
+/// values loaded once for all `R` rows (`4R` accumulators).
 #[inline]
 #[target_feature(enable = "neon")]
 fn weighted_sums_chunk<const R: usize>(
@@ -211,11 +229,8 @@ fn weighted_sums_chunk<const R: usize>(
 }
 
 /// [`weighted_sum`] for `out.len() / hd` weight rows over the same value rows
-/// (`crate::dispatch::KernelTable::weighted_sums`' contract; the AVX-512 tier's twin): up to
-/// 4 rows per pass over each 16-column chunk of the values, so the query heads of one
-/// key/value head (grouped-query attention) read its values once instead of once each. Head
-/// sizes that are not a multiple of 16 take [`weighted_sum`] row by row. The reference's bits
-/// either way.
+/// (`crate::dispatch::KernelTable::weighted_sums`' contract; the AVX-512 tier's twin), through
+/// the shared driver [`crate::attention::weighted_sums_by_chunks`] with 16-column chunks.
 ///
 /// # Safety
 /// The CPU must support NEON.
@@ -224,36 +239,8 @@ fn weighted_sums_chunk<const R: usize>(
 /// If the lengths do not fit the contract.
 #[target_feature(enable = "neon")]
 pub unsafe fn weighted_sums(out: &mut [f32], a: &[f32], v: &[f32], hd: usize) {
-    let len = crate::attention::check_weighted_sums(out, a, v, hd);
-    let nq = out.len() / hd;
-    if len == 0 {
-        out.fill(0.0);
-        return;
-    }
-    if !hd.is_multiple_of(16) {
-        for (o, w) in out.chunks_exact_mut(hd).zip(a.chunks_exact(len)) {
-            // SAFETY: the caller's promise (NEON) is this kernel's.
-            unsafe { weighted_sum(o, w, v) };
-        }
-        return;
-    }
-    let mut r0 = 0;
-    while r0 < nq {
-        let rows = (nq - r0).min(4);
-        let (o, w) = (
-            &mut out[r0 * hd..(r0 + rows) * hd],
-            &a[r0 * len..(r0 + rows) * len],
-        );
-        for c0 in (0..hd).step_by(16) {
-            match rows {
-                1 => weighted_sums_chunk::<1>(o, w, v, hd, c0),
-                2 => weighted_sums_chunk::<2>(o, w, v, hd, c0),
-                3 => weighted_sums_chunk::<3>(o, w, v, hd, c0),
-                _ => weighted_sums_chunk::<4>(o, w, v, hd, c0),
-            }
-        }
-        r0 += rows;
-    }
+    // SAFETY: the caller's promise (NEON) is the chunks'.
+    unsafe { crate::attention::weighted_sums_by_chunks::<NeonChunks>(out, a, v, hd) }
 }
 
 /// `out = x / sqrt(mean(x²) + eps) * weight` (bit-exact).
