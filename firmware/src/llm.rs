@@ -86,7 +86,7 @@ fn ids_line(ids: &[u32]) -> String {
 /// Parse, load and generate. Returns the status to exit with.
 ///
 /// Like the host CLI, the loader first rewrites the matrices the kernel tier multiplies
-/// faster interleaved (rows8: Q4_0 / Q4_1 / Q8_0 on NEON and dotprod) in place, in RAM, then
+/// faster interleaved (rows8: Q4_0 / Q4_1 / Q5_0 / Q8_0 on the aarch64 tiers) in place, in RAM, then
 /// views them in that layout; the results are the same bits either way.
 pub fn run(image: &'static mut [u8], features: CpuFeatures, cores: &Cores) -> ExitCode {
     // SAFETY: `features` was read from this CPU's ID registers

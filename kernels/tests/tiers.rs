@@ -582,13 +582,14 @@ proptest! {
     }
 
     /// Rows longer than the rows8 GEMMs' activation buffers (64 blocks on the 256-bit
-    /// tiers, prepared in chunks once per group; 32 on AVX-512, whose packed spans keep the
+    /// and aarch64 tiers, prepared in chunks once per group; 32 on AVX-512, whose packed spans keep the
     /// partial sums in `out` between spans), and matrices the matmul driver cuts into
     /// several calls.
     #[test]
     fn rows8_long_rows_match_reference(seed in any::<u64>(), nb in 65usize..150) {
         check_rows8(&ROWS8_Q4_0, seed, nb, false).map_err(TestCaseError::fail)?;
         check_rows8(&ROWS8_Q4_1, seed, nb, false).map_err(TestCaseError::fail)?;
+        check_rows8(&ROWS8_Q5_0, seed, nb, false).map_err(TestCaseError::fail)?;
     }
 
     #[test]

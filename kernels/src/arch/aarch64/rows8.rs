@@ -10,9 +10,10 @@
 //! A block's weights are 16 registers `w[2k + h]`: weight chunk `k` (columns `4k..4k+4` of
 //! the block) of rows `4h..4h+4`. For Q8_0 that is the quant chunk `k`; for the 4-bit formats
 //! chunk `k < 4` is the low nibbles of quant chunk `k` and chunk `4 + k` the high nibbles,
-//! ggml's nibble order. Nibbles stay unsigned (0..=15); Q4_0's `- 8` is folded into the
-//! integer sum's start value `-8 Σ y`, computed once per activation block and GEMM call
-//! ([`Prep`]).
+//! ggml's nibble order; Q5_0 adds its fifth bits to those nibbles ([`add_fifth_bits`]).
+//! Weights stay unsigned (0..=15, Q5_0 0..=31); Q4_0's `- 8` and Q5_0's `- 16` are folded
+//! into the integer sum's start value `-8 Σ y` / `-16 Σ y`, computed once per activation
+//! block and GEMM call ([`Prep`]).
 //!
 //! **Bits.** Each lane then takes the reference's block step (`reference::vec_dot::step_*`,
 //! `fmla` where it fuses) on an exactly equal integer sum, block after block: every output
@@ -28,7 +29,7 @@ use half::f16;
 use super::simd::{f16_to_f32, f16x4_to_f32, f16x8_high_to_f32, load_i8};
 use crate::blocks::{BlockQ8_0, BlockQ8_1};
 use crate::parts::ColumnsMut;
-use crate::rows8::{BlockQ4_0x8, BlockQ4_1x8, BlockQ8_0x8, ROWS8, gemm_geometry};
+use crate::rows8::{BlockQ4_0x8, BlockQ4_1x8, BlockQ5_0x8, BlockQ8_0x8, ROWS8, gemm_geometry};
 
 /// A block's 8 integer sums from its 16 weight registers (see the module docs) and the
 /// activation block's two quant registers `a[0]` (columns 0..16) and `a[1]` (16..32): lane
@@ -43,11 +44,11 @@ pub(super) trait LaneDot {
     /// per token paired, 51.0 M single).
     const PAIRS_UNPACKED: bool;
 
-    /// For weights in `0..=15` (unsigned nibbles).
+    /// For weights in `0..=31` (unsigned nibbles, or Q5_0's nibble plus fifth bit).
     ///
     /// # Safety
     /// NEON and the implementor's features.
-    unsafe fn sums_u4(start: int32x4_t, w: &[int8x16_t; 16], a: [int8x16_t; 2]) -> [int32x4_t; 2];
+    unsafe fn sums_u5(start: int32x4_t, w: &[int8x16_t; 16], a: [int8x16_t; 2]) -> [int32x4_t; 2];
 
     /// For any i8 weights, `-128` included.
     ///
@@ -102,7 +103,7 @@ impl LaneDot for SdotLane {
     const PAIRS_UNPACKED: bool = false;
 
     #[inline(always)]
-    unsafe fn sums_u4(start: int32x4_t, w: &[int8x16_t; 16], a: [int8x16_t; 2]) -> [int32x4_t; 2] {
+    unsafe fn sums_u5(start: int32x4_t, w: &[int8x16_t; 16], a: [int8x16_t; 2]) -> [int32x4_t; 2] {
         // SAFETY: forwarded contract.
         unsafe { Self::sums_i8(start, w, a) }
     }
@@ -160,11 +161,11 @@ unsafe fn rows_of(start: int32x4_t, lo: int32x4_t, hi: int32x4_t) -> int32x4_t {
 impl LaneDot for SmullLane {
     const PAIRS_UNPACKED: bool = true;
 
-    /// Products of a nibble (0..=15) and an i8 are at most `15 · 128 = 1920` in magnitude, so
-    /// a block's 8 products per 16-bit lane stay within ±15360: accumulate with `smlal` and
-    /// widen once per block.
+    /// Products of a 5-bit weight (0..=31) and an i8 are at most `31 · 128 = 3968` in
+    /// magnitude, so a block's 8 products per 16-bit lane stay within ±31744: accumulate with
+    /// `smlal` and widen once per block.
     #[inline(always)]
-    unsafe fn sums_u4(start: int32x4_t, w: &[int8x16_t; 16], a: [int8x16_t; 2]) -> [int32x4_t; 2] {
+    unsafe fn sums_u5(start: int32x4_t, w: &[int8x16_t; 16], a: [int8x16_t; 2]) -> [int32x4_t; 2] {
         #[inline(always)]
         unsafe fn step<const L: i32>(
             acc: [int16x8_t; 4],
@@ -313,6 +314,78 @@ pub(super) unsafe fn act(qs: &[i8; 32]) -> [int8x16_t; 2] {
     unsafe { [load_i8(&q[0]), load_i8(&q[1])] }
 }
 
+/// The [`Prep`] of an activation block for weights stored as `q + off` (Q4_0: 8, Q5_0: 16):
+/// the integer sums start at `-off Σ y`.
+///
+/// # Safety
+/// NEON.
+#[inline(always)]
+unsafe fn offset_prep(y: &BlockQ8_0, off: i32) -> Prep {
+    // SAFETY: NEON is the caller's promise.
+    unsafe {
+        let a = act(&y.qs);
+        let sum = i32::from(vaddlvq_s8(a[0])) + i32::from(vaddlvq_s8(a[1]));
+        Prep {
+            d: f16_to_f32(y.d),
+            s: 0.0,
+            start: [-off * sum; 4],
+        }
+    }
+}
+
+/// The reference's one-scale block step (`add_block`: `fma(d_x * d_y, sumi as f32, acc)`)
+/// for 8 rows: `acc[h] + (dx[h] · d) · s[h]`, fused like the reference.
+///
+/// # Safety
+/// NEON.
+#[inline(always)]
+unsafe fn one_scale_term(
+    acc: [float32x4_t; 2],
+    dx: &[float32x4_t; 2],
+    d: f32,
+    s: [int32x4_t; 2],
+) -> [float32x4_t; 2] {
+    // SAFETY: NEON is the caller's promise; register-only operations.
+    core::array::from_fn(|h| unsafe {
+        vfmaq_f32(acc[h], vmulq_n_f32(dx[h], d), vcvtq_f32_s32(s[h]))
+    })
+}
+
+/// Byte `p % 8`'s bit, for [`add_fifth_bits`].
+const BIT_OF_BYTE: [u8; 16] = [1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128];
+
+/// Q5_0's fifth bits added to its 16 nibble registers (`w[r] += 16` where the bit is set).
+/// In the x8 `qh` (`crate::rows8`), the bits of weight register `r = 2k + h` (chunk `k`,
+/// rows `4h..4h+4`) are its bytes `2r` (register bytes 0..8) and `2r + 1` (bytes 8..16),
+/// bit `p % 8` for register byte `p`. Three rounds of byte zips spread each of those bytes
+/// over its 8 register bytes (28 `zip` for all 16 registers, no table constants), `cmtst`
+/// picks each byte's bit (`0xff` or 0) and `mls` subtracts `16 · 0xff ≡ -16` (mod 256).
+///
+/// # Safety
+/// NEON.
+#[inline(always)]
+unsafe fn add_fifth_bits(w: &mut [int8x16_t; 16], qh: &[u8; 32]) {
+    // SAFETY: each chunk is 16 readable bytes; NEON is the caller's promise.
+    unsafe {
+        let (q, _) = qh.as_chunks::<16>();
+        let bit = vld1q_u8(BIT_OF_BYTE.as_ptr());
+        let sixteen = vdupq_n_u8(16);
+        for (half, q) in q.iter().enumerate() {
+            let v = vld1q_u8(q.as_ptr());
+            // Register `8 half + 4i + 2j + l` holds bytes `2r`, `2r + 1` of `qh`, 8 each.
+            for (i, z) in [vzip1q_u8(v, v), vzip2q_u8(v, v)].into_iter().enumerate() {
+                for (j, z) in [vzip1q_u8(z, z), vzip2q_u8(z, z)].into_iter().enumerate() {
+                    for (l, z) in [vzip1q_u8(z, z), vzip2q_u8(z, z)].into_iter().enumerate() {
+                        let r = 8 * half + 4 * i + 2 * j + l;
+                        let q = vreinterpretq_u8_s8(w[r]);
+                        w[r] = vreinterpretq_s8_u8(vmlsq_u8(q, vtstq_u8(z, bit), sixteen));
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// An x8-block format and its activation block: how to unpack it and the reference's
 /// per-block float term, lane-wise.
 pub(super) trait Rows8Block: Copy {
@@ -354,15 +427,7 @@ impl Rows8Block for BlockQ4_0x8 {
     #[inline(always)]
     unsafe fn prep(y: &BlockQ8_0) -> Prep {
         // SAFETY: NEON is the caller's promise.
-        unsafe {
-            let a = act(&y.qs);
-            let sum = i32::from(vaddlvq_s8(a[0])) + i32::from(vaddlvq_s8(a[1]));
-            Prep {
-                d: f16_to_f32(y.d),
-                s: 0.0,
-                start: [-8 * sum; 4],
-            }
-        }
+        unsafe { offset_prep(y, 8) }
     }
 
     #[inline(always)]
@@ -386,10 +451,8 @@ impl Rows8Block for BlockQ4_0x8 {
     ) -> [float32x4_t; 2] {
         // SAFETY: forwarded contract; nibbles are 0..=15.
         unsafe {
-            let s = D::sums_u4(p.start(), w, a);
-            core::array::from_fn(|h| {
-                vfmaq_f32(acc[h], vmulq_n_f32(dx[h], p.d), vcvtq_f32_s32(s[h]))
-            })
+            let s = D::sums_u5(p.start(), w, a);
+            one_scale_term(acc, dx, p.d, s)
         }
     }
 }
@@ -433,11 +496,53 @@ impl Rows8Block for BlockQ4_1x8 {
     ) -> [float32x4_t; 2] {
         // SAFETY: forwarded contract; nibbles are 0..=15.
         unsafe {
-            let s = D::sums_u4(vdupq_n_s32(0), w, a);
+            let s = D::sums_u5(vdupq_n_s32(0), w, a);
             core::array::from_fn(|h| {
                 let a = vfmaq_f32(acc[h], vmulq_n_f32(sc[0][h], p.d), vcvtq_f32_s32(s[h]));
                 vfmaq_n_f32(a, sc[1][h], p.s)
             })
+        }
+    }
+}
+
+impl Rows8Block for BlockQ5_0x8 {
+    type Act = BlockQ8_0;
+    type Scales = [float32x4_t; 2];
+    const UNPACKS: bool = true;
+
+    #[inline(always)]
+    unsafe fn prep(y: &BlockQ8_0) -> Prep {
+        // SAFETY: NEON is the caller's promise.
+        unsafe { offset_prep(y, 16) }
+    }
+
+    #[inline(always)]
+    unsafe fn unpack(&self) -> ([int8x16_t; 16], [float32x4_t; 2]) {
+        // SAFETY: NEON is the caller's promise.
+        unsafe {
+            let mut w = nibbles(&self.qs);
+            add_fifth_bits(&mut w, &self.qh);
+            (w, scales8(&self.d))
+        }
+    }
+
+    fn act_qs(y: &BlockQ8_0) -> &[i8; 32] {
+        &y.qs
+    }
+
+    /// Reference (`add_block`): `fma(d_x * d_y, sumi as f32, acc)`, `sumi = Σ (q - 16) y`.
+    #[inline(always)]
+    unsafe fn add_term<D: LaneDot>(
+        acc: [float32x4_t; 2],
+        w: &[int8x16_t; 16],
+        dx: &[float32x4_t; 2],
+        a: [int8x16_t; 2],
+        p: &Prep,
+    ) -> [float32x4_t; 2] {
+        // SAFETY: forwarded contract; 5-bit weights are 0..=31.
+        unsafe {
+            let s = D::sums_u5(p.start(), w, a);
+            one_scale_term(acc, dx, p.d, s)
         }
     }
 }
@@ -482,9 +587,7 @@ impl Rows8Block for BlockQ8_0x8 {
         // SAFETY: forwarded contract.
         unsafe {
             let s = D::sums_i8(vdupq_n_s32(0), w, a);
-            core::array::from_fn(|h| {
-                vfmaq_f32(acc[h], vmulq_n_f32(dx[h], p.d), vcvtq_f32_s32(s[h]))
-            })
+            one_scale_term(acc, dx, p.d, s)
         }
     }
 }
@@ -657,12 +760,13 @@ pub(super) unsafe fn gemm<D: LaneDot, W: Rows8Block>(
     }
 }
 
-/// Stamps out a tier's rows8 GEMM entry points (Q4_0, Q4_1, Q8_0) with its [`LaneDot`].
+/// Stamps out a tier's rows8 GEMM entry points (Q4_0, Q4_1, Q5_0, Q8_0) with its [`LaneDot`].
 macro_rules! tier_rows8 {
     (features = $features:literal, dot = $dot:ty) => {
         super::rows8::tier_rows8!(@each $features, $dot;
             gemm_q4_0x8_q8_0: BlockQ4_0x8, BlockQ8_0;
             gemm_q4_1x8_q8_1: BlockQ4_1x8, BlockQ8_1;
+            gemm_q5_0x8_q8_0: BlockQ5_0x8, BlockQ8_0;
             gemm_q8_0x8_q8_0: BlockQ8_0x8, BlockQ8_0;
         );
     };
