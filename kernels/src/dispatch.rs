@@ -576,7 +576,7 @@ macro_rules! rows8_vnni {
 #[cfg(target_arch = "x86_64")]
 pub(crate) use rows8_vnni;
 
-/// Register an aarch64 tier's rows8 GEMMs (Q4_0, Q4_1, Q5_0 and Q8_0; by-element `sdot` or
+/// Register an aarch64 tier's rows8 GEMMs (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K and Q6_K; by-element `sdot` or
 /// broadcast `smlal`, see `arch::aarch64::rows8`; on the i8mm tier `smmla` for prompts,
 /// `arch::aarch64::rows8_mmla`).
 #[cfg(target_arch = "aarch64")]
@@ -585,6 +585,7 @@ macro_rules! rows8_lanes {
         $crate::dispatch::type_kernels!($k, crate::arch::aarch64::$tier {
             q4_0: rows8 = gemm_q4_0x8_q8_0; q4_1: rows8 = gemm_q4_1x8_q8_1;
             q5_0: rows8 = gemm_q5_0x8_q8_0; q8_0: rows8 = gemm_q8_0x8_q8_0;
+            q4_k: rows8 = gemm_q4_kx8_q8_k; q6_k: rows8 = gemm_q6_kx8_q8_k;
         })
     };
 }

@@ -31,6 +31,7 @@ mod float_ops;
 mod formats;
 mod quant;
 mod rows8;
+mod rows8_k;
 mod rows8_mmla;
 mod simd;
 #[cfg(test)]

@@ -55,6 +55,14 @@ pub(super) trait LaneDot {
     /// # Safety
     /// NEON and the implementor's features.
     unsafe fn sums_i8(start: int32x4_t, w: &[int8x16_t; 16], a: [int8x16_t; 2]) -> [int32x4_t; 2];
+
+    /// As [`sums_u5`](Self::sums_u5) over 16 columns: 8 weight registers `w[2k + h]` (chunk
+    /// `k` = columns `4k..4k+4` of rows `4h..4h+4`) against one activation register, for
+    /// weights in `0..=63` (Q6_K's 16-weight sub-blocks).
+    ///
+    /// # Safety
+    /// NEON and the implementor's features.
+    unsafe fn sums16_u6(start: int32x4_t, w: &[int8x16_t; 8], a: int8x16_t) -> [int32x4_t; 2];
 }
 
 /// Calls `$step::<L>(acc, w[2k], w[2k + 1], a[k / 4])` for the 8 weight chunks `k`, with the
@@ -99,6 +107,22 @@ unsafe fn sdot_lane<const L: i32>(acc: int32x4_t, w: int8x16_t, a: int8x16_t) ->
     acc
 }
 
+/// One weight chunk of 8 rows (registers `w0`: rows 0–3, `w1`: rows 4–7) against
+/// activation bytes `4L..4L+4`, by `sdot`.
+///
+/// # Safety
+/// FEAT_DotProd.
+#[inline(always)]
+unsafe fn sdot_step<const L: i32>(
+    acc: [int32x4_t; 2],
+    w0: int8x16_t,
+    w1: int8x16_t,
+    a: int8x16_t,
+) -> [int32x4_t; 2] {
+    // SAFETY: forwarded contract (FEAT_DotProd).
+    unsafe { [sdot_lane::<L>(acc[0], w0, a), sdot_lane::<L>(acc[1], w1, a)] }
+}
+
 impl LaneDot for SdotLane {
     const PAIRS_UNPACKED: bool = false;
 
@@ -110,22 +134,23 @@ impl LaneDot for SdotLane {
 
     #[inline(always)]
     unsafe fn sums_i8(start: int32x4_t, w: &[int8x16_t; 16], a: [int8x16_t; 2]) -> [int32x4_t; 2] {
-        #[inline(always)]
-        unsafe fn step<const L: i32>(
-            acc: [int32x4_t; 2],
-            w0: int8x16_t,
-            w1: int8x16_t,
-            a: int8x16_t,
-        ) -> [int32x4_t; 2] {
-            // SAFETY: forwarded contract (FEAT_DotProd).
-            unsafe { [sdot_lane::<L>(acc[0], w0, a), sdot_lane::<L>(acc[1], w1, a)] }
-        }
         let mut acc = [start, start];
         // SAFETY: forwarded contract.
         unsafe {
-            each_chunk!(acc, w, a, step);
+            each_chunk!(acc, w, a, sdot_step);
         }
         acc
+    }
+
+    #[inline(always)]
+    unsafe fn sums16_u6(start: int32x4_t, w: &[int8x16_t; 8], a: int8x16_t) -> [int32x4_t; 2] {
+        // SAFETY: forwarded contract.
+        unsafe {
+            let acc = sdot_step::<0>([start, start], w[0], w[1], a);
+            let acc = sdot_step::<1>(acc, w[2], w[3], a);
+            let acc = sdot_step::<2>(acc, w[4], w[5], a);
+            sdot_step::<3>(acc, w[6], w[7], a)
+        }
     }
 }
 
@@ -158,6 +183,44 @@ unsafe fn rows_of(start: int32x4_t, lo: int32x4_t, hi: int32x4_t) -> int32x4_t {
     unsafe { vaddq_s32(start, vpaddq_s32(lo, hi)) }
 }
 
+/// One weight chunk of 8 rows against activation bytes `4L..4L+4` broadcast: `smlal` into
+/// 16-bit lanes, each lane one row's product of one column (the caller bounds the sums).
+///
+/// # Safety
+/// NEON.
+#[inline(always)]
+unsafe fn smlal_step<const L: i32>(
+    acc: [int16x8_t; 4],
+    w0: int8x16_t,
+    w1: int8x16_t,
+    a: int8x16_t,
+) -> [int16x8_t; 4] {
+    // SAFETY: NEON is the caller's promise; register-only operations.
+    unsafe {
+        let b = bcast::<L>(a);
+        let b8 = vget_low_s8(b);
+        [
+            vmlal_s8(acc[0], vget_low_s8(w0), b8),
+            vmlal_high_s8(acc[1], w0, b),
+            vmlal_s8(acc[2], vget_low_s8(w1), b8),
+            vmlal_high_s8(acc[3], w1, b),
+        ]
+    }
+}
+
+/// The 16-bit products of [`smlal_step`] to one i32 lane per row, added to `start`.
+///
+/// # Safety
+/// NEON.
+#[inline(always)]
+unsafe fn smlal_rows(start: int32x4_t, acc: [int16x8_t; 4]) -> [int32x4_t; 2] {
+    // SAFETY: NEON is the caller's promise; register-only operations.
+    unsafe {
+        let p = acc.map(|v| vpaddlq_s16(v));
+        [rows_of(start, p[0], p[1]), rows_of(start, p[2], p[3])]
+    }
+}
+
 impl LaneDot for SmullLane {
     const PAIRS_UNPACKED: bool = true;
 
@@ -166,31 +229,24 @@ impl LaneDot for SmullLane {
     /// `smlal` and widen once per block.
     #[inline(always)]
     unsafe fn sums_u5(start: int32x4_t, w: &[int8x16_t; 16], a: [int8x16_t; 2]) -> [int32x4_t; 2] {
-        #[inline(always)]
-        unsafe fn step<const L: i32>(
-            acc: [int16x8_t; 4],
-            w0: int8x16_t,
-            w1: int8x16_t,
-            a: int8x16_t,
-        ) -> [int16x8_t; 4] {
-            // SAFETY: NEON is the caller's promise; register-only operations.
-            unsafe {
-                let b = bcast::<L>(a);
-                let b8 = vget_low_s8(b);
-                [
-                    vmlal_s8(acc[0], vget_low_s8(w0), b8),
-                    vmlal_high_s8(acc[1], w0, b),
-                    vmlal_s8(acc[2], vget_low_s8(w1), b8),
-                    vmlal_high_s8(acc[3], w1, b),
-                ]
-            }
-        }
         // SAFETY: NEON is the caller's promise; register-only operations.
         unsafe {
             let mut acc = [vdupq_n_s16(0); 4];
-            each_chunk!(acc, w, a, step);
-            let p = acc.map(|v| vpaddlq_s16(v));
-            [rows_of(start, p[0], p[1]), rows_of(start, p[2], p[3])]
+            each_chunk!(acc, w, a, smlal_step);
+            smlal_rows(start, acc)
+        }
+    }
+
+    /// 4 products of a 6-bit weight (0..=63) and an i8 per 16-bit lane: at most
+    /// `4 · 63 · 128 = 32256` in magnitude.
+    #[inline(always)]
+    unsafe fn sums16_u6(start: int32x4_t, w: &[int8x16_t; 8], a: int8x16_t) -> [int32x4_t; 2] {
+        // SAFETY: NEON is the caller's promise; register-only operations.
+        unsafe {
+            let acc = smlal_step::<0>([vdupq_n_s16(0); 4], w[0], w[1], a);
+            let acc = smlal_step::<1>(acc, w[2], w[3], a);
+            let acc = smlal_step::<2>(acc, w[4], w[5], a);
+            smlal_rows(start, smlal_step::<3>(acc, w[6], w[7], a))
         }
     }
 
@@ -351,38 +407,42 @@ unsafe fn one_scale_term(
     })
 }
 
-/// Byte `p % 8`'s bit, for [`add_fifth_bits`].
-const BIT_OF_BYTE: [u8; 16] = [1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128];
+/// Register byte `p`'s shift that brings bit `p % 8` of its `qh` byte to bit 4, for
+/// [`add_fifth_bits`] (`ushl`: negative is right).
+const FIFTH_SHIFT: [i8; 16] = [4, 3, 2, 1, 0, -1, -2, -3, 4, 3, 2, 1, 0, -1, -2, -3];
 
-/// Q5_0's fifth bits added to its 16 nibble registers (`w[r] += 16` where the bit is set).
+/// `tbl` indices that spread bytes 0 and 1 of a register over bytes 0..8 and 8..16.
+const PAIR_SPREAD: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1];
+
+/// Q5_0's fifth bits added to its 16 nibble registers (`w[r] |= 16` where the bit is set).
 /// In the x8 `qh` (`crate::rows8`), the bits of weight register `r = 2k + h` (chunk `k`,
 /// rows `4h..4h+4`) are its bytes `2r` (register bytes 0..8) and `2r + 1` (bytes 8..16),
-/// bit `p % 8` for register byte `p`. Three rounds of byte zips spread each of those bytes
-/// over its 8 register bytes (28 `zip` for all 16 registers, no table constants), `cmtst`
-/// picks each byte's bit (`0xff` or 0) and `mls` subtracts `16 · 0xff ≡ -16` (mod 256).
+/// bit `p % 8` for register byte `p`. Per register: `tbl` spreads the two bytes, `ushl`
+/// moves each byte's bit to bit 4, `and` keeps it, `orr` adds it to the nibble. Written out
+/// register by register (a macro, no loop over the array), so that everything stays in
+/// registers.
 ///
 /// # Safety
 /// NEON.
 #[inline(always)]
 unsafe fn add_fifth_bits(w: &mut [int8x16_t; 16], qh: &[u8; 32]) {
-    // SAFETY: each chunk is 16 readable bytes; NEON is the caller's promise.
+    // SAFETY: each chunk is 16 readable bytes, the constants 16 each; NEON is the caller's
+    // promise.
     unsafe {
         let (q, _) = qh.as_chunks::<16>();
-        let bit = vld1q_u8(BIT_OF_BYTE.as_ptr());
-        let sixteen = vdupq_n_u8(16);
-        for (half, q) in q.iter().enumerate() {
-            let v = vld1q_u8(q.as_ptr());
-            // Register `8 half + 4i + 2j + l` holds bytes `2r`, `2r + 1` of `qh`, 8 each.
-            for (i, z) in [vzip1q_u8(v, v), vzip2q_u8(v, v)].into_iter().enumerate() {
-                for (j, z) in [vzip1q_u8(z, z), vzip2q_u8(z, z)].into_iter().enumerate() {
-                    for (l, z) in [vzip1q_u8(z, z), vzip2q_u8(z, z)].into_iter().enumerate() {
-                        let r = 8 * half + 4 * i + 2 * j + l;
-                        let q = vreinterpretq_u8_s8(w[r]);
-                        w[r] = vreinterpretq_s8_u8(vmlsq_u8(q, vtstq_u8(z, bit), sixteen));
-                    }
-                }
-            }
+        let halves = [vld1q_u8(q[0].as_ptr()), vld1q_u8(q[1].as_ptr())];
+        let shift = vld1q_s8(FIFTH_SHIFT.as_ptr());
+        let spread = vld1q_u8(PAIR_SPREAD.as_ptr());
+        let bit4 = vdupq_n_u8(0x10);
+        macro_rules! fifth {
+            ($($r:literal)*) => {$(
+                let idx = vaddq_u8(spread, vdupq_n_u8(2 * ($r % 8)));
+                let b = vqtbl1q_u8(halves[$r / 8], idx);
+                let b = vandq_u8(vshlq_u8(b, shift), bit4);
+                w[$r] = vreinterpretq_s8_u8(vorrq_u8(vreinterpretq_u8_s8(w[$r]), b));
+            )*};
         }
+        fifth!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
     }
 }
 
@@ -760,17 +820,20 @@ pub(super) unsafe fn gemm<D: LaneDot, W: Rows8Block>(
     }
 }
 
-/// Stamps out a tier's rows8 GEMM entry points (Q4_0, Q4_1, Q5_0, Q8_0) with its [`LaneDot`].
+/// Stamps out a tier's rows8 GEMM entry points (Q4_0, Q4_1, Q5_0, Q8_0 here; Q4_K, Q6_K in
+/// `rows8_k.rs`) with its [`LaneDot`].
 macro_rules! tier_rows8 {
     (features = $features:literal, dot = $dot:ty) => {
         super::rows8::tier_rows8!(@each $features, $dot;
-            gemm_q4_0x8_q8_0: BlockQ4_0x8, BlockQ8_0;
-            gemm_q4_1x8_q8_1: BlockQ4_1x8, BlockQ8_1;
-            gemm_q5_0x8_q8_0: BlockQ5_0x8, BlockQ8_0;
-            gemm_q8_0x8_q8_0: BlockQ8_0x8, BlockQ8_0;
+            gemm_q4_0x8_q8_0: BlockQ4_0x8, BlockQ8_0 => super::rows8::gemm::<$dot, _>;
+            gemm_q4_1x8_q8_1: BlockQ4_1x8, BlockQ8_1 => super::rows8::gemm::<$dot, _>;
+            gemm_q5_0x8_q8_0: BlockQ5_0x8, BlockQ8_0 => super::rows8::gemm::<$dot, _>;
+            gemm_q8_0x8_q8_0: BlockQ8_0x8, BlockQ8_0 => super::rows8::gemm::<$dot, _>;
+            gemm_q4_kx8_q8_k: BlockQ4Kx8, BlockQ8K => super::rows8_k::gemm_q4_k::<$dot>;
+            gemm_q6_kx8_q8_k: BlockQ6Kx8, BlockQ8K => super::rows8_k::gemm_q6_k::<$dot>;
         );
     };
-    (@each $features:literal, $dot:ty; $($name:ident: $W:ident, $A:ident;)*) => {$(
+    (@each $features:literal, $dot:ty; $($name:ident: $W:ident, $A:ident => $gemm:expr;)*) => {$(
         #[doc = concat!("Rows8 GEMM (contract of [`crate::rows8::", stringify!($name),
             "`]; the reference's bits).")]
         ///
@@ -784,7 +847,7 @@ macro_rules! tier_rows8 {
             out: &mut crate::parts::ColumnsMut<'_>,
         ) {
             // SAFETY: this function's features are the caller's promise.
-            unsafe { super::rows8::gemm::<$dot, _>(w, x, nb, out) }
+            unsafe { ($gemm)(w, x, nb, out) }
         }
     )*};
 }
