@@ -12,8 +12,10 @@
 //! unpacks each weight format and scales its integer block sums, `tiles.rs` builds the dot
 //! product and the register-tiled GEMM from that, `float.rs` and `quant.rs` hold the f32 dots
 //! and the activation quantizers, `float_ops.rs` the f32 vector operations and RoPE (NEON
-//! only, shared by both tiers). The tier modules only stamp out `#[target_feature]` entry
-//! points ([`tier_kernels`]).
+//! only, shared by both tiers). `rows8.rs` (Q4_0, Q4_1, Q5_0, Q8_0) and `rows8_k.rs` (Q4_K,
+//! Q6_K) hold the GEMMs over the interleaved rows8 layout, generic over the lane dot (`sdot`
+//! by element, or `smlal` against a broadcast). The tier modules only stamp out
+//! `#[target_feature]` entry points ([`tier_kernels`]).
 //!
 //! Every entry point returns exactly the scalar reference's bits: integer block sums are exact
 //! for every input (`-128` included), and the f32 operations are the reference's, in its

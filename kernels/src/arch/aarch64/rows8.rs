@@ -479,43 +479,58 @@ pub(super) trait Rows8Block: Copy {
     ) -> [float32x4_t; 2];
 }
 
-impl Rows8Block for BlockQ4_0x8 {
-    type Act = BlockQ8_0;
-    type Scales = [float32x4_t; 2];
-    const UNPACKS: bool = true;
+/// The formats stored as unsigned `q + off` with one scale per block (Q4_0: nibbles,
+/// `off` 8; Q5_0: nibbles and fifth bits, `off` 16): the start value `-off Σ y`
+/// ([`offset_prep`]) and the reference's fused step (`add_block`: `fma(d_x * d_y, sumi as
+/// f32, acc)`, `sumi = Σ (q - off) y`). `$unpack` gives the 16 weight registers.
+macro_rules! offset_block {
+    ($W:ty, off = $off:literal, |$x:ident| $unpack:expr) => {
+        impl Rows8Block for $W {
+            type Act = BlockQ8_0;
+            type Scales = [float32x4_t; 2];
+            const UNPACKS: bool = true;
 
-    #[inline(always)]
-    unsafe fn prep(y: &BlockQ8_0) -> Prep {
-        // SAFETY: NEON is the caller's promise.
-        unsafe { offset_prep(y, 8) }
-    }
+            #[inline(always)]
+            unsafe fn prep(y: &BlockQ8_0) -> Prep {
+                // SAFETY: NEON is the caller's promise.
+                unsafe { offset_prep(y, $off) }
+            }
 
-    #[inline(always)]
-    unsafe fn unpack(&self) -> ([int8x16_t; 16], [float32x4_t; 2]) {
-        // SAFETY: NEON is the caller's promise.
-        unsafe { (nibbles(&self.qs), scales8(&self.d)) }
-    }
+            #[inline(always)]
+            unsafe fn unpack(&self) -> ([int8x16_t; 16], [float32x4_t; 2]) {
+                let $x = self;
+                // SAFETY: NEON is the caller's promise.
+                unsafe { ($unpack, scales8(&self.d)) }
+            }
 
-    fn act_qs(y: &BlockQ8_0) -> &[i8; 32] {
-        &y.qs
-    }
+            fn act_qs(y: &BlockQ8_0) -> &[i8; 32] {
+                &y.qs
+            }
 
-    /// Reference (`add_block`): `fma(d_x * d_y, sumi as f32, acc)`.
-    #[inline(always)]
-    unsafe fn add_term<D: LaneDot>(
-        acc: [float32x4_t; 2],
-        w: &[int8x16_t; 16],
-        dx: &[float32x4_t; 2],
-        a: [int8x16_t; 2],
-        p: &Prep,
-    ) -> [float32x4_t; 2] {
-        // SAFETY: forwarded contract; nibbles are 0..=15.
-        unsafe {
-            let s = D::sums_u5(p.start(), w, a);
-            one_scale_term(acc, dx, p.d, s)
+            #[inline(always)]
+            unsafe fn add_term<D: LaneDot>(
+                acc: [float32x4_t; 2],
+                w: &[int8x16_t; 16],
+                dx: &[float32x4_t; 2],
+                a: [int8x16_t; 2],
+                p: &Prep,
+            ) -> [float32x4_t; 2] {
+                // SAFETY: forwarded contract; the weights are 0..=31.
+                unsafe {
+                    let s = D::sums_u5(p.start(), w, a);
+                    one_scale_term(acc, dx, p.d, s)
+                }
+            }
         }
-    }
+    };
 }
+
+offset_block!(BlockQ4_0x8, off = 8, |x| nibbles(&x.qs));
+offset_block!(BlockQ5_0x8, off = 16, |x| {
+    let mut w = nibbles(&x.qs);
+    add_fifth_bits(&mut w, &x.qh);
+    w
+});
 
 impl Rows8Block for BlockQ4_1x8 {
     type Act = BlockQ8_1;
@@ -561,48 +576,6 @@ impl Rows8Block for BlockQ4_1x8 {
                 let a = vfmaq_f32(acc[h], vmulq_n_f32(sc[0][h], p.d), vcvtq_f32_s32(s[h]));
                 vfmaq_n_f32(a, sc[1][h], p.s)
             })
-        }
-    }
-}
-
-impl Rows8Block for BlockQ5_0x8 {
-    type Act = BlockQ8_0;
-    type Scales = [float32x4_t; 2];
-    const UNPACKS: bool = true;
-
-    #[inline(always)]
-    unsafe fn prep(y: &BlockQ8_0) -> Prep {
-        // SAFETY: NEON is the caller's promise.
-        unsafe { offset_prep(y, 16) }
-    }
-
-    #[inline(always)]
-    unsafe fn unpack(&self) -> ([int8x16_t; 16], [float32x4_t; 2]) {
-        // SAFETY: NEON is the caller's promise.
-        unsafe {
-            let mut w = nibbles(&self.qs);
-            add_fifth_bits(&mut w, &self.qh);
-            (w, scales8(&self.d))
-        }
-    }
-
-    fn act_qs(y: &BlockQ8_0) -> &[i8; 32] {
-        &y.qs
-    }
-
-    /// Reference (`add_block`): `fma(d_x * d_y, sumi as f32, acc)`, `sumi = Σ (q - 16) y`.
-    #[inline(always)]
-    unsafe fn add_term<D: LaneDot>(
-        acc: [float32x4_t; 2],
-        w: &[int8x16_t; 16],
-        dx: &[float32x4_t; 2],
-        a: [int8x16_t; 2],
-        p: &Prep,
-    ) -> [float32x4_t; 2] {
-        // SAFETY: forwarded contract; 5-bit weights are 0..=31.
-        unsafe {
-            let s = D::sums_u5(p.start(), w, a);
-            one_scale_term(acc, dx, p.d, s)
         }
     }
 }

@@ -59,7 +59,12 @@ unsafe fn widen_u8(v: uint8x8_t) -> [int32x4_t; 2] {
 #[inline(always)]
 unsafe fn mla2(acc: [int32x4_t; 2], s: [int32x4_t; 2], sc: &[int32x4_t; 2]) -> [int32x4_t; 2] {
     // SAFETY: NEON is the caller's promise; register-only operations.
-    unsafe { [vmlaq_s32(acc[0], s[0], sc[0]), vmlaq_s32(acc[1], s[1], sc[1])] }
+    unsafe {
+        [
+            vmlaq_s32(acc[0], s[0], sc[0]),
+            vmlaq_s32(acc[1], s[1], sc[1]),
+        ]
+    }
 }
 
 // ------------------------------------------------------------------------------------ Q4_K
@@ -348,17 +353,24 @@ pub(super) unsafe fn gemm_q4_k<D: LaneDot>(
     nb: usize,
     out: &mut ColumnsMut<'_>,
 ) {
-    drive(w, x, nb, out, #[inline(always)] |ws, xs, tt, _, acc| {
-        // SAFETY: the caller's promise.
-        unsafe {
-            match tt {
-                1 => tile_q4_k::<D, 1>(ws, first(&xs), acc),
-                2 => tile_q4_k::<D, 2>(ws, first(&xs), acc),
-                3 => tile_q4_k::<D, 3>(ws, first(&xs), acc),
-                _ => tile_q4_k::<D, TOKENS>(ws, xs, acc),
+    drive(
+        w,
+        x,
+        nb,
+        out,
+        #[inline(always)]
+        |ws, xs, tt, _, acc| {
+            // SAFETY: the caller's promise.
+            unsafe {
+                match tt {
+                    1 => tile_q4_k::<D, 1>(ws, first(&xs), acc),
+                    2 => tile_q4_k::<D, 2>(ws, first(&xs), acc),
+                    3 => tile_q4_k::<D, 3>(ws, first(&xs), acc),
+                    _ => tile_q4_k::<D, TOKENS>(ws, xs, acc),
+                }
             }
-        }
-    })
+        },
+    )
 }
 
 /// Rows8 Q6_K × Q8_K GEMM with the lane dot `D` (contract of
@@ -374,24 +386,31 @@ pub(super) unsafe fn gemm_q6_k<D: LaneDot>(
     out: &mut ColumnsMut<'_>,
 ) {
     let mut prep = [[PrepQ6 { neg_off: [0; 16] }; PREP_BLOCKS]; TOKENS];
-    drive(w, x, nb, out, #[inline(always)] |ws, xs, tt, g, acc| {
-        // SAFETY: the caller's promise.
-        unsafe {
-            if g == 0 || nb > PREP_BLOCKS {
-                for (row, xs) in prep.iter_mut().zip(xs).take(tt) {
-                    for (p, y) in row.iter_mut().zip(xs) {
-                        *p = prep_q6(y);
+    drive(
+        w,
+        x,
+        nb,
+        out,
+        #[inline(always)]
+        |ws, xs, tt, g, acc| {
+            // SAFETY: the caller's promise.
+            unsafe {
+                if g == 0 || nb > PREP_BLOCKS {
+                    for (row, xs) in prep.iter_mut().zip(xs).take(tt) {
+                        for (p, y) in row.iter_mut().zip(xs) {
+                            *p = prep_q6(y);
+                        }
                     }
                 }
+                let n = ws.len();
+                let ps: [&[PrepQ6]; TOKENS] = core::array::from_fn(|t| &prep[t][..n]);
+                match tt {
+                    1 => tile_q6_k::<D, 1>(ws, first(&xs), first(&ps), acc),
+                    2 => tile_q6_k::<D, 2>(ws, first(&xs), first(&ps), acc),
+                    3 => tile_q6_k::<D, 3>(ws, first(&xs), first(&ps), acc),
+                    _ => tile_q6_k::<D, TOKENS>(ws, xs, ps, acc),
+                }
             }
-            let n = ws.len();
-            let ps: [&[PrepQ6]; TOKENS] = core::array::from_fn(|t| &prep[t][..n]);
-            match tt {
-                1 => tile_q6_k::<D, 1>(ws, first(&xs), first(&ps), acc),
-                2 => tile_q6_k::<D, 2>(ws, first(&xs), first(&ps), acc),
-                3 => tile_q6_k::<D, 3>(ws, first(&xs), first(&ps), acc),
-                _ => tile_q6_k::<D, TOKENS>(ws, xs, ps, acc),
-            }
-        }
-    })
+        },
+    )
 }
