@@ -10,7 +10,7 @@
 //!   chunk `k`, rows `4h..4h+4`). Zipping the 32-bit lanes of chunks `2g` and `2g + 1` gives
 //!   rows `4h, 4h+1` (`zip1`) and `4h+2, 4h+3` (`zip2`), 8 columns each: 16 zips per block,
 //!   shared by every token of the tile ([`row_pairs`]; row pair `rp` = rows `2rp, 2rp+1`).
-//! - **Activations.** A token pair's 8-column groups, its scales and its Q4_0 start values are
+//! - **Activations.** A token pair's 8-column groups, its scales and its Q4_0 / Q5_0 start values are
 //!   laid out for the instruction once per GEMM call ([`PairPrep`]), not once per group.
 //! - **Float step.** The lanes keep the mixed order through the block loop: the weight scales
 //!   are widened to `[d_r, d_r, d_r', d_r']`, the activation's to `[d_t, d_u, d_t, d_u]`, and
@@ -29,7 +29,7 @@ use core::mem::MaybeUninit;
 use super::rows8::{PREP_BLOCKS, Prep, Rows8Block, SdotLane, store8};
 use crate::blocks::{BlockQ8_0, BlockQ8_1};
 use crate::parts::ColumnsMut;
-use crate::rows8::{BlockQ4_0x8, BlockQ4_1x8, BlockQ8_0x8, ROWS8, gemm_geometry};
+use crate::rows8::{BlockQ4_0x8, BlockQ4_1x8, BlockQ5_0x8, BlockQ8_0x8, ROWS8, gemm_geometry};
 
 /// `acc + w · aᵀ` for `w` = 2 rows × 8 i8, `a` = 2 tokens × 8 i8: lanes `[w0·a0, w0·a1,
 /// w1·a0, w1·a1]`, exact.
@@ -158,8 +158,8 @@ unsafe fn pair_scales(v: &[float32x4_t; 2]) -> [float32x4_t; 4] {
 
 /// A rows8 format's block step in the mixed lane order.
 pub(super) trait MmlaBlock: Rows8Block {
-    /// Whether the integer sums start from [`Prep`]'s start value (Q4_0's `-8 Σ y`) rather
-    /// than from zero.
+    /// Whether the integer sums start from [`Prep`]'s start value (Q4_0's `-8 Σ y`, Q5_0's
+    /// `-16 Σ y`) rather than from zero.
     const STARTS: bool;
 
     /// `acc[rp] + term` for the block's 4 row pairs against one token pair's block, lanes
@@ -215,6 +215,7 @@ macro_rules! one_scale_mmla {
 
 one_scale_mmla! {
     BlockQ4_0x8: true;
+    BlockQ5_0x8: true;
     BlockQ8_0x8: false;
 }
 
@@ -377,7 +378,7 @@ pub(super) unsafe fn gemm<W: MmlaBlock>(
     }
 }
 
-/// The i8mm tier's rows8 GEMM entry points (Q4_0, Q4_1, Q8_0).
+/// The i8mm tier's rows8 GEMM entry points (Q4_0, Q4_1, Q5_0, Q8_0).
 macro_rules! tier_rows8_mmla {
     ($($name:ident: $W:ident, $A:ident;)*) => {$(
         #[doc = concat!("Rows8 GEMM with `smmla` (contract of [`crate::rows8::",
@@ -401,5 +402,6 @@ macro_rules! tier_rows8_mmla {
 tier_rows8_mmla! {
     gemm_q4_0x8_q8_0: BlockQ4_0x8, BlockQ8_0;
     gemm_q4_1x8_q8_1: BlockQ4_1x8, BlockQ8_1;
+    gemm_q5_0x8_q8_0: BlockQ5_0x8, BlockQ8_0;
     gemm_q8_0x8_q8_0: BlockQ8_0x8, BlockQ8_0;
 }
