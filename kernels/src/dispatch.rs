@@ -52,7 +52,8 @@ pub enum Tier {
     /// aarch64 NEON + FEAT_DotProd `sdot` (Cortex-A76: Raspberry Pi 5).
     Dotprod,
     /// aarch64 NEON + DotProd + FEAT_I8MM `smmla` (Cortex-A510/A710/X2 and later, Neoverse
-    /// N2/V2): the dotprod tier with two tokens per `smmla` in prompt GEMMs.
+    /// N2/V2): the dotprod tier with two tokens per `smmla` in the Q4_1 and Q8_0 prompt
+    /// GEMMs.
     I8mm,
 }
 
@@ -577,8 +578,9 @@ macro_rules! rows8_vnni {
 pub(crate) use rows8_vnni;
 
 /// Register an aarch64 tier's rows8 GEMMs (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K and Q6_K; by-element `sdot` or
-/// broadcast `smlal`, see `arch::aarch64::rows8`; on the i8mm tier `smmla` for prompts,
-/// `arch::aarch64::rows8_mmla`).
+/// broadcast `smlal`, see `arch::aarch64::rows8`; Q4_0 and Q5_0 prompts on the dotprod and
+/// i8mm tiers in `arch::aarch64::rows8_tall`; Q4_1 and Q8_0 prompts on the i8mm tier with
+/// `smmla`, `arch::aarch64::rows8_mmla`).
 #[cfg(target_arch = "aarch64")]
 macro_rules! rows8_lanes {
     ($k:ident, aarch64::$tier:ident) => {

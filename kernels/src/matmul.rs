@@ -250,8 +250,14 @@ const ROWS8_TILE_GROUPS: usize = 64;
 /// (166 KiB); at 1536: 37; Q8_0 at 4096: 7. 16 → 64 groups at 576 columns: Q4_0 GEMM
 /// +5–34 % (alternating A/B, 2026-11-29).
 const ROWS8_TILE_BYTES: usize = 256 * 1024;
-/// Tokens one rows8 GEMM call covers at most.
+/// Tokens one rows8 GEMM call covers at most: on aarch64 a multiple of the FEAT_DotProd
+/// tiers' tall tile (12 tokens, `arch::aarch64::rows8_tall`).
+#[cfg(not(target_arch = "aarch64"))]
 const ROWS8_TILE_TOKENS: usize = 8;
+/// Tokens one rows8 GEMM call covers at most: on aarch64 a multiple of the FEAT_DotProd
+/// tiers' tall tile (12 tokens, `arch::aarch64::rows8_tall`).
+#[cfg(target_arch = "aarch64")]
+const ROWS8_TILE_TOKENS: usize = 24;
 
 /// The loops of a rows8 matrix product: `w` is the whole matrix (`rows / 8` groups of `nb`
 /// x8-blocks), `x` is `n_tokens × nb` activation blocks. The part's columns start and end on

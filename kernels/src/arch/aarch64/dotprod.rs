@@ -23,7 +23,11 @@ super::tier_kernels! {
     vec_dot_q6_k_q8_k, gemm_q6_k_q8_k: BlockQ6K, BlockQ8K;
 }
 
-super::rows8::tier_rows8!(features = "neon,dotprod", dot = super::rows8::SdotLane);
+super::rows8::tier_rows8!(
+    features = "neon,dotprod",
+    dot = super::rows8::SdotLane,
+    offset = super::rows8_tall::gemm::<_>
+);
 
 /// This tier's complete kernel table.
 ///

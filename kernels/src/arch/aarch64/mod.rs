@@ -6,7 +6,8 @@
 //!   (four i8 products summed into an i32 lane), written with `asm!` because `vdotq_s32` is
 //!   unstable on Rust 1.95.
 //! - [`i8mm`]: dotprod + FEAT_I8MM (Cortex-A510/A710, Neoverse N2). The dotprod tier with
-//!   prompt GEMMs over the rows8 layout that take two tokens per `smmla` (`rows8_mmla.rs`).
+//!   the Q4_1 and Q8_0 prompt GEMMs over the rows8 layout taking two tokens per `smmla`
+//!   (`rows8_mmla.rs`).
 //!
 //! The kernels are written once, generic over the 8-bit dot ([`simd::I8Dot`]): `formats.rs`
 //! unpacks each weight format and scales its integer block sums, `tiles.rs` builds the dot
@@ -14,7 +15,8 @@
 //! and the activation quantizers, `float_ops.rs` the f32 vector operations and RoPE (NEON
 //! only, shared by both tiers). `rows8.rs` (Q4_0, Q4_1, Q5_0, Q8_0) and `rows8_k.rs` (Q4_K,
 //! Q6_K) hold the GEMMs over the interleaved rows8 layout, generic over the lane dot (`sdot`
-//! by element, or `smlal` against a broadcast). The tier modules only stamp out
+//! by element, or `smlal` against a broadcast); `rows8_tall.rs` the dotprod tiers' Q4_0 and
+//! Q5_0 prompt GEMM (4 rows × 12 tokens). The tier modules only stamp out
 //! `#[target_feature]` entry points ([`tier_kernels`]).
 //!
 //! Every entry point returns exactly the scalar reference's bits: integer block sums are exact
@@ -35,6 +37,7 @@ mod quant;
 mod rows8;
 mod rows8_k;
 mod rows8_mmla;
+mod rows8_tall;
 mod simd;
 #[cfg(test)]
 mod tests;

@@ -103,7 +103,11 @@ pub unsafe fn quantize_row_q8_k(x: &[f32], y: &mut [BlockQ8K]) {
     unsafe { super::quant::quantize_row_q8_k(x, y) }
 }
 
-super::rows8::tier_rows8!(features = "neon", dot = super::rows8::SmullLane);
+super::rows8::tier_rows8!(
+    features = "neon",
+    dot = super::rows8::SmullLane,
+    offset = super::rows8::gemm::<super::rows8::SmullLane, _>
+);
 
 /// This tier's complete kernel table.
 ///

@@ -93,9 +93,12 @@ pub(super) struct SdotLane;
 unsafe fn sdot_lane<const L: i32>(acc: int32x4_t, w: int8x16_t, a: int8x16_t) -> int32x4_t {
     let mut acc = acc;
     // SAFETY: the caller guarantees FEAT_DotProd; register-only instruction (no memory, no
-    // flags, no stack). `vdotq_laneq_s32` is unstable on Rust 1.95, hence the assembly.
+    // flags, no stack). `vdotq_laneq_s32` is unstable on Rust 1.95, hence the assembly; the
+    // directive lets it assemble in functions without `#[target_feature]` too
+    // (`rows8_tall`'s non-inlined halves).
     unsafe {
         core::arch::asm!(
+            ".arch_extension dotprod",
             "sdot {acc:v}.4s, {w:v}.16b, {a:v}.4b[{l}]",
             acc = inout(vreg) acc,
             w = in(vreg) w,
@@ -414,32 +417,83 @@ const FIFTH_SHIFT: [i8; 16] = [4, 3, 2, 1, 0, -1, -2, -3, 4, 3, 2, 1, 0, -1, -2,
 /// `tbl` indices that spread bytes 0 and 1 of a register over bytes 0..8 and 8..16.
 const PAIR_SPREAD: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1];
 
-/// Q5_0's fifth bits added to its 16 nibble registers (`w[r] |= 16` where the bit is set).
-/// In the x8 `qh` (`crate::rows8`), the bits of weight register `r = 2k + h` (chunk `k`,
-/// rows `4h..4h+4`) are its bytes `2r` (register bytes 0..8) and `2r + 1` (bytes 8..16),
-/// bit `p % 8` for register byte `p`. Per register: `tbl` spreads the two bytes, `ushl`
-/// moves each byte's bit to bit 4, `and` keeps it, `orr` adds it to the nibble. Written out
-/// register by register (a macro, no loop over the array), so that everything stays in
-/// registers.
+/// The constants of [`fifth_bits`]: `ushl` shifts, `tbl` spread indices, the bit-4 mask.
+#[derive(Clone, Copy)]
+pub(super) struct FifthConsts {
+    shift: int8x16_t,
+    spread: uint8x16_t,
+    bit4: uint8x16_t,
+}
+
+impl FifthConsts {
+    /// # Safety
+    /// NEON.
+    #[inline(always)]
+    pub(super) unsafe fn new() -> FifthConsts {
+        // SAFETY: the constants are 16 readable bytes each; NEON is the caller's promise.
+        unsafe {
+            FifthConsts {
+                shift: vld1q_s8(FIFTH_SHIFT.as_ptr()),
+                spread: vld1q_u8(PAIR_SPREAD.as_ptr()),
+                bit4: vdupq_n_u8(0x10),
+            }
+        }
+    }
+}
+
+/// Q5_0's fifth bits of weight register `r = 2k + h` (chunk `k`, rows `4h..4h+4`) as `0x10`
+/// or `0` per byte, from the x8 `qh` in two registers (`crate::rows8`): its bytes `2r`
+/// (register bytes 0..8) and `2r + 1` (bytes 8..16), bit `p % 8` for register byte `p`.
+/// `tbl` spreads the two bytes, `ushl` moves each byte's bit to bit 4, `and` keeps it. `r`
+/// must be a constant after inlining (callers spell the registers out: no loop, so that
+/// everything stays in registers).
+///
+/// # Safety
+/// NEON.
+#[inline(always)]
+pub(super) unsafe fn fifth_bits(qh: &[uint8x16_t; 2], r: usize, k: &FifthConsts) -> uint8x16_t {
+    // SAFETY: NEON is the caller's promise; register-only operations.
+    unsafe {
+        let idx = vaddq_u8(k.spread, vdupq_n_u8(2 * (r % 8) as u8));
+        let b = vqtbl1q_u8(qh[r / 8], idx);
+        vandq_u8(vshlq_u8(b, k.shift), k.bit4)
+    }
+}
+
+/// An x8-block's `qh` as two registers.
+///
+/// # Safety
+/// NEON.
+#[inline(always)]
+pub(super) unsafe fn load_qh(qh: &[u8; 32]) -> [uint8x16_t; 2] {
+    let (q, _) = qh.as_chunks::<16>();
+    // SAFETY: each chunk is 16 readable bytes; NEON is the caller's promise.
+    unsafe { [vld1q_u8(q[0].as_ptr()), vld1q_u8(q[1].as_ptr())] }
+}
+
+/// `w | bits`, bytewise.
+///
+/// # Safety
+/// NEON.
+#[inline(always)]
+pub(super) unsafe fn or_bits(w: int8x16_t, bits: uint8x16_t) -> int8x16_t {
+    // SAFETY: NEON is the caller's promise; register-only operations.
+    unsafe { vreinterpretq_s8_u8(vorrq_u8(vreinterpretq_u8_s8(w), bits)) }
+}
+
+/// Q5_0's fifth bits added to its 16 nibble registers (`w[r] |= 16` where the bit is set,
+/// [`fifth_bits`]).
 ///
 /// # Safety
 /// NEON.
 #[inline(always)]
 unsafe fn add_fifth_bits(w: &mut [int8x16_t; 16], qh: &[u8; 32]) {
-    // SAFETY: each chunk is 16 readable bytes, the constants 16 each; NEON is the caller's
-    // promise.
+    // SAFETY: NEON is the caller's promise.
     unsafe {
-        let (q, _) = qh.as_chunks::<16>();
-        let halves = [vld1q_u8(q[0].as_ptr()), vld1q_u8(q[1].as_ptr())];
-        let shift = vld1q_s8(FIFTH_SHIFT.as_ptr());
-        let spread = vld1q_u8(PAIR_SPREAD.as_ptr());
-        let bit4 = vdupq_n_u8(0x10);
+        let (qh, k) = (load_qh(qh), FifthConsts::new());
         macro_rules! fifth {
             ($($r:literal)*) => {$(
-                let idx = vaddq_u8(spread, vdupq_n_u8(2 * ($r % 8)));
-                let b = vqtbl1q_u8(halves[$r / 8], idx);
-                let b = vandq_u8(vshlq_u8(b, shift), bit4);
-                w[$r] = vreinterpretq_s8_u8(vorrq_u8(vreinterpretq_u8_s8(w[$r]), b));
+                w[$r] = or_bits(w[$r], fifth_bits(&qh, $r, &k));
             )*};
         }
         fifth!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
@@ -796,11 +850,11 @@ pub(super) unsafe fn gemm<D: LaneDot, W: Rows8Block>(
 /// Stamps out a tier's rows8 GEMM entry points (Q4_0, Q4_1, Q5_0, Q8_0 here; Q4_K, Q6_K in
 /// `rows8_k.rs`) with its [`LaneDot`].
 macro_rules! tier_rows8 {
-    (features = $features:literal, dot = $dot:ty) => {
+    (features = $features:literal, dot = $dot:ty, offset = $offset:expr) => {
         super::rows8::tier_rows8!(@each $features, $dot;
-            gemm_q4_0x8_q8_0: BlockQ4_0x8, BlockQ8_0 => super::rows8::gemm::<$dot, _>;
+            gemm_q4_0x8_q8_0: BlockQ4_0x8, BlockQ8_0 => $offset;
             gemm_q4_1x8_q8_1: BlockQ4_1x8, BlockQ8_1 => super::rows8::gemm::<$dot, _>;
-            gemm_q5_0x8_q8_0: BlockQ5_0x8, BlockQ8_0 => super::rows8::gemm::<$dot, _>;
+            gemm_q5_0x8_q8_0: BlockQ5_0x8, BlockQ8_0 => $offset;
             gemm_q8_0x8_q8_0: BlockQ8_0x8, BlockQ8_0 => super::rows8::gemm::<$dot, _>;
             gemm_q4_kx8_q8_k: BlockQ4Kx8, BlockQ8K => super::rows8_k::gemm_q4_k::<$dot>;
             gemm_q6_kx8_q8_k: BlockQ6Kx8, BlockQ8K => super::rows8_k::gemm_q6_k::<$dot>;

@@ -1,5 +1,8 @@
 //! Prompt GEMMs over the rows8 layout ([`crate::rows8`]) with FEAT_I8MM's `smmla`: two
-//! tokens per instruction.
+//! tokens per instruction. For Q4_1 and Q8_0: Q4_0 and Q5_0 prompts take the dotprod tier's
+//! tall tile ([`super::rows8_tall`]), which executes fewer instructions (SmolLM2 Q4_0 on
+//! neoverse-n2: 14.2 M per prompt token against this module's 16.1 M; 4 rows × 12 tokens
+//! share more than 8 rows × 4 tokens, whatever the instruction that multiplies).
 //!
 //! `smmla v.4s, w.16b, a.16b` multiplies a 2×8 matrix of i8 (`w`: two rows' 8 columns) by
 //! the transpose of another (`a`: two tokens' same 8 columns) and adds the 2×2 product to
@@ -10,8 +13,8 @@
 //!   chunk `k`, rows `4h..4h+4`). Zipping the 32-bit lanes of chunks `2g` and `2g + 1` gives
 //!   rows `4h, 4h+1` (`zip1`) and `4h+2, 4h+3` (`zip2`), 8 columns each: 16 zips per block,
 //!   shared by every token of the tile ([`row_pairs`]; row pair `rp` = rows `2rp, 2rp+1`).
-//! - **Activations.** A token pair's 8-column groups, its scales and its Q4_0 / Q5_0 start values are
-//!   laid out for the instruction once per GEMM call ([`PairPrep`]), not once per group.
+//! - **Activations.** A token pair's 8-column groups and its scales are laid out for the
+//!   instruction once per GEMM call ([`PairPrep`]), not once per group.
 //! - **Float step.** The lanes keep the mixed order through the block loop: the weight scales
 //!   are widened to `[d_r, d_r, d_r', d_r']`, the activation's to `[d_t, d_u, d_t, d_u]`, and
 //!   each lane takes the reference's block step (`fma(d_x · d_y, sumi, acc)`, Q4_1 then
@@ -29,7 +32,7 @@ use core::mem::MaybeUninit;
 use super::rows8::{PREP_BLOCKS, Prep, Rows8Block, SdotLane, store8};
 use crate::blocks::{BlockQ8_0, BlockQ8_1};
 use crate::parts::ColumnsMut;
-use crate::rows8::{BlockQ4_0x8, BlockQ4_1x8, BlockQ5_0x8, BlockQ8_0x8, ROWS8, gemm_geometry};
+use crate::rows8::{BlockQ4_1x8, BlockQ8_0x8, ROWS8, gemm_geometry};
 
 /// `acc + w · aᵀ` for `w` = 2 rows × 8 i8, `a` = 2 tokens × 8 i8: lanes `[w0·a0, w0·a1,
 /// w1·a0, w1·a1]`, exact.
@@ -54,13 +57,12 @@ unsafe fn smmla(acc: int32x4_t, w: int8x16_t, a: int8x16_t) -> int32x4_t {
 }
 
 /// What a tile needs of one activation block of a token pair `(t, u)`, laid out for `smmla`
-/// and the mixed lane order: `qs[g]` = token `t`'s columns `8g..8g+8`, then `u`'s; `start`,
-/// `d`, `s` = `[t, u, t, u]` of [`Prep`]'s values.
+/// and the mixed lane order: `qs[g]` = token `t`'s columns `8g..8g+8`, then `u`'s; `d`, `s`
+/// = `[t, u, t, u]` of [`Prep`]'s values.
 #[derive(Clone, Copy)]
 #[repr(C, align(16))]
 pub(super) struct PairPrep {
     qs: [[i8; 16]; 4],
-    start: [i32; 4],
     d: [f32; 4],
     s: [f32; 4],
 }
@@ -75,7 +77,6 @@ impl PairPrep {
         let (t, u) = (t.0, u.0);
         PairPrep {
             qs,
-            start: [t.start[0], u.start[0], t.start[0], u.start[0]],
             d: [t.d, u.d, t.d, u.d],
             s: [t.s, u.s, t.s, u.s],
         }
@@ -87,14 +88,6 @@ impl PairPrep {
     unsafe fn qs(&self) -> [int8x16_t; 4] {
         // SAFETY: 16 readable bytes each; NEON is the caller's promise.
         unsafe { core::array::from_fn(|g| vld1q_s8(self.qs[g].as_ptr())) }
-    }
-
-    /// # Safety
-    /// NEON.
-    #[inline(always)]
-    unsafe fn start(&self) -> int32x4_t {
-        // SAFETY: 4 readable i32; NEON is the caller's promise.
-        unsafe { vld1q_s32(self.start.as_ptr()) }
     }
 
     /// # Safety
@@ -158,10 +151,6 @@ unsafe fn pair_scales(v: &[float32x4_t; 2]) -> [float32x4_t; 4] {
 
 /// A rows8 format's block step in the mixed lane order.
 pub(super) trait MmlaBlock: Rows8Block {
-    /// Whether the integer sums start from [`Prep`]'s start value (Q4_0's `-8 Σ y`, Q5_0's
-    /// `-16 Σ y`) rather than from zero.
-    const STARTS: bool;
-
     /// `acc[rp] + term` for the block's 4 row pairs against one token pair's block, lanes
     /// in the mixed order, the reference's step in each lane.
     ///
@@ -193,35 +182,21 @@ unsafe fn add_scaled(
     }
 }
 
-/// The formats with one scale per block: [`add_scaled`]; `STARTS` as given.
-macro_rules! one_scale_mmla {
-    ($($W:ty: $starts:literal;)*) => {$(
-        impl MmlaBlock for $W {
-            const STARTS: bool = $starts;
-
-            #[inline(always)]
-            unsafe fn add_pair_terms(
-                acc: [float32x4_t; 4],
-                s: [int32x4_t; 4],
-                d: &[float32x4_t; 2],
-                p: &PairPrep,
-            ) -> [float32x4_t; 4] {
-                // SAFETY: forwarded contract.
-                unsafe { add_scaled(acc, s, d, p) }
-            }
-        }
-    )*};
-}
-
-one_scale_mmla! {
-    BlockQ4_0x8: true;
-    BlockQ5_0x8: true;
-    BlockQ8_0x8: false;
+/// Reference (`add_block`): `fma(d_x * d_y, sumi as f32, acc)` ([`add_scaled`]).
+impl MmlaBlock for BlockQ8_0x8 {
+    #[inline(always)]
+    unsafe fn add_pair_terms(
+        acc: [float32x4_t; 4],
+        s: [int32x4_t; 4],
+        d: &[float32x4_t; 2],
+        p: &PairPrep,
+    ) -> [float32x4_t; 4] {
+        // SAFETY: forwarded contract.
+        unsafe { add_scaled(acc, s, d, p) }
+    }
 }
 
 impl MmlaBlock for BlockQ4_1x8 {
-    const STARTS: bool = false;
-
     /// Reference: `fma(m_x, s_y, fma(d_x * d_y, sumi as f32, acc))`.
     #[inline(always)]
     unsafe fn add_pair_terms(
@@ -259,12 +234,7 @@ unsafe fn tile<W: MmlaBlock, const P: usize>(
             if $i < P {
                 let pp = &p[$i][$b];
                 let a = pp.qs();
-                let st = if W::STARTS {
-                    pp.start()
-                } else {
-                    vdupq_n_s32(0)
-                };
-                let mut s = [st; 4];
+                let mut s = [vdupq_n_s32(0); 4];
                 for g in 0..4 {
                     for rp in 0..4 {
                         s[rp] = smmla(s[rp], $m[rp][g], a[g]);
@@ -378,7 +348,7 @@ pub(super) unsafe fn gemm<W: MmlaBlock>(
     }
 }
 
-/// The i8mm tier's rows8 GEMM entry points (Q4_0, Q4_1, Q5_0, Q8_0).
+/// The i8mm tier's rows8 GEMM entry points (Q4_1, Q8_0).
 macro_rules! tier_rows8_mmla {
     ($($name:ident: $W:ident, $A:ident;)*) => {$(
         #[doc = concat!("Rows8 GEMM with `smmla` (contract of [`crate::rows8::",
@@ -400,8 +370,6 @@ macro_rules! tier_rows8_mmla {
 }
 
 tier_rows8_mmla! {
-    gemm_q4_0x8_q8_0: BlockQ4_0x8, BlockQ8_0;
     gemm_q4_1x8_q8_1: BlockQ4_1x8, BlockQ8_1;
-    gemm_q5_0x8_q8_0: BlockQ5_0x8, BlockQ8_0;
     gemm_q8_0x8_q8_0: BlockQ8_0x8, BlockQ8_0;
 }
